@@ -1,0 +1,178 @@
+"""Units: brigade- or regiment-scale Mesa agents, with their state kept in shared arrays.
+
+Each :class:`Unit` is a Mesa ``CellAgent`` standing on a cell of the theatre's
+``mesa.discrete_space.Network``. Its numbers (personnel, cohesion, supply, posture, ...) live in
+one row of a :class:`UnitTable`, a struct of numpy arrays owned by the model, and the agent's
+attributes read and write that row. The hot phases therefore work on whole arrays at once, and a
+user still meets ordinary agents: ``unit.personnel``, ``unit.posture``, ``unit.cell``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+from mesa.discrete_space import CellAgent
+
+if TYPE_CHECKING:
+    from sim.model import FrontlineModel
+
+UKRAINE, RUSSIA = 0, 1
+SIDES = ("ukraine", "russia")
+SIDE_INDEX = {name: i for i, name in enumerate(SIDES)}
+
+# Postures. HOLD and ATTACK units are "in the line" and fight on front edges.
+HOLD, ATTACK, RESERVE, REFIT, TRANSIT = range(5)
+POSTURES = ("hold", "attack", "reserve", "refit", "transit")
+POSTURE_INDEX = {name: i for i, name in enumerate(POSTURES)}
+
+_FIELDS: dict[str, type] = {
+    "side": np.int8,
+    "personnel": np.float64,
+    "establishment": np.float64,
+    "quality": np.float64,
+    "cohesion": np.float64,
+    "supply": np.float64,
+    "posture": np.int8,
+    "sector": np.int16,
+    "node": np.int32,
+    "breakpoint": np.float64,
+    "losses_since_refit": np.float64,
+    "losses_total": np.float64,
+    "captured_total": np.float64,
+    "arrival_day": np.int32,
+    "alive": np.bool_,
+}
+
+
+class UnitTable:
+    """Struct of arrays holding every unit's state, one row per unit.
+
+    Rows are never removed (a destroyed unit has ``alive = False``), so a unit's row index is
+    stable for the whole run and arrays can be indexed by it.
+    """
+
+    def __init__(self, capacity: int = 256) -> None:
+        self.n = 0
+        for name, dtype in _FIELDS.items():
+            setattr(self, name, np.zeros(capacity, dtype=dtype))
+
+    def add(self, **values: float) -> int:
+        """Append one unit and return its row index."""
+        if self.n == len(self.side):
+            for name in _FIELDS:
+                old = getattr(self, name)
+                new = np.zeros(2 * len(old), dtype=old.dtype)
+                new[: len(old)] = old
+                setattr(self, name, new)
+        row = self.n
+        for name, value in values.items():
+            getattr(self, name)[row] = value
+        self.alive[row] = True
+        self.n += 1
+        return row
+
+    def view(self, name: str) -> np.ndarray:
+        """The live slice of one field for the units created so far."""
+        return getattr(self, name)[: self.n]
+
+
+def _field(name: str, cast: type) -> property:
+    def get(self: Unit):
+        return cast(getattr(self.model.units, name)[self.row])
+
+    def set(self: Unit, value) -> None:
+        getattr(self.model.units, name)[self.row] = value
+
+    return property(get, set, doc=f"This unit's {name} (a view of the model's unit table).")
+
+
+class Unit(CellAgent):
+    """A brigade or regiment-equivalent.
+
+    Parameters
+    ----------
+    model : FrontlineModel
+        The model the unit belongs to.
+    side : int
+        ``UKRAINE`` (0) or ``RUSSIA`` (1).
+    node : int
+        Theatre node id the unit starts on.
+    personnel : float
+        Starting strength (men).
+    establishment : float
+        Full strength (men); replacements fill the unit up to it.
+    quality : float
+        Combat effectiveness value (CEV), 1 = parity.
+    posture : int
+        One of ``HOLD, ATTACK, RESERVE, REFIT, TRANSIT``.
+    sector : int
+        Index of the sector the unit is assigned to.
+    breakpoint : float
+        Cumulative loss fraction at which the unit is rotated out.
+    """
+
+    side = _field("side", int)
+    personnel = _field("personnel", float)
+    establishment = _field("establishment", float)
+    quality = _field("quality", float)
+    cohesion = _field("cohesion", float)
+    supply = _field("supply", float)
+    posture = _field("posture", int)
+    sector = _field("sector", int)
+    node = _field("node", int)
+    breakpoint = _field("breakpoint", float)
+    losses_total = _field("losses_total", float)
+
+    def __init__(
+        self,
+        model: FrontlineModel,
+        side: int,
+        node: int,
+        personnel: float,
+        establishment: float,
+        quality: float,
+        posture: int,
+        sector: int,
+        breakpoint: float,
+        arrival_day: int = 0,
+    ) -> None:
+        super().__init__(model)
+        self.row = model.units.add(
+            side=side,
+            personnel=personnel,
+            establishment=establishment,
+            quality=quality,
+            cohesion=1.0,
+            supply=1.0,
+            posture=posture,
+            sector=sector,
+            node=node,
+            breakpoint=breakpoint,
+            arrival_day=arrival_day,
+        )
+        model.unit_by_row.append(self)
+        self.cell = model.space[node]
+
+    @property
+    def side_name(self) -> str:
+        return SIDES[self.side]
+
+    @property
+    def posture_name(self) -> str:
+        return POSTURES[self.posture]
+
+    def move_to_node(self, node: int) -> None:
+        """Move the unit to a theatre node (keeps the Mesa cell and the table in step)."""
+        self.model.units.node[self.row] = node
+        self.cell = self.model.space[int(node)]
+
+    def remove(self) -> None:
+        self.model.units.alive[self.row] = False
+        super().remove()
+
+    def __repr__(self) -> str:
+        return (
+            f"Unit({self.side_name}, row={self.row}, {self.personnel:.0f} men, "
+            f"{self.posture_name}, node={self.node})"
+        )
