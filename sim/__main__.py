@@ -1,0 +1,5 @@
+"""``python -m sim``: the same as the ``frontline`` command."""
+
+from sim.cli import main
+
+raise SystemExit(main())

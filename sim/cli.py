@@ -1,0 +1,208 @@
+"""The ``frontline`` command line.
+
+Argument parsing only: each verb hands its arguments to one function elsewhere in ``sim``.
+Heavy or optional modules (the theatre builder, the runner) are imported inside the verb that
+needs them, so ``frontline params`` stays instant and works without the build extras.
+
+Verbs::
+
+    frontline params [--markdown]
+    frontline theatre build [--frontlines DIR] [--out PATH]
+    frontline theatre info [--json]
+    frontline run SCENARIO [--seed N] [--until DATE] [--set KEY=VALUE ...] [--out DIR]
+
+Later verbs (``batch``, ``calibrate``, ``view``) get their own ``_add_<verb>`` parser function
+and ``_<verb>`` handler, following the same pattern.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import date
+from pathlib import Path
+
+from sim import params as registry
+from sim.scenario import ScenarioError, find_scenario, load_scenario
+
+__all__ = ["main", "render_parameters_doc"]
+
+PROG = "frontline"
+
+
+class UsageError(Exception):
+    """A command line that parses but makes no sense (reported like an argparse error)."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the ``frontline`` command line.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments without the program name; ``sys.argv[1:]`` by default.
+
+    Returns
+    -------
+    int
+        Exit code: 0 on success, 2 on a usage or input error (message on stderr, no traceback).
+    """
+    parser = _build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as done:  # argparse has printed usage or help already
+        return done.code if isinstance(done.code, int) else 2
+    try:
+        return args.handler(args)
+    # Only input errors are caught: a ValueError from deep in the model is a bug and should
+    # keep its traceback. ScenarioError covers bad files and bad --set/--until values.
+    except (ScenarioError, FileNotFoundError, UsageError) as err:
+        print(f"{PROG}: error: {err}", file=sys.stderr)
+        return 2
+
+
+# --------------------------------------------------------------------------------------------
+# Parsers
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="Agent-based simulation of the Russia-Ukraine front."
+    )
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+    for add in (_add_params, _add_theatre, _add_run):
+        add(verbs)
+    return parser
+
+
+def _add_params(verbs: argparse._SubParsersAction) -> None:
+    p = verbs.add_parser("params", help="list the model parameters (the registry)")
+    p.add_argument(
+        "--markdown", action="store_true", help="print docs/parameters.md (Markdown table)"
+    )
+    p.set_defaults(handler=_params)
+
+
+def _add_theatre(verbs: argparse._SubParsersAction) -> None:
+    p = verbs.add_parser("theatre", help="build or describe the theatre graph")
+    sub = p.add_subparsers(dest="theatre_verb", required=True, metavar="ACTION")
+    build = sub.add_parser("build", help="build the theatre file from geography (offline)")
+    build.add_argument(
+        "--frontlines", type=Path, default=None, help="directory of control_DATE.geojson"
+    )
+    build.add_argument("--out", type=Path, default=None, help="theatre file to write (.npz)")
+    build.set_defaults(handler=_theatre_build)
+    info = sub.add_parser("info", help="summarise the committed theatre file")
+    info.add_argument("--json", action="store_true", help="print the full summary as JSON")
+    info.set_defaults(handler=_theatre_info)
+
+
+def _add_run(verbs: argparse._SubParsersAction) -> None:
+    p = verbs.add_parser("run", help="run one scenario with one seed")
+    p.add_argument("scenario", metavar="SCENARIO", help="TOML path, or a name in scenarios/")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument(
+        "--until", type=_iso_date, default=None, metavar="DATE", help="stop early on DATE"
+    )
+    p.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        type=_key_value,
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a parameter (or start, end, initial_control); repeatable",
+    )
+    p.add_argument("--out", type=Path, default=None, metavar="DIR", help="write outputs here")
+    p.set_defaults(handler=_run)
+
+
+def _iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD: {text!r}") from None
+
+
+def _key_value(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip() or not value.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key.strip(), value.strip()
+
+
+# --------------------------------------------------------------------------------------------
+# Handlers: one call each into the library
+
+
+def _params(args: argparse.Namespace) -> int:
+    print(render_parameters_doc() if args.markdown else registry.table())
+    return 0
+
+
+def render_parameters_doc() -> str:
+    """Return the text of ``docs/parameters.md``, generated from the registry.
+
+    ``frontline params --markdown > docs/parameters.md`` regenerates the file; a test checks
+    that the committed copy is current.
+    """
+    return (
+        "# Parameters\n\n"
+        "Generated from `sim/params.py` by `frontline params --markdown`; do not edit by hand.\n\n"
+        + registry.table(markdown=True)
+    )
+
+
+def _theatre_build(args: argparse.Namespace) -> int:
+    from sim.theatre import build  # needs the [build] extras
+
+    summary = build.build_theatre(
+        args.frontlines or build.DEFAULT_FRONTLINES, args.out or build.DEFAULT_OUT
+    )
+    print(json.dumps(summary, indent=2, default=float))
+    return 0
+
+
+def _theatre_info(args: argparse.Namespace) -> int:
+    from sim.theatre.theatre import Theatre
+
+    info = Theatre.load().info()
+    if args.json:
+        print(json.dumps(info, indent=2, default=float))
+    else:
+        width = max(map(len, info), default=0)
+        for key, value in info.items():
+            shown = json.dumps(value, default=float) if isinstance(value, dict | list) else value
+            print(f"{key.ljust(width)}  {shown}")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    overrides = dict(args.sets)
+    if len(overrides) < len(args.sets):
+        keys = [k for k, _ in args.sets]
+        twice = sorted({k for k in keys if keys.count(k) > 1})
+        raise UsageError(f"--set given more than once for: {', '.join(twice)}")
+
+    spec = load_scenario(find_scenario(args.scenario), place_names=_place_names())
+    if overrides:
+        spec = spec.with_overrides(overrides)
+    if args.until is not None:
+        spec = spec.with_end(args.until)
+
+    from sim.runner import format_summary, run_scenario  # imported late: loads the model
+
+    result = run_scenario(spec, seed=args.seed)
+    print(format_summary(result.summary))
+    if args.out is not None:
+        result.write(args.out)
+        print(f"wrote {args.out}")
+    return 0
+
+
+def _place_names() -> list[str]:
+    """Named theatre nodes, against which scenario anchors and objectives are checked."""
+    from sim.theatre.theatre import Theatre
+
+    return [name for name in Theatre.load().name if name]
