@@ -561,14 +561,29 @@ def _choice(value: object, at: _At, choices: Collection[str]) -> str:
 
 def _date(value: object, at: _At) -> date:
     """A TOML date, or a ``YYYY-MM-DD`` string (datetimes are rejected: runs are by day)."""
+    try:
+        return _iso_date(value)
+    except ValueError as err:
+        raise at.error(str(err), value) from None
+
+
+def _date_key(key: str, at: _At) -> date:
+    """A table key that must be a date (schedule entries); the key is the bad value."""
+    try:
+        return _iso_date(key)
+    except ValueError as err:
+        raise at.child(key).error(f"date key: {err}") from None
+
+
+def _iso_date(value: object) -> date:
     if isinstance(value, date) and not isinstance(value, datetime):
         return value
     if isinstance(value, str) and _ISO_DATE.fullmatch(value.strip()):
         try:
             return date.fromisoformat(value.strip())
         except ValueError as err:
-            raise at.error(f"not a valid date ({err})", value) from None
-    raise at.error("must be a date written YYYY-MM-DD", value)
+            raise ValueError(f"not a valid date ({err})") from None
+    raise ValueError("must be a date written YYYY-MM-DD")
 
 
 def _control(value: object, at: _At) -> str:
@@ -661,9 +676,7 @@ def _parse_layer(path: Path, raw: dict[str, Any]) -> _Layer:
 def _parse_schedule(name: str, table: object, at: _At) -> list[tuple[date, float]]:
     if name not in PARAMS:
         raise at.error(f"unknown parameter{_hint(name, PARAMS)}; only registry parameters")
-    steps = [
-        (_date(d, at.child(d)), _param(name, v, at.child(d))) for d, v in _table(table, at).items()
-    ]
+    steps = [(_date_key(d, at), _param(name, v, at.child(d))) for d, v in _table(table, at).items()]
     if not steps:
         raise at.error('needs at least one "YYYY-MM-DD" = value entry')
     return sorted(steps)
