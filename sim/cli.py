@@ -137,7 +137,10 @@ def _key_value(text: str) -> tuple[str, str]:
 
 
 def _params(args: argparse.Namespace) -> int:
-    print(render_parameters_doc() if args.markdown else registry.table())
+    if args.markdown:  # byte-for-byte the committed docs/parameters.md
+        sys.stdout.write(render_parameters_doc())
+    else:
+        print(registry.table())
     return 0
 
 
