@@ -289,7 +289,10 @@ class ScenarioSpec:
             else:
                 raise at.error(f"unknown key{_hint(key, known)}; see `frontline params`")
         if end <= start:
-            raise _At(self.path, "--set end").error(f"must be after start ({start})", end)
+            which = "start" if "start" in pairs else "end"
+            raise _At(self.path, f"--set {which}").error(
+                f"start ({start}) must be before end ({end})", start if which == "start" else end
+            )
         for i, ev in enumerate(self.events):
             if ev.date < start:
                 raise _At(self.path, "--set start").error(
