@@ -29,9 +29,11 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.spatial import cKDTree
 from scipy.special import ndtri
 
 from sim.params import Params
+from sim.rng import uniforms
 
 # --- NPW tables (MECHANICS section 4) -------------------------------------------------------
 # Terrain codes of the theatre: 0 open steppe (rolling/flat mixed), 1 urban, 2 forest
@@ -198,3 +200,137 @@ def fight_reference(b: EdgeBattle, params: Params) -> EdgeOutcome:
                 * shock
             )
     return out
+
+
+@dataclass
+class CombatResult:
+    """What phase 3 hands to phase 4: per active front edge, and per unit row."""
+
+    edges: np.ndarray  # theatre edge ids of the edges fought over
+    attacker: np.ndarray  # side assaulting (or nominal side a on quiet edges)
+    defended_node: np.ndarray  # node of the edge held by the defender
+    assault: np.ndarray
+    outcome: EdgeOutcome
+    engaged_a: np.ndarray
+    engaged_d: np.ndarray
+    glide_bombs: np.ndarray  # glide bombs dropped on each edge's defended node today
+    unit_losses: np.ndarray  # per unit row, men lost today
+
+
+def _presence(model, side: int, mid: np.ndarray, border: np.ndarray):
+    """Which line unit of ``side`` covers each front edge, and with how many men per km."""
+    p, u = model.p, model.units
+    n_edges = len(mid)
+    rows = model.line_rows(side)
+    if len(rows) == 0:
+        none = np.zeros(n_edges)
+        return np.full(n_edges, -1), none, none, np.zeros(n_edges, dtype=bool)
+    dist, k = cKDTree(model.xy[u.node[rows]]).query(mid, distance_upper_bound=p.unit_frontage_km)
+    present = np.isfinite(dist)
+    k = np.where(present, k, 0)
+    # Each unit spreads its men over the stretch of front it is nearest to: force-to-space.
+    frontage = np.bincount(k[present], weights=border[present], minlength=len(rows))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_km = np.where(frontage > 0, u.personnel[rows] / frontage, 0.0)
+    engaged = np.where(present, np.minimum(per_km[k], p.frontage_cap_per_km) * border, 0.0)
+    eff = (
+        u.quality[rows]
+        * u.cohesion[rows]
+        * np.maximum(u.supply[rows], 0.0) ** p.supply_power_exponent
+    )
+    power = engaged * eff[k]
+    attacking = present & (u.posture[rows][k] == 1) & (dist <= p.attack_frontage_km)
+    owner = np.where(present, rows[k], -1)
+    return owner, engaged, power, attacking
+
+
+def combat_phase(model) -> CombatResult:
+    """Phase 3: gather the front from the unit table, fight every edge, return the result."""
+    t, p = model.theatre, model.p
+    fe = np.flatnonzero(model.front_edge_mask())
+    eu, ev = t.edge_u[fe], t.edge_v[fe]
+    border = t.edge_border_km[fe]
+    mid = 0.5 * (model.xy[eu] + model.xy[ev])
+    owner, engaged, power, attacking = zip(
+        *(_presence(model, side, mid, border) for side in (0, 1)), strict=True
+    )
+    active = (engaged[0] > 0) | (engaged[1] > 0)
+    both = attacking[0] & attacking[1]
+    # One assaulting side per edge; in a meeting engagement the stronger side has the initiative.
+    attacker = np.where(attacking[1] & (~attacking[0] | (power[1] >= power[0])), 1, 0)
+    assault = attacking[0] | attacking[1] | both
+    sel = np.flatnonzero(active)
+    fe, eu, ev, border = fe[sel], eu[sel], ev[sel], border[sel]
+    a = attacker[sel].astype(np.int8)
+    assault = assault[sel]
+    d = 1 - a
+    defended = np.where(model.control[eu] == d, eu, ev)
+    pick = lambda arrs, s: np.where(s == 1, arrs[1][sel], arrs[0][sel])  # noqa: E731
+
+    inputs = model.inputs
+    fires_total = np.array(
+        [
+            inputs["ukraine_shells_per_day"]
+            + p.drone_shell_equivalent * inputs["ukraine_drone_sorties_per_day"],
+            inputs["russia_shells_per_day"]
+            + p.glide_bomb_shell_equivalent * inputs["russia_glide_bombs_per_day"]
+            + p.drone_shell_equivalent * inputs["russia_drone_sorties_per_day"],
+        ]
+    )
+    weight = (1.0 - p.fires_axis_focus) * border / max(border.sum(), 1e-9)
+    focus = border * assault
+    if focus.sum() > 0:
+        weight = weight + p.fires_axis_focus * focus / focus.sum()
+    else:
+        weight = border / max(border.sum(), 1e-9)
+    fires_a = fires_total[a] * weight
+    fires_d = fires_total[d] * weight
+    glide = np.where(a == 1, inputs["russia_glide_bombs_per_day"] * weight, 0.0)
+
+    sector = model.sectors.of_node[defended]
+    since = model.day - model.surprise_day[a, sector]
+    surprise = np.where(
+        (since >= 0) & assault,
+        1.0 + (p.surprise_multiplier - 1.0) * np.maximum(0.0, 1.0 - since / 3.0),
+        1.0,
+    )
+    key, day = model.crn_key, model.day
+    battle = EdgeBattle(
+        engaged_a=pick(engaged, a),
+        engaged_d=pick(engaged, d),
+        power_a=pick(power, a),
+        power_d=pick(power, d),
+        fires_a=fires_a,
+        fires_d=fires_d,
+        border_km=border,
+        terrain=t.terrain[defended],
+        fortification=model.fortification[defended],
+        river=t.edge_river[fe],
+        assault=assault,
+        surprise=surprise,
+        u_shock=uniforms(key, day, STREAM_SHOCK, fe),
+        u_loss_a=uniforms(key, day, STREAM_LOSS_ATT, fe),
+        u_loss_d=uniforms(key, day, STREAM_LOSS_DEF, fe),
+    )
+    out = fight(battle, p)
+
+    unit_losses = np.zeros(model.units.n)
+    for side_losses, side in ((out.losses_a, a), (out.losses_d, d)):
+        rows = pick(owner, side)
+        ok = rows >= 0
+        unit_losses += np.bincount(rows[ok], weights=side_losses[ok], minlength=model.units.n)
+
+    # Pressure on each defending side by sector, for tomorrow's reserve decisions.
+    model.threat[:] = 0.0
+    posture = np.interp(battle.fortification, FORT_LEVELS, FORT_STRENGTH)
+    for side in (0, 1):
+        m = assault & (d == side)
+        if m.any():
+            k = len(model.sectors.names)
+            push = np.bincount(sector[m], weights=battle.power_a[m], minlength=k)
+            hold = np.bincount(sector[m], weights=battle.power_d[m] * posture[m], minlength=k)
+            undefended = np.where(push > 0, p.max_force_ratio, 0.0)
+            model.threat[side] = np.where(hold > 0, push / np.maximum(hold, 1e-9), undefended)
+    return CombatResult(
+        fe, a, defended, assault, out, battle.engaged_a, battle.engaged_d, glide, unit_losses
+    )

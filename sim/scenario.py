@@ -91,7 +91,7 @@ _TOP_KEYS = tuple(
 _TOP_REQUIRED = ("name", "start", "end", "initial_control")
 _SECTOR_KEYS = tuple(
     "name anchors russia_units ukraine_units russia_posture ukraine_posture"
-    " russia_objective ukraine_objective".split()
+    " russia_objective ukraine_objective russia_fortification ukraine_fortification".split()
 )
 _SECTOR_REQUIRED = ("name", "anchors", "russia_units", "ukraine_units")
 _EVENT_COMMON = ("date", "kind", "side", "surprise")
@@ -137,6 +137,9 @@ class SectorSpec:
     russia_posture, ukraine_posture : {"attack", "hold"}
     russia_objective, ukraine_objective : str or None
         Place each side attacks toward, if any.
+    russia_fortification, ukraine_fortification : float
+        Fortification (0 none, 1 hasty, 2 prepared, 3 fortified) of each side's front cells in
+        the sector at the start; default 1 (hasty positions after a year of war).
     """
 
     name: str
@@ -147,6 +150,8 @@ class SectorSpec:
     ukraine_posture: str = "hold"
     russia_objective: str | None = None
     ukraine_objective: str | None = None
+    russia_fortification: float = 1.0
+    ukraine_fortification: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -202,7 +207,8 @@ class ScenarioSpec:
     path : pathlib.Path
         The file loaded (the last of its ``extends`` chain).
     start, end : datetime.date
-        First and last simulated day, inclusive; ``end > start``.
+        Dates of the first and last control maps of a run (``end > start``): a run steps
+        ``(end - start).days`` days, and its gains are the difference of those two maps.
     initial_control : str
         ISO date of the control line the run starts from, one of :data:`CONTROL_DATES`.
     params : sim.params.Params
@@ -698,8 +704,16 @@ def _parse_sector(table: dict[str, Any], at: _At) -> dict[str, _Tagged]:
         "ukraine_posture": lambda v, a: _choice(v, a, POSTURES),
         "russia_objective": _str,
         "ukraine_objective": _str,
+        "russia_fortification": _fortification,
+        "ukraine_fortification": _fortification,
     }
     return {k: (checks[k](v, at.child(k)), at.child(k)) for k, v in table.items()}
+
+
+def _fortification(value: object, at: _At) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 3:
+        raise at.error("allowed range is [0, 3] (0 none, 1 hasty, 2 prepared, 3 fortified)", value)
+    return float(value)
 
 
 def _parse_event(table: dict[str, Any], at: _At) -> dict[str, _Tagged]:

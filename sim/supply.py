@@ -136,3 +136,18 @@ class SupplyNetwork:
             -dist[connected] / params.supply_efold_km
         )
         return level, connected
+
+
+def supply_phase(model) -> None:
+    """Phase 1: recompute both sides' supply levels, only if control changed since last time."""
+    if not model.supply_stale:
+        return
+    t = model.theatre
+    front = model.front_edge_mask()
+    ends = np.concatenate([t.edge_u[front], t.edge_v[front]])
+    for side in (0, 1):
+        enemy_front = np.unique(ends[model.control[ends] != side])
+        model.supply_level[side], model.connected[side] = model.supply_net.levels(
+            model.control, side, enemy_front, model.p
+        )
+    model.supply_stale = False

@@ -1,0 +1,339 @@
+"""Phase 2, command (MECHANICS M6, M9): where each side puts its units today.
+
+Each side, every day:
+1. executes the scenario's events dated today (redeployments, reinforcements, posture changes);
+2. lands units whose road march has ended in their new sector;
+3. rotates units past their breakpoint out of the line, replacing them from reserve;
+4. returns refitted units to reserve;
+5. commits one reserve to the sector under most pressure (attacking over defending power,
+   measured yesterday) once that ratio passes ``reserve_commit_threshold``;
+6. moves line units whose node is no longer on the front back into contact.
+
+Placement spreads holding units along their sector's front (farthest-point sampling), and
+concentrates attacking units on the front nodes nearest their sector's objective, so the density
+of men per km of front, and hence the fighting, follows the order of battle.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from sim.units import ATTACK, HOLD, POSTURE_INDEX, REFIT, RESERVE, SIDE_INDEX, SIDES, TRANSIT, Unit
+
+if TYPE_CHECKING:
+    from sim.model import FrontlineModel
+    from sim.scenario import SectorSpec
+
+ROAD_TORTUOSITY = 1.3  # road distance over straight-line distance, for march times
+
+
+class Sectors:
+    """The scenario's sectors: every node belongs to the sector of its nearest anchor place."""
+
+    def __init__(self, model: FrontlineModel, specs: tuple[SectorSpec, ...]) -> None:
+        t = model.theatre
+        self.specs = specs
+        self.names = [s.name for s in specs]
+        self.index = {name: k for k, name in enumerate(self.names)}
+        anchor_nodes, anchor_sector = [], []
+        for k, s in enumerate(specs):
+            for place in s.anchors:
+                anchor_nodes.append(t.node_by_name(place))
+                anchor_sector.append(k)
+        self.anchor_node = np.array([t.node_by_name(s.anchors[0]) for s in specs])
+        _, nearest = cKDTree(model.xy[anchor_nodes]).query(model.xy)
+        self.of_node = np.asarray(anchor_sector, dtype=np.int16)[nearest]
+        self.objective = np.full((2, len(specs)), -1)
+        for k, s in enumerate(specs):
+            for side, name in enumerate(SIDES):
+                place = getattr(s, f"{name}_objective", None)
+                if place:
+                    self.objective[side, k] = t.node_by_name(place)
+
+    def initial_postures(self) -> np.ndarray:
+        """Posture (HOLD or ATTACK) of each side in each sector, shape (2, n_sectors)."""
+        return np.array(
+            [[POSTURE_INDEX[getattr(s, f"{name}_posture")] for s in self.specs] for name in SIDES],
+            dtype=np.int8,
+        )
+
+
+# --- where the front is --------------------------------------------------------------------
+def own_front_nodes(model: FrontlineModel, side: int) -> np.ndarray:
+    """Boolean mask of nodes held by ``side`` that touch an enemy-held node."""
+    t = model.theatre
+    front = model.front_edge_mask()
+    mask = np.zeros(t.n_nodes, dtype=bool)
+    mask[t.edge_u[front]] = True
+    mask[t.edge_v[front]] = True
+    return mask & (model.control == side)
+
+
+def _farthest_points(xy: np.ndarray, n: int, first: int) -> np.ndarray:
+    # Greedy farthest-point sampling: spreads n picks evenly over a sector's front nodes.
+    chosen = [first]
+    dist = np.hypot(*(xy - xy[first]).T)
+    for _ in range(1, min(n, len(xy))):
+        nxt = int(np.argmax(dist))
+        chosen.append(nxt)
+        dist = np.minimum(dist, np.hypot(*(xy - xy[nxt]).T))
+    picks = np.array(chosen)
+    return np.resize(picks, n)  # more units than nodes: several units share nodes
+
+
+def placement_nodes(
+    model: FrontlineModel, side: int, sector: int, n: int, posture: int, front: np.ndarray
+) -> np.ndarray:
+    """Nodes for ``n`` line units of ``side`` in ``sector``.
+
+    Holding units spread over the sector's front; attacking units spread over the part of it
+    nearest the sector objective (the attack axis). With no front in the sector, units stand on
+    the side's nodes nearest the sector anchor.
+    """
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    secs = model.sectors
+    cand = np.flatnonzero(front & (secs.of_node == sector))
+    if len(cand) == 0:
+        own = np.flatnonzero(model.control == side)
+        _, k = cKDTree(model.xy[own]).query(model.xy[secs.anchor_node[sector]], k=min(n, len(own)))
+        return np.resize(own[np.atleast_1d(k)], n)
+    target = secs.objective[side, sector]
+    if target < 0:
+        target = secs.anchor_node[sector]
+    d_target = np.hypot(*(model.xy[cand] - model.xy[target]).T)
+    if posture == ATTACK:
+        keep = max(n, int(math.ceil(0.3 * len(cand))))
+        order = np.argsort(d_target, kind="stable")[:keep]
+        cand, d_target = cand[order], d_target[order]
+    picks = _farthest_points(model.xy[cand], n, int(np.argmin(d_target)))
+    return cand[picks]
+
+
+def breakpoint_draws(model: FrontlineModel, n: int) -> np.ndarray:
+    """Breakpoints ~ Beta with the registry's mean and s.d. (MECHANICS M6)."""
+    m, s = model.p.breakpoint_mean, model.p.breakpoint_sd
+    k = m * (1 - m) / (s * s) - 1
+    return model.rng.beta(m * k, (1 - m) * k, size=n)
+
+
+def _rear_node(model: FrontlineModel, side: int, near: int) -> int:
+    """The side's hub nearest a node (where reserves and refitting units wait)."""
+    hubs = model.supply_net.hub_nodes
+    own = hubs[model.control[hubs] == side]
+    if len(own) == 0:
+        own = np.flatnonzero(model.control == side)
+    d = np.hypot(*(model.xy[own] - model.xy[near]).T)
+    return int(own[np.argmin(d)])
+
+
+def new_units(
+    model: FrontlineModel, side: int, sector: int, nodes: np.ndarray, posture: int, arrival: int = 0
+) -> list[Unit]:
+    p = model.p
+    est = p.ukraine_unit_personnel if side == 0 else p.russia_unit_personnel
+    quality = p.ukraine_quality if side == 0 else p.russia_quality
+    bps = breakpoint_draws(model, len(nodes))
+    return [
+        Unit(model, side, int(node), est, est, quality, posture, sector, float(bp), arrival)
+        for node, bp in zip(nodes, bps, strict=True)
+    ]
+
+
+FORT_BELT_KM = 15.0  # depth behind the front over which a sector's initial fortification lies
+
+
+def set_up_order_of_battle(model: FrontlineModel) -> None:
+    """Create every unit of the scenario's order of battle, in line or in reserve, and lay the
+    sectors' initial fortification belts."""
+    for side, name in enumerate(SIDES):
+        front = own_front_nodes(model, side)
+        own = np.flatnonzero(model.control == side)
+        tree = cKDTree(model.xy[own])
+        for k, spec in enumerate(model.sectors.specs):
+            edge = np.flatnonzero(front & (model.sectors.of_node == k))
+            if len(edge):
+                near = np.unique(np.concatenate(tree.query_ball_point(model.xy[edge], FORT_BELT_KM)))
+                belt = own[near]
+                belt = belt[model.sectors.of_node[belt] == k]
+                model.fortification[belt] = getattr(spec, f"{name}_fortification")
+            total = int(getattr(spec, f"{name}_units"))
+            reserves = int(round(total * model.p.reserve_fraction))
+            posture = int(model.sector_posture[side, k])
+            nodes = placement_nodes(model, side, k, total - reserves, posture, front)
+            new_units(model, side, k, nodes, posture)
+            rear = _rear_node(model, side, int(model.sectors.anchor_node[k]))
+            new_units(model, side, k, np.full(reserves, rear), RESERVE)
+
+
+# --- the daily phase -----------------------------------------------------------------------
+def command_phase(model: FrontlineModel) -> None:
+    """Phase 2: events, arrivals, rotation, reserves and re-placement (see module doc)."""
+    fronts = [own_front_nodes(model, side) for side in (0, 1)]
+    for event in model.spec.events:
+        if event.date == model.date:
+            _apply_event(model, event, fronts)
+    _land_arrivals(model, fronts)
+    _rotate_and_refit(model)
+    _commit_reserves(model)
+    _restore_contact(model, fronts)
+
+
+def _march_days(model: FrontlineModel, node: int, sector: int) -> int:
+    target = model.sectors.anchor_node[sector]
+    km = float(np.hypot(*(model.xy[node] - model.xy[target]))) * ROAD_TORTUOSITY
+    return max(1, int(math.ceil(km / model.p.unit_move_speed_km)))
+
+
+def _send(model: FrontlineModel, row: int, sector: int) -> None:
+    u = model.units
+    u.posture[row] = TRANSIT
+    u.sector[row] = sector
+    u.arrival_day[row] = model.day + _march_days(model, int(u.node[row]), sector)
+
+
+def _apply_event(model: FrontlineModel, event, fronts: list[np.ndarray]) -> None:
+    side = SIDE_INDEX[event.side]
+    u = model.units
+    secs = model.sectors
+    if event.kind == "posture":
+        k = secs.index[event.sector]
+        posture = POSTURE_INDEX[event.posture]
+        model.sector_posture[side, k] = posture
+        rows = model.line_rows(side)
+        rows = rows[u.sector[rows] == k]
+        nodes = placement_nodes(model, side, k, len(rows), posture, fronts[side])
+        for row, node in zip(rows, nodes, strict=True):
+            u.posture[row] = posture
+            model.unit(row).move_to_node(int(node))
+        return
+    if event.kind == "redeploy":
+        src, dst = secs.index[event.from_sector], secs.index[event.to_sector]
+        rows = model.line_rows(side)
+        rows = rows[u.sector[rows] == src]
+        # The strongest units go: a commander sends formations fit for an offensive.
+        rows = rows[np.argsort(-u.personnel[rows], kind="stable")][: event.units]
+        for row in rows:
+            _send(model, int(row), dst)
+        arrival = int(u.arrival_day[rows].max()) if len(rows) else model.day
+    else:  # reinforce: new units appear at the sector's rear, ready today
+        dst = secs.index[event.sector]
+        rear = _rear_node(model, side, int(secs.anchor_node[dst]))
+        created = new_units(model, side, dst, np.full(event.units, rear), TRANSIT, model.day)
+        arrival = model.day
+        del created
+    if event.posture:
+        model.sector_posture[side, dst] = POSTURE_INDEX[event.posture]
+    if getattr(event, "surprise", False):
+        model.surprise_day[side, dst] = arrival
+
+
+def _land_arrivals(model: FrontlineModel, fronts: list[np.ndarray]) -> None:
+    u = model.units
+    n = u.n
+    due = np.flatnonzero(
+        u.alive[:n] & (u.posture[:n] == TRANSIT) & (u.arrival_day[:n] <= model.day)
+    )
+    for row in due:
+        side, k = int(u.side[row]), int(u.sector[row])
+        posture = int(model.sector_posture[side, k])
+        u.posture[row] = posture
+        node = _least_covered(model, side, k, posture, fronts[side])
+        model.unit(int(row)).move_to_node(node)
+
+
+def _least_covered(model: FrontlineModel, side: int, k: int, posture: int, front: np.ndarray) -> int:
+    """Front node of sector k farthest from the side's other line units (or nearest the
+    objective, for an attacker), where an arriving unit adds most."""
+    secs = model.sectors
+    cand = np.flatnonzero(front & (secs.of_node == k))
+    if len(cand) == 0:
+        return int(placement_nodes(model, side, k, 1, posture, front)[0])
+    if posture == ATTACK:
+        target = secs.objective[side, k] if secs.objective[side, k] >= 0 else secs.anchor_node[k]
+        d = np.hypot(*(model.xy[cand] - model.xy[target]).T)
+        occupancy = np.bincount(model.units.node[model.line_rows(side)], minlength=len(front))
+        return int(cand[np.lexsort((d, occupancy[cand]))[0]])
+    rows = model.line_rows(side)
+    if len(rows) == 0:
+        return int(cand[0])
+    d, _ = cKDTree(model.xy[model.units.node[rows]]).query(model.xy[cand])
+    return int(cand[np.argmax(d)])
+
+
+def _rotate_and_refit(model: FrontlineModel) -> None:
+    u = model.units
+    n = u.n
+    alive = u.alive[:n]
+    worn = np.flatnonzero(
+        alive
+        & (u.posture[:n] <= ATTACK)
+        & (u.losses_since_refit[:n] >= u.breakpoint[:n])
+    )
+    for row in worn:
+        side = int(u.side[row])
+        reserves = np.flatnonzero(alive & (u.side[:n] == side) & (u.posture[:n] == RESERVE))
+        if len(reserves) == 0:
+            break  # with nothing to relieve it, a worn unit stays in the line
+        relief = int(reserves[0])
+        _send(model, relief, int(u.sector[row]))
+        u.posture[row] = REFIT
+        model.unit(int(row)).move_to_node(_rear_node(model, side, int(u.node[row])))
+    refitted = np.flatnonzero(
+        alive
+        & (u.posture[:n] == REFIT)
+        & (u.personnel[:n] >= 0.9 * u.establishment[:n])
+        & (u.cohesion[:n] >= 0.8)
+    )
+    u.posture[refitted] = RESERVE
+    u.losses_since_refit[refitted] = 0.0
+
+
+def _commit_reserves(model: FrontlineModel) -> None:
+    u = model.units
+    n = u.n
+    for side in (0, 1):
+        threat = model.threat[side]
+        k = int(np.argmax(threat))
+        if threat[k] <= model.p.reserve_commit_threshold:
+            continue
+        reserves = np.flatnonzero(u.alive[:n] & (u.side[:n] == side) & (u.posture[:n] == RESERVE))
+        if len(reserves) == 0:
+            continue
+        target = model.sectors.anchor_node[k]
+        d = np.hypot(*(model.xy[u.node[reserves]] - model.xy[target]).T)
+        _send(model, int(reserves[np.argmin(d)]), k)
+        model.threat[side, k] = 0.0  # one commitment per sector until pressure is measured again
+
+
+def _restore_contact(model: FrontlineModel, fronts: list[np.ndarray]) -> None:
+    """Line units whose node left the front move to the nearest free front node of their side."""
+    u = model.units
+    for side in (0, 1):
+        rows = model.line_rows(side)
+        front = fronts[side]
+        lost = rows[~front[u.node[rows]]]
+        if len(lost) == 0:
+            continue
+        cand = np.flatnonzero(front)
+        if len(cand) == 0:
+            continue
+        occupancy = np.bincount(u.node[rows], minlength=len(front)).astype(float)
+        k = min(6, len(cand))
+        dist, idx = cKDTree(model.xy[cand]).query(model.xy[u.node[lost]], k=k)
+        dist, idx = dist.reshape(len(lost), k), idx.reshape(len(lost), k)
+        for i, row in enumerate(lost):
+            options = cand[idx[i]]
+            same = model.sectors.of_node[options] == u.sector[row]
+            # Prefer the own sector, then an empty node, then the nearest.
+            score = dist[i] + 25.0 * occupancy[options] + 1000.0 * ~same
+            node = int(options[np.argmin(score)])
+            occupancy[node] += 1
+            model.unit(int(row)).move_to_node(node)
+
+
+__all__ = ["Sectors", "command_phase", "set_up_order_of_battle", "placement_nodes", "HOLD"]

@@ -1,0 +1,196 @@
+"""FrontlineModel: one day per step, data flowing one way through five phases.
+
+    supply  ->  command  ->  combat  ->  movement  ->  metrics
+
+Per-node and per-edge state (controller, fortification, penetration, supply) are numpy arrays
+owned by the model; units are Mesa agents (:class:`sim.units.Unit`) on a
+``mesa.discrete_space.Network`` of the theatre, their numbers kept in a :class:`UnitTable`.
+Every random number comes from the model's seeded generator (``rng``), directly or through the
+counter-based streams of :mod:`sim.rng` keyed from it.
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import date, timedelta
+from pathlib import Path
+
+import mesa
+import numpy as np
+from mesa.discrete_space import Network
+
+from sim import command, metrics, movement, supply
+from sim.combat import combat_phase
+from sim.scenario import ScenarioSpec, load_scenario
+from sim.theatre.theatre import Theatre
+from sim.units import RUSSIA, UKRAINE, Unit, UnitTable
+
+SCENARIO_DIR = Path(__file__).resolve().parents[1] / "scenarios"
+
+# Keys whose value may change from day to day through a scenario's [schedule].
+DAILY_INPUTS = (
+    "russia_shells_per_day",
+    "ukraine_shells_per_day",
+    "russia_glide_bombs_per_day",
+    "russia_drone_sorties_per_day",
+    "ukraine_drone_sorties_per_day",
+    "russia_recruits_per_day",
+    "ukraine_recruits_per_day",
+)
+
+
+@functools.cache
+def default_theatre() -> Theatre:
+    """The packaged theatre, loaded once per process."""
+    return Theatre.load()
+
+
+def resolve_scenario(spec: ScenarioSpec | str | Path, theatre: Theatre) -> ScenarioSpec:
+    """Accept a loaded scenario, a path, or a bare name from ``scenarios/``."""
+    if isinstance(spec, ScenarioSpec):
+        return spec
+    path = Path(spec)
+    if not path.suffix and not path.exists():
+        path = SCENARIO_DIR / f"{spec}.toml"
+    return load_scenario(path, place_names=theatre.place_names)
+
+
+class FrontlineModel(mesa.Model):
+    """An attritional front, stepped one day at a time.
+
+    Parameters
+    ----------
+    spec : ScenarioSpec or str or Path, default "baseline_2024"
+        The scenario: a loaded spec, a TOML path, or a name in ``scenarios/``.
+    rng : int, optional
+        Seed of the model's random generator. The same seed gives the same run.
+    theatre : Theatre, optional
+        The theatre graph; the packaged one by default.
+    **overrides : float
+        Parameter overrides by registry name (as ``--set`` does).
+
+    Examples
+    --------
+    >>> m = FrontlineModel("baseline_2024", rng=1)      # doctest: +SKIP
+    >>> m.run_for(30); m.date                            # doctest: +SKIP
+    datetime.date(2024, 1, 31)
+    """
+
+    def __init__(
+        self,
+        spec: ScenarioSpec | str | Path = "baseline_2024",
+        rng: int | None = 0,
+        theatre: Theatre | None = None,
+        **overrides: float,
+    ) -> None:
+        # SolaraViz passes the seed back as typed text; Mesa 3.5.1 would crash on a string.
+        rng = None if rng is None or rng == "" else int(rng)
+        super().__init__(rng=rng)
+        self.theatre = theatre if theatre is not None else default_theatre()
+        spec = resolve_scenario(spec, self.theatre)
+        if overrides:
+            spec = spec.with_overrides(overrides)
+        self.spec = spec
+        self.start: date = spec.start
+        self.end: date = spec.end
+        self.n_days = (spec.end - spec.start).days
+        self.crn_key = int(self.rng.integers(2**63 - 1))
+        self._changes = _schedule_changes(spec)
+        self.p = spec.params
+        self.inputs = {key: self.p[key] for key in DAILY_INPUTS}
+
+        t = self.theatre
+        self.space = Network(t.graph(), layout=t.positions(), random=self.random)
+        self.xy = np.column_stack([t.x_km, t.y_km])
+        self.depth_km = np.sqrt(t.area_km2)
+        self.neighbors = t.neighbors_csr()
+
+        self.initial_control = t.control(spec.initial_control).astype(np.int8)
+        self.control = self.initial_control.copy()
+        self.fortification = np.zeros(t.n_nodes)
+        self.penetration = np.zeros(t.n_nodes)
+        self.supply_net = supply.SupplyNetwork.from_theatre(t)
+        self.supply_level = np.zeros((2, t.n_nodes))
+        self.connected = np.zeros((2, t.n_nodes), dtype=bool)
+        self.supply_stale = True
+
+        self.units = UnitTable()
+        self.unit_by_row: list[Unit] = []
+        self.sectors = command.Sectors(self, spec.sectors)
+        self.sector_posture = self.sectors.initial_postures()
+        self.surprise_day = np.full((2, len(spec.sectors)), -10_000)
+        self.threat = np.zeros((2, len(spec.sectors)))
+        self.recruit_pool = np.zeros(2)
+        self.recruit_pipeline = np.zeros((2, int(self.p.training_delay_days) + 1))
+        self.events: list[tuple[date, int, int, int]] = []  # (date, node, from, to)
+        self.falls: dict[str, date] = {}
+        self.day = 0  # days simulated so far
+
+        command.set_up_order_of_battle(self)
+        supply.supply_phase(self)
+        self.recorder = metrics.Recorder(self)
+        self.recorder.collect(self)
+
+    # --- time -------------------------------------------------------------------------------
+    @property
+    def date(self) -> date:
+        """The date of the current state (the start date before the first step)."""
+        return self.start + timedelta(days=self.day)
+
+    @property
+    def agents_units(self):
+        return self.agents_by_type.get(Unit, [])
+
+    def step(self) -> None:
+        """Simulate one day: supply -> command -> combat -> movement -> metrics."""
+        self._apply_schedule()
+        supply.supply_phase(self)
+        command.command_phase(self)
+        result = combat_phase(self)
+        movement.movement_phase(self, result)
+        self.day += 1
+        metrics.metrics_phase(self)
+        if self.day >= self.n_days:
+            self.running = False
+
+    def run(self, until: date | None = None) -> None:
+        """Step until ``until`` (default: the scenario's end date)."""
+        stop = until or self.end
+        while self.running and self.date < stop:
+            self.step()
+
+    def _apply_schedule(self) -> None:
+        change = self._changes.get(self.day)
+        if change:
+            self.p = self.p.replace(**change)
+            self.inputs = {key: self.p[key] for key in DAILY_INPUTS}
+
+    # --- helpers used by the phases ----------------------------------------------------------
+    def front_edge_mask(self) -> np.ndarray:
+        """Edges whose two ends are held by different sides."""
+        t = self.theatre
+        return self.control[t.edge_u] != self.control[t.edge_v]
+
+    def line_rows(self, side: int) -> np.ndarray:
+        """Rows of this side's living units that are in the line (hold or attack)."""
+        u = self.units
+        n = u.n
+        return np.flatnonzero(
+            u.alive[:n] & (u.side[:n] == side) & (u.posture[:n] <= 1) & (u.personnel[:n] > 0)
+        )
+
+    def unit(self, row: int) -> Unit:
+        return self.unit_by_row[row]
+
+
+def _schedule_changes(spec: ScenarioSpec) -> dict[int, dict[str, float]]:
+    """Map day index -> parameter values that take effect that day."""
+    changes: dict[int, dict[str, float]] = {}
+    for key, points in spec.schedule.items():
+        for when, value in points:
+            day = max(0, (when - spec.start).days)
+            changes.setdefault(day, {})[key] = value
+    return changes
+
+
+__all__ = ["FrontlineModel", "RUSSIA", "UKRAINE", "default_theatre", "resolve_scenario"]

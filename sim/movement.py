@@ -1,0 +1,199 @@
+"""Phase 4, movement and consequences (MECHANICS M4-M8, M10).
+
+In order:
+1. losses from combat come off the units; cohesion falls with the day's loss fraction;
+2. penetration accumulates on each defended node (the fastest advance into it counts); a node
+   changes hands when penetration reaches its depth (sqrt of its area), or when its defender's
+   losses pass ``defender_withdrawal_loss`` and it cedes the ground (Epstein);
+3. fortification grows where the defender is dense enough, and glide bombs wear it down;
+4. pockets of territory with no hub and no unit of their holder are mopped up;
+5. units on lost nodes fall back to a neighbouring own node; with none, they are encircled and
+   break out to the nearest own ground, leaving prisoners behind;
+6. supply reaches the units; cut-off units use up stocks and surrender at a rate that grows as
+   supply and cohesion fall;
+7. units out of contact recover cohesion; replacements arrive after training and fill units up,
+   and a pool of surplus recruits forms new units in reserve.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+import numpy as np
+from scipy.sparse import csr_array
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
+
+from sim.combat import CombatResult
+from sim.units import REFIT, RESERVE
+
+if TYPE_CHECKING:
+    from sim.model import FrontlineModel
+
+MIN_SURRENDER_RATE = 0.003  # Dupuy Institute capture table: ~0.3%/day even when not enveloped
+
+
+def movement_phase(model: FrontlineModel, result: CombatResult) -> None:
+    """Phase 4: apply today's combat result to units and ground (see module doc)."""
+    _apply_losses(model, result.unit_losses)
+    flips = _advance(model, result)
+    _fortify(model, result)
+    if len(flips):
+        _change_hands(model, flips)
+        _change_hands(model, _mop_up(model))
+        _fall_back(model)
+    _supply_units(model)
+    _replace(model)
+
+
+def _apply_losses(model: FrontlineModel, losses: np.ndarray) -> None:
+    u = model.units
+    n = u.n
+    before = u.personnel[:n].copy()
+    lost = np.minimum(losses, before)
+    u.personnel[:n] = before - lost
+    u.losses_total[:n] += lost
+    u.losses_since_refit[:n] += lost / u.establishment[:n]
+    frac = np.divide(lost, before, out=np.zeros(n), where=before > 0)
+    u.cohesion[:n] = np.clip(u.cohesion[:n] - model.p.cohesion_loss_per_loss * frac, 0.0, 1.0)
+    side = u.side[:n]
+    model.losses_today = np.array([lost[side == 0].sum(), lost[side == 1].sum()])
+
+
+def _advance(model: FrontlineModel, r: CombatResult) -> np.ndarray:
+    gain = np.zeros(model.theatre.n_nodes)
+    np.maximum.at(gain, r.defended_node, r.outcome.advance_km)
+    model.penetration += gain
+    with np.errstate(divide="ignore", invalid="ignore"):
+        loss_frac = np.where(r.engaged_d > 0, r.outcome.losses_d / r.engaged_d, 0.0)
+    ceded = r.defended_node[r.assault & (loss_frac > model.p.defender_withdrawal_loss)]
+    taken = np.flatnonzero(model.penetration >= model.depth_km)
+    return np.union1d(taken, ceded)
+
+
+def _fortify(model: FrontlineModel, r: CombatResult) -> None:
+    p = model.p
+    density = np.zeros(model.theatre.n_nodes)
+    border = model.theatre.edge_border_km[r.edges]
+    np.maximum.at(density, r.defended_node, r.engaged_d / border)
+    nodes = np.flatnonzero(density > 0)
+    phi = model.fortification[nodes]
+    rate = p.fortification_build_rate * np.minimum(
+        1.0, density[nodes] / p.fortification_density_needed
+    )
+    model.fortification[nodes] = phi + rate * (1.0 - phi / 3.0)
+    np.subtract.at(
+        model.fortification, r.defended_node, p.glide_bomb_fortification_damage * r.glide_bombs
+    )
+    np.clip(model.fortification, 0.0, 3.0, out=model.fortification)
+
+
+def _change_hands(model: FrontlineModel, nodes: np.ndarray) -> None:
+    if len(nodes) == 0:
+        return
+    old = model.control[nodes].copy()
+    model.control[nodes] = 1 - old
+    model.penetration[nodes] = 0.0
+    model.fortification[nodes] = 0.0
+    model.supply_stale = True
+    # The day being simulated ends in the state dated one day after model.date.
+    label = model.date + timedelta(days=1)
+    names = model.theatre.name
+    for node, was in zip(nodes.tolist(), old.tolist(), strict=True):
+        model.events.append((label, node, was, 1 - was))
+        name = names[node]
+        if name and name not in model.falls:
+            model.falls[name] = label
+
+
+def _mop_up(model: FrontlineModel) -> np.ndarray:
+    """Nodes in pockets holding neither a hub nor a unit of their side pass to the other side."""
+    t, u = model.theatre, model.units
+    same = model.control[t.edge_u] == model.control[t.edge_v]
+    graph = csr_array(
+        (np.ones(int(same.sum())), (t.edge_u[same], t.edge_v[same])), shape=(t.n_nodes,) * 2
+    )
+    _, label = connected_components(graph, directed=False)
+    keep = np.zeros(label.max() + 1, dtype=bool)
+    keep[label[model.supply_net.hub_nodes]] = True
+    alive = np.flatnonzero(u.alive[: u.n])
+    keep[label[u.node[alive][model.control[u.node[alive]] == u.side[alive]]]] = True
+    return np.flatnonzero(~keep[label])
+
+
+def _fall_back(model: FrontlineModel) -> None:
+    u = model.units
+    alive = np.flatnonzero(u.alive[: u.n])
+    stranded = alive[model.control[u.node[alive]] != u.side[alive]]
+    indptr, indices = model.neighbors[0], model.neighbors[1]
+    for row in stranded:
+        node, side = int(u.node[row]), int(u.side[row])
+        nbrs = indices[indptr[node] : indptr[node + 1]]
+        own = nbrs[model.control[nbrs] == side]
+        if len(own):
+            target = int(own[np.argmax(model.supply_level[side, own])])
+        else:
+            # Encircled: break out to the nearest own ground, leaving prisoners behind.
+            held = np.flatnonzero(model.control == side)
+            if len(held) == 0:
+                model.unit(int(row)).remove()
+                continue
+            _, k = cKDTree(model.xy[held]).query(model.xy[node])
+            target = int(held[k])
+            captured = u.personnel[row] * model.p.pocket_surrender_rate
+            u.personnel[row] -= captured
+            u.captured_total[row] += captured
+        model.unit(int(row)).move_to_node(target)
+
+
+def _supply_units(model: FrontlineModel) -> None:
+    p, u = model.p, model.units
+    rows = np.flatnonzero(u.alive[: u.n])
+    side, node = u.side[rows], u.node[rows]
+    linked = model.connected[side, node]
+    level = model.supply_level[side, node]
+    u.supply[rows] = np.where(linked, level, u.supply[rows] * (1.0 - p.pocket_supply_decay))
+    cut = rows[~linked]
+    if len(cut):
+        rate = np.maximum(
+            MIN_SURRENDER_RATE, p.pocket_surrender_rate * (1 - u.supply[cut]) * (1 - u.cohesion[cut])
+        )
+        captured = u.personnel[cut] * rate
+        u.personnel[cut] -= captured
+        u.captured_total[cut] += captured
+    resting = rows[u.posture[rows] >= RESERVE]
+    u.cohesion[resting] = np.minimum(1.0, u.cohesion[resting] + p.cohesion_recovery)
+    dead = rows[u.personnel[rows] < 0.05 * u.establishment[rows]]
+    for row in dead:
+        model.unit(int(row)).remove()
+
+
+def _replace(model: FrontlineModel) -> None:
+    """Recruits join after the training delay; surplus forms new units in reserve (M10)."""
+    from sim.command import _rear_node, new_units
+
+    p, u = model.p, model.units
+    pipe = model.recruit_pipeline
+    arriving = pipe[:, 0].copy()
+    pipe[:, :-1] = pipe[:, 1:]
+    pipe[:, -1] = [model.inputs["ukraine_recruits_per_day"], model.inputs["russia_recruits_per_day"]]
+    rows = np.flatnonzero(u.alive[: u.n])
+    for side in (0, 1):
+        pool = model.recruit_pool[side] + arriving[side]
+        mine = rows[u.side[rows] == side]
+        deficit = np.maximum(u.establishment[mine] - u.personnel[mine], 0.0)
+        # Refitting units are filled first: that is what pulling them out of the line is for.
+        weight = deficit * np.where(u.posture[mine] == REFIT, 3.0, 1.0)
+        total = weight.sum()
+        if total > 0 and pool > 0:
+            give = np.minimum(deficit, pool * weight / total)
+            u.personnel[mine] += give
+            pool -= give.sum()
+        est = p.ukraine_unit_personnel if side == 0 else p.russia_unit_personnel
+        if pool >= est:
+            anchor = int(model.sectors.anchor_node[0])
+            count = int(pool // est)
+            new_units(model, side, 0, np.full(count, _rear_node(model, side, anchor)), RESERVE)
+            pool -= count * est
+        model.recruit_pool[side] = pool
