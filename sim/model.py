@@ -45,6 +45,16 @@ def default_theatre() -> Theatre:
     return Theatre.load()
 
 
+@functools.cache
+def _graph_and_layout(theatre: Theatre) -> tuple:
+    # Built once per theatre and process: every model's Network reads the same graph, and the
+    # layout is the nodes' real coordinates (Mesa would otherwise run a spring layout).
+    graph = theatre.to_networkx()
+    layout = {i: (float(x), float(y)) for i, (x, y) in enumerate(zip(theatre.lon, theatre.lat))}
+    names = frozenset(n for n in theatre.name.tolist() if n)
+    return graph, layout, names
+
+
 def resolve_scenario(spec: ScenarioSpec | str | Path, theatre: Theatre) -> ScenarioSpec:
     """Accept a loaded scenario, a path, or a bare name from ``scenarios/``."""
     if isinstance(spec, ScenarioSpec):
@@ -52,7 +62,7 @@ def resolve_scenario(spec: ScenarioSpec | str | Path, theatre: Theatre) -> Scena
     path = Path(spec)
     if not path.suffix and not path.exists():
         path = SCENARIO_DIR / f"{spec}.toml"
-    return load_scenario(path, place_names=theatre.place_names)
+    return load_scenario(path, place_names=_graph_and_layout(theatre)[2])
 
 
 class FrontlineModel(mesa.Model):
@@ -100,10 +110,11 @@ class FrontlineModel(mesa.Model):
         self.inputs = {key: self.p[key] for key in DAILY_INPUTS}
 
         t = self.theatre
-        self.space = Network(t.graph(), layout=t.positions(), random=self.random)
+        graph, layout, _ = _graph_and_layout(t)
+        self.space = Network(graph, layout=layout, random=self.random)
         self.xy = np.column_stack([t.x_km, t.y_km])
         self.depth_km = np.sqrt(t.area_km2)
-        self.neighbors = t.neighbors_csr()
+        self.neighbors = t.neighbors_csr()[:2]
 
         self.initial_control = t.control(spec.initial_control).astype(np.int8)
         self.control = self.initial_control.copy()

@@ -43,7 +43,8 @@ def movement_phase(model: FrontlineModel, result: CombatResult) -> None:
         _change_hands(model, flips)
         _change_hands(model, _mop_up(model))
         _fall_back(model)
-    _supply_units(model)
+    if _supply_units(model):  # a garrison died: its ground may now be an empty pocket
+        _change_hands(model, _mop_up(model))
     _replace(model)
 
 
@@ -147,7 +148,8 @@ def _fall_back(model: FrontlineModel) -> None:
         model.unit(int(row)).move_to_node(target)
 
 
-def _supply_units(model: FrontlineModel) -> None:
+def _supply_units(model: FrontlineModel) -> bool:
+    """Deliver supply; cut-off units starve and surrender. True if a unit died."""
     p, u = model.p, model.units
     rows = np.flatnonzero(u.alive[: u.n])
     side, node = u.side[rows], u.node[rows]
@@ -156,6 +158,8 @@ def _supply_units(model: FrontlineModel) -> None:
     u.supply[rows] = np.where(linked, level, u.supply[rows] * (1.0 - p.pocket_supply_decay))
     cut = rows[~linked]
     if len(cut):
+        # Hunger and isolation erode cohesion, which in turn speeds surrender (M8).
+        u.cohesion[cut] = np.maximum(0.0, u.cohesion[cut] - p.pocket_supply_decay * (1 - u.supply[cut]))
         rate = np.maximum(
             MIN_SURRENDER_RATE, p.pocket_surrender_rate * (1 - u.supply[cut]) * (1 - u.cohesion[cut])
         )
@@ -167,6 +171,7 @@ def _supply_units(model: FrontlineModel) -> None:
     dead = rows[u.personnel[rows] < 0.05 * u.establishment[rows]]
     for row in dead:
         model.unit(int(row)).remove()
+    return len(dead) > 0
 
 
 def _replace(model: FrontlineModel) -> None:
@@ -191,7 +196,7 @@ def _replace(model: FrontlineModel) -> None:
             u.personnel[mine] += give
             pool -= give.sum()
         est = p.ukraine_unit_personnel if side == 0 else p.russia_unit_personnel
-        if pool >= est:
+        if pool >= est and (model.control == side).any():
             anchor = int(model.sectors.anchor_node[0])
             count = int(pool // est)
             new_units(model, side, 0, np.full(count, _rear_node(model, side, anchor)), RESERVE)

@@ -97,9 +97,10 @@ REGISTRY: tuple[Param, ...] = (
     _p("mlrs_range_km", "km", 80.0, 60.0, 90.0,
        "reach of rocket artillery from the enemy front", "MECHANICS section 8", "supply"),
     # --- combat power (phase 3, M2) ---
-    _p("frontage_cap_per_km", "men/km", 300.0, 100.0, 1000.0,
+    _p("frontage_cap_per_km", "men/km", 100.0, 30.0, 1000.0,
        "most personnel per km of front that can engage on one front edge",
-       "QJM 1-2 m of front per man (upper); 2024 dispersion (lower)", "combat"),
+       "QJM 1-2 m of front per man (upper); dispersed 2024 positions under drones (lower)",
+       "combat"),
     _p("fires_elasticity", "-", 0.35, 0.1, 0.6,
        "elasticity of the force ratio to the ratio of fires delivered",
        "calibrated: the shell ratio is what differs most between 2023 and 2024", "combat",
