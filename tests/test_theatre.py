@@ -23,9 +23,9 @@ def th() -> Theatre:
     return Theatre.load()
 
 
-def place_names() -> list[str]:
+def places() -> list[dict[str, str]]:
     with open(PLACES, newline="") as fh:
-        return [row["name"] for row in csv.DictReader(fh)]
+        return list(csv.DictReader(fh))
 
 
 # --------------------------------------------------------------------------- structure
@@ -100,10 +100,12 @@ def test_front_zone_resolution(th: Theatre) -> None:
 
 
 def test_places_are_nodes(th: Theatre) -> None:
-    for name in place_names():
-        i = th.node_by_name(name)
-        assert th.name[i] == name
+    for row in places():
+        i = th.node_by_name(row["name"])
+        assert th.name[i] == row["name"]
         assert th.kind[i] in (1, 2)
+        # names repeat in GeoNames (Mykolaivka, Lyman): the lookup finds the CSV's place
+        assert th.geonameid[i] == int(row["geonameid"] or -1)
 
 
 def test_hubs_are_nodes(th: Theatre) -> None:

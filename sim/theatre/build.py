@@ -692,8 +692,10 @@ def build_theatre(frontlines_dir: Path, out_path: Path) -> dict:
             continue
         taken[i] = True
     recs = [r for r, t in zip(recs, taken, strict=True) if t]
-    # node order: settlements by population (most populous first) then fill
-    recs.sort(key=lambda r: (-r["pop"], r["gid"], r["name"]))
+    # Node order: places.csv and hub settlements, then other settlements, each by
+    # population, then fill. GeoNames repeats names (six Mykolaivkas in the theatre), so
+    # the curated place must come first for name lookups to find it.
+    recs.sort(key=lambda r: (not r["forced"], -r["pop"], r["gid"], r["name"]))
     sxy = np.array([[r["x"], r["y"]] for r in recs])
     log["settlements"] = len(recs)
 

@@ -125,7 +125,8 @@ class Theatre:
     @cached_property
     def _name_index(self) -> dict[str, int]:
         idx: dict[str, int] = {}
-        # node order is by population, so a repeated name maps to its largest place
+        # the build puts curated places first, then settlements by population, so a
+        # repeated name maps to the curated place or else the largest one
         for i, nm in enumerate(self.name.tolist()):
             if nm and nm not in idx:
                 idx[nm] = i
