@@ -298,8 +298,7 @@ def build_countries(proj: Projector, settlements: list[dict]):
     noded = shapely.union_all([shapely.boundary(land_p), *borders_p])
     faces = _polys(shapely.polygonize(_lines(noded)))
     # polygonize also yields faces in the sea between border lines and coast: keep land.
-    land_prep = land_p
-    shapely.prepare(land_prep)
+    shapely.prepare(land_p)
     faces = [
         f
         for f in faces
@@ -799,6 +798,15 @@ def build_theatre(frontlines_dir: Path, out_path: Path) -> dict:
     # control per date
     arrays: dict[str, np.ndarray] = {}
     ua_idx = np.flatnonzero(country == 0)
+    # Shares are taken over the dry part of a cell: DeepState draws the occupied side
+    # to the left shore of the Dnipro and its reservoirs, and a bank cell reaching
+    # mid-river would otherwise turn Ukrainian because of its water.
+    dry_cells = cells.copy()
+    wet_idx = np.flatnonzero(shapely.intersects(dnipro_r, cells))
+    dry_cells[wet_idx] = shapely.difference(cells[wet_idx], dnipro_r)
+    dry_area = shapely.area(dry_cells)
+    no_land = dry_area < 1e-3 * area
+    dry_cells[no_land], dry_area[no_land] = cells[no_land], area[no_land]
     control_log = {}
     for date in DATES:
         key = date.replace("-", "_")
@@ -807,12 +815,12 @@ def build_theatre(frontlines_dir: Path, out_path: Path) -> dict:
         for nm, g in (("occ", occ), ("cont", cont)):
             shapely.prepare(g)
             s = np.zeros(n)
-            c = cells[ua_idx]
+            c = dry_cells[ua_idx]
             full = shapely.contains_properly(g, c)
             touch = shapely.intersects(g, c) & ~full
             s[ua_idx[full]] = 1.0
             ti = ua_idx[touch]
-            s[ti] = shapely.area(shapely.intersection(cells[ti], g)) / area[ti]
+            s[ti] = shapely.area(shapely.intersection(dry_cells[ti], g)) / dry_area[ti]
             share[nm] = np.clip(s, 0, 1)
         ctrl = np.where(share["occ"] + 0.5 * share["cont"] > 0.5, 1, 0).astype(np.int8)
         ctrl[country == 1] = 1
@@ -821,8 +829,8 @@ def build_theatre(frontlines_dir: Path, out_path: Path) -> dict:
         arrays[f"control_{key}"] = ctrl
         arrays[f"contested_{key}"] = cont_flag
         control_log[date] = {
-            "occupied_share_km2": float((share["occ"] * area).sum()),
-            "contested_share_km2": float((share["cont"] * area).sum()),
+            "occupied_dry_km2": float((share["occ"] * dry_area).sum()),
+            "contested_dry_km2": float((share["cont"] * dry_area).sum()),
             "snapshot_utc": fronts[date]["snapshot_utc"],
         }
 
