@@ -126,7 +126,9 @@ def fight(b: EdgeBattle, params: Params) -> EdgeOutcome:
     c_def = c_att * p.defender_loss_ratio
     r_c = TERRAIN_CASUALTY[b.terrain]
     positional = c_def * p.positional_loss_factor * r_c * shock
-    direct_a = np.where(b.assault, c_att * r_c * ratio ** (-p.ratio_loss_exponent) * shock, positional)
+    direct_a = np.where(
+        b.assault, c_att * r_c * ratio ** (-p.ratio_loss_exponent) * shock, positional
+    )
     direct_d = np.where(
         b.assault, c_def * r_c * ratio**p.ratio_loss_exponent * def_cas * shock, positional
     )
@@ -170,7 +172,9 @@ def fight_reference(b: EdgeBattle, params: Params) -> EdgeOutcome:
         else:
             raw = p.max_force_ratio
         fire_ratio = ((b.fires_a[e] + 1.0) / (b.fires_d[e] + 1.0)) ** p.fires_elasticity
-        ratio = min(max(raw * fire_ratio * b.surprise[e], 1.0 / p.max_force_ratio), p.max_force_ratio)
+        ratio = min(
+            max(raw * fire_ratio * b.surprise[e], 1.0 / p.max_force_ratio), p.max_force_ratio
+        )
         r_c = float(TERRAIN_CASUALTY[terrain])
         c_def = p.attacker_loss_rate * p.defender_loss_ratio
         if b.assault[e]:
@@ -320,8 +324,10 @@ def combat_phase(model) -> CombatResult:
         ok = rows >= 0
         unit_losses += np.bincount(rows[ok], weights=side_losses[ok], minlength=model.units.n)
 
-    # Pressure on each defending side by sector, for tomorrow's reserve decisions.
+    # Pressure on each defending side by sector, and each attacker's edge by sector, for
+    # tomorrow's reserve decisions.
     model.threat[:] = 0.0
+    model.attack_ratio[:] = 0.0
     posture = np.interp(battle.fortification, FORT_LEVELS, FORT_STRENGTH)
     for side in (0, 1):
         m = assault & (d == side)
@@ -330,7 +336,9 @@ def combat_phase(model) -> CombatResult:
             push = np.bincount(sector[m], weights=battle.power_a[m], minlength=k)
             hold = np.bincount(sector[m], weights=battle.power_d[m] * posture[m], minlength=k)
             undefended = np.where(push > 0, p.max_force_ratio, 0.0)
-            model.threat[side] = np.where(hold > 0, push / np.maximum(hold, 1e-9), undefended)
+            ratio = np.where(hold > 0, push / np.maximum(hold, 1e-9), undefended)
+            model.threat[side] = ratio
+            model.attack_ratio[1 - side] = np.maximum(model.attack_ratio[1 - side], ratio)
     return CombatResult(
         fe, a, defended, assault, out, battle.engaged_a, battle.engaged_d, glide, unit_losses
     )

@@ -157,7 +157,9 @@ def set_up_order_of_battle(model: FrontlineModel) -> None:
         for k, spec in enumerate(model.sectors.specs):
             edge = np.flatnonzero(front & (model.sectors.of_node == k))
             if len(edge):
-                near = np.unique(np.concatenate(tree.query_ball_point(model.xy[edge], FORT_BELT_KM)))
+                near = np.unique(
+                    np.concatenate(tree.query_ball_point(model.xy[edge], FORT_BELT_KM))
+                )
                 belt = own[near]
                 belt = belt[model.sectors.of_node[belt] == k]
                 model.fortification[belt] = getattr(spec, f"{name}_fortification")
@@ -246,7 +248,9 @@ def _land_arrivals(model: FrontlineModel, fronts: list[np.ndarray]) -> None:
         model.unit(int(row)).move_to_node(node)
 
 
-def _least_covered(model: FrontlineModel, side: int, k: int, posture: int, front: np.ndarray) -> int:
+def _least_covered(
+    model: FrontlineModel, side: int, k: int, posture: int, front: np.ndarray
+) -> int:
     """Front node of sector k farthest from the side's other line units (or nearest the
     objective, for an attacker), where an arriving unit adds most."""
     secs = model.sectors
@@ -270,9 +274,7 @@ def _rotate_and_refit(model: FrontlineModel) -> None:
     n = u.n
     alive = u.alive[:n]
     worn = np.flatnonzero(
-        alive
-        & (u.posture[:n] <= ATTACK)
-        & (u.losses_since_refit[:n] >= u.breakpoint[:n])
+        alive & (u.posture[:n] <= ATTACK) & (u.losses_since_refit[:n] >= u.breakpoint[:n])
     )
     for row in worn:
         side = int(u.side[row])
@@ -294,16 +296,24 @@ def _rotate_and_refit(model: FrontlineModel) -> None:
 
 
 def _commit_reserves(model: FrontlineModel) -> None:
+    """Each side sends one reserve a day: to the sector where it is most threatened, if the
+    threat passes the threshold; otherwise, if it holds more reserves than its reserve fraction,
+    to the sector where its attack goes best (exploitation)."""
     u = model.units
     n = u.n
+    alive = u.alive[:n]
     for side in (0, 1):
+        reserves = np.flatnonzero(alive & (u.side[:n] == side) & (u.posture[:n] == RESERVE))
+        if len(reserves) == 0:
+            continue
         threat = model.threat[side]
         k = int(np.argmax(threat))
         if threat[k] <= model.p.reserve_commit_threshold:
-            continue
-        reserves = np.flatnonzero(u.alive[:n] & (u.side[:n] == side) & (u.posture[:n] == RESERVE))
-        if len(reserves) == 0:
-            continue
+            force = int((alive & (u.side[:n] == side)).sum())
+            attack = model.attack_ratio[side]
+            k = int(np.argmax(attack))
+            if len(reserves) <= model.p.reserve_fraction * force or attack[k] <= 0:
+                continue
         target = model.sectors.anchor_node[k]
         d = np.hypot(*(model.xy[u.node[reserves]] - model.xy[target]).T)
         _send(model, int(reserves[np.argmin(d)]), k)

@@ -120,6 +120,7 @@ class FrontlineModel(mesa.Model):
         self.control = self.initial_control.copy()
         self.fortification = np.zeros(t.n_nodes)
         self.penetration = np.zeros(t.n_nodes)
+        self.loss_memory = np.zeros(t.n_nodes)  # averaged daily loss fraction of defenders
         self.supply_net = supply.SupplyNetwork.from_theatre(t)
         self.supply_level = np.zeros((2, t.n_nodes))
         self.connected = np.zeros((2, t.n_nodes), dtype=bool)
@@ -131,6 +132,7 @@ class FrontlineModel(mesa.Model):
         self.sector_posture = self.sectors.initial_postures()
         self.surprise_day = np.full((2, len(spec.sectors)), -10_000)
         self.threat = np.zeros((2, len(spec.sectors)))
+        self.attack_ratio = np.zeros((2, len(spec.sectors)))
         self.recruit_pool = np.zeros(2)
         self.recruit_pipeline = np.zeros((2, int(self.p.training_delay_days) + 1))
         self.events: list[tuple[date, int, int, int]] = []  # (date, node, from, to)

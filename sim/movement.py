@@ -68,7 +68,14 @@ def _advance(model: FrontlineModel, r: CombatResult) -> np.ndarray:
     model.penetration += gain
     with np.errstate(divide="ignore", invalid="ignore"):
         loss_frac = np.where(r.engaged_d > 0, r.outcome.losses_d / r.engaged_d, 0.0)
-    ceded = r.defended_node[r.assault & (loss_frac > model.p.defender_withdrawal_loss)]
+    today = np.zeros(model.theatre.n_nodes)
+    np.maximum.at(today, r.defended_node[r.assault], loss_frac[r.assault])
+    # Epstein's withdrawal reads sustained losses: an exponential moving average, so that one
+    # day's intensity shock does not empty a position.
+    keep = 1.0 - 1.0 / model.p.withdrawal_memory_days
+    model.loss_memory *= keep
+    model.loss_memory += (1.0 - keep) * today
+    ceded = np.flatnonzero(model.loss_memory > model.p.defender_withdrawal_loss)
     taken = np.flatnonzero(model.penetration >= model.depth_km)
     return np.union1d(taken, ceded)
 
@@ -96,6 +103,7 @@ def _change_hands(model: FrontlineModel, nodes: np.ndarray) -> None:
     old = model.control[nodes].copy()
     model.control[nodes] = 1 - old
     model.penetration[nodes] = 0.0
+    model.loss_memory[nodes] = 0.0
     model.fortification[nodes] = 0.0
     model.supply_stale = True
     # The day being simulated ends in the state dated one day after model.date.
@@ -159,15 +167,20 @@ def _supply_units(model: FrontlineModel) -> bool:
     cut = rows[~linked]
     if len(cut):
         # Hunger and isolation erode cohesion, which in turn speeds surrender (M8).
-        u.cohesion[cut] = np.maximum(0.0, u.cohesion[cut] - p.pocket_supply_decay * (1 - u.supply[cut]))
+        u.cohesion[cut] = np.maximum(
+            0.0, u.cohesion[cut] - p.pocket_supply_decay * (1 - u.supply[cut])
+        )
         rate = np.maximum(
-            MIN_SURRENDER_RATE, p.pocket_surrender_rate * (1 - u.supply[cut]) * (1 - u.cohesion[cut])
+            MIN_SURRENDER_RATE,
+            p.pocket_surrender_rate * (1 - u.supply[cut]) * (1 - u.cohesion[cut]),
         )
         captured = u.personnel[cut] * rate
         u.personnel[cut] -= captured
         u.captured_total[cut] += captured
-    resting = rows[u.posture[rows] >= RESERVE]
-    u.cohesion[resting] = np.minimum(1.0, u.cohesion[resting] + p.cohesion_recovery)
+    recovery = np.where(
+        u.posture[rows] >= RESERVE, p.cohesion_recovery, p.cohesion_recovery_in_line
+    )
+    u.cohesion[rows] = np.minimum(1.0, u.cohesion[rows] + recovery * linked)
     dead = rows[u.personnel[rows] < 0.05 * u.establishment[rows]]
     for row in dead:
         model.unit(int(row)).remove()
@@ -182,7 +195,10 @@ def _replace(model: FrontlineModel) -> None:
     pipe = model.recruit_pipeline
     arriving = pipe[:, 0].copy()
     pipe[:, :-1] = pipe[:, 1:]
-    pipe[:, -1] = [model.inputs["ukraine_recruits_per_day"], model.inputs["russia_recruits_per_day"]]
+    pipe[:, -1] = [
+        model.inputs["ukraine_recruits_per_day"],
+        model.inputs["russia_recruits_per_day"],
+    ]
     rows = np.flatnonzero(u.alive[: u.n])
     for side in (0, 1):
         pool = model.recruit_pool[side] + arriving[side]

@@ -14,7 +14,11 @@ import pytest
 import sim.cli
 import sim.theatre
 from sim.cli import main, render_parameters_doc
+from sim.params import PARAMS as _PARAMS
 from sim.params import REGISTRY, table
+
+# Read from the registry, so the tests follow a deliberate change of the range.
+SLOWDOWN_RANGE = f"[{_PARAMS['advance_slowdown'].low:g}, {_PARAMS['advance_slowdown'].high:g}]"
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -188,7 +192,7 @@ def test_run_bad_scenario_file(scenario, tmp_path, capsys):
             ["--set", "russia_shels_per_day=5"],
             ["--set russia_shels_per_day", "'russia_shells_per_day'"],
         ),
-        (["--set", "advance_slowdown=2"], ["--set advance_slowdown", "[0.002, 0.08]"]),
+        (["--set", "advance_slowdown=2"], ["--set advance_slowdown", SLOWDOWN_RANGE]),
         (["--set", "advance_slowdown=fast"], ["--set advance_slowdown", "not a number"]),
         (["--set", "a=1", "--set", "a=2"], ["--set given more than once for: a"]),
         (["--until", "2025-06-01"], ["until = 2025-06-01", "2024-12-31"]),

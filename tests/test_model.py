@@ -73,9 +73,14 @@ def test_cut_off_pocket_starves_and_surrenders(tmp_path):
     # No fires and no recruits, so supply and surrender are the only things at work.
     quiet = "\n".join(
         f"{k} = 0"
-        for k in ("ukraine_recruits_per_day", "russia_shells_per_day", "ukraine_shells_per_day",
-                  "russia_glide_bombs_per_day", "russia_drone_sorties_per_day",
-                  "ukraine_drone_sorties_per_day")
+        for k in (
+            "ukraine_recruits_per_day",
+            "russia_shells_per_day",
+            "ukraine_shells_per_day",
+            "russia_glide_bombs_per_day",
+            "russia_drone_sorties_per_day",
+            "ukraine_drone_sorties_per_day",
+        )
     )
     m = make(tmp_path, pocket_theatre(), sectors, params="[params]\n" + quiet)
     inside = next(u for u in m.agents_by_type[Unit] if m.sectors.of_node[u.node] == 0)
@@ -102,8 +107,12 @@ def test_cut_off_pocket_starves_and_surrenders(tmp_path):
 
 def two_sector_theatre() -> dict:
     nx, ny = 24, 24
-    names = {18 * nx + 11: "North", 5 * nx + 11: "South", 18 * nx + 20: "NorthGoal",
-             5 * nx + 20: "SouthGoal"}
+    names = {
+        18 * nx + 11: "North",
+        5 * nx + 11: "South",
+        18 * nx + 20: "NorthGoal",
+        5 * nx + 20: "SouthGoal",
+    }
     return dict(nx=nx, ny=ny, russia_columns=12, names=names)
 
 
@@ -115,7 +124,7 @@ def test_fighting_concentrates_where_the_forces_are(tmp_path):
     )
     gained = {"north": [], "south": []}
     for seed in range(4):
-        m = make(tmp_path, two_sector_theatre(), sectors, end="2024-01-21", seed=seed)
+        m = make(tmp_path, two_sector_theatre(), sectors, end="2024-03-15", seed=seed)
         ru_rows = np.flatnonzero(m.units.side[: m.units.n] == RUSSIA)
         sec = m.units.sector[ru_rows].copy()
         m.run()

@@ -1,0 +1,105 @@
+"""End to end on the real theatre: `frontline run`, its outputs, determinism and plausibility."""
+
+import json
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim.cli import main
+from sim.model import FrontlineModel
+from sim.runner import run_scenario
+from sim.units import Unit
+
+SUMMARY_KEYS = {
+    "scenario",
+    "seed",
+    "start",
+    "end",
+    "days",
+    "russia_gain_km2",
+    "ukraine_gain_km2",
+    "russia_net_gain_km2",
+    "ukraine_held_in_russia_km2",
+    "front_length_km",
+    "hubs",
+    "falls",
+}
+
+
+def run_cli(tmp_path, name: str, *args: str):
+    out = tmp_path / name
+    code = main(["run", "baseline_2024", "--until", "2024-02-15", "--out", str(out), *args])
+    assert code == 0
+    return out
+
+
+def test_frontline_run_writes_its_outputs(tmp_path, capsys):
+    out = run_cli(tmp_path, "a", "--seed", "3")
+    printed = capsys.readouterr().out
+    assert "baseline_2024 (seed 3)" in printed
+    summary = json.loads((out / "summary.json").read_text())
+    assert SUMMARY_KEYS <= set(summary)
+    assert summary["start"] == "2024-01-01" and summary["end"] == "2024-02-15"
+    assert summary["days"] == 45
+    assert summary["seed"] == 3
+    assert summary["hubs"]["Kupiansk"] == "ukraine" and summary["hubs"]["Donetsk"] == "russia"
+    daily = pd.read_parquet(out / "daily.parquet")
+    assert len(daily) == 46  # the start and each day after it
+    assert daily["date"].iloc[-1] == pd.Timestamp("2024-02-15")
+    assert daily["russia_gain_km2"].iloc[-1] == pytest.approx(summary["russia_gain_km2"], abs=1e-3)
+    events = pd.read_csv(out / "events.csv")
+    assert list(events.columns) == ["date", "node", "name", "from_side", "to_side"]
+    assert len(events) > 0  # Russia's 2024 offensive takes ground within six weeks
+    # Every named place in falls changed hands on that date according to events.csv.
+    named = events.dropna(subset=["name"]).groupby("name")["date"].min()
+    assert summary["falls"] == named.to_dict()
+    # The gains are the sum of the areas of the nodes that changed hands (no re-flips here).
+    from sim.model import default_theatre
+
+    area = default_theatre().area_km2
+    ru = events[(events.from_side == "ukraine") & (events.to_side == "russia")].node
+    ua = events[(events.from_side == "russia") & (events.to_side == "ukraine")].node
+    net = area[ru.to_numpy()].sum() - area[ua.to_numpy()].sum()
+    assert summary["russia_net_gain_km2"] == pytest.approx(net, abs=1e-2)
+
+
+def test_same_seed_identical_outputs_different_seed_differs(tmp_path):
+    a = run_cli(tmp_path, "a", "--seed", "11")
+    b = run_cli(tmp_path, "b", "--seed", "11")
+    c = run_cli(tmp_path, "c", "--seed", "12")
+    assert (a / "summary.json").read_bytes() == (b / "summary.json").read_bytes()
+    assert (a / "events.csv").read_bytes() == (b / "events.csv").read_bytes()
+    assert pd.read_parquet(a / "daily.parquet").equals(pd.read_parquet(b / "daily.parquet"))
+    assert (a / "events.csv").read_bytes() != (c / "events.csv").read_bytes()
+
+
+def test_set_override_reaches_the_model(tmp_path):
+    slow = run_scenario("baseline_2024", seed=1, until=date(2024, 3, 1))
+    fast = FrontlineModel("baseline_2024", rng=1, advance_slowdown=0.02)
+    fast.run(date(2024, 3, 1))
+    assert fast.p.advance_slowdown == 0.02
+    assert fast.russia_gain_km2 > slow.summary["russia_gain_km2"]
+
+
+def test_units_and_state_on_the_real_theatre():
+    m = FrontlineModel("baseline_2024", rng=0)
+    units = list(m.agents_by_type[Unit])
+    assert 250 <= len(units) <= 400  # a few hundred brigades and regiments
+    sides = np.array([u.side for u in units])
+    nodes = np.array([u.node for u in units])
+    assert (m.control[nodes] == sides).all()
+    assert m.date == date(2024, 1, 1)
+    m.run_for(3)
+    assert m.date == date(2024, 1, 4)
+    assert len(m.recorder.table()) == 4
+
+
+@pytest.mark.slow
+def test_2024_defaults_gain_hundreds_to_thousands_not_zero_not_runaway():
+    """Before calibration, the 2024 offensive with default parameters takes between a few hundred
+    and a few thousand km2 by 2024-11-20 in every one of three seeds."""
+    for seed in range(3):
+        r = run_scenario("baseline_2024", seed=seed, until=date(2024, 11, 20))
+        assert 300 < r.summary["russia_gain_km2"] < 6000, r.summary["russia_gain_km2"]
