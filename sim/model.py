@@ -50,7 +50,10 @@ def _graph_and_layout(theatre: Theatre) -> tuple:
     # Built once per theatre and process: every model's Network reads the same graph, and the
     # layout is the nodes' real coordinates (Mesa would otherwise run a spring layout).
     graph = theatre.to_networkx()
-    layout = {i: (float(x), float(y)) for i, (x, y) in enumerate(zip(theatre.lon, theatre.lat))}
+    layout = {
+        i: (float(x), float(y))
+        for i, (x, y) in enumerate(zip(theatre.lon, theatre.lat, strict=True))
+    }
     names = frozenset(n for n in theatre.name.tolist() if n)
     return graph, layout, names
 

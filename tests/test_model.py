@@ -124,7 +124,15 @@ def test_fighting_concentrates_where_the_forces_are(tmp_path):
     )
     gained = {"north": [], "south": []}
     for seed in range(4):
-        m = make(tmp_path, two_sector_theatre(), sectors, end="2024-03-15", seed=seed)
+        # A fast advance, so that two months show the difference; the speed is not the point.
+        m = make(
+            tmp_path,
+            two_sector_theatre(),
+            sectors,
+            end="2024-03-15",
+            seed=seed,
+            params="[params]\nadvance_slowdown = 0.02",
+        )
         ru_rows = np.flatnonzero(m.units.side[: m.units.n] == RUSSIA)
         sec = m.units.sector[ru_rows].copy()
         m.run()
