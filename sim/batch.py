@@ -1,0 +1,498 @@
+"""Batches: many replications of one scenario, in parallel, resumable, with their spread.
+
+A batch runs one :class:`~sim.scenario.ScenarioSpec` ``replications`` times through
+:func:`sim.runner.run_scenario`, replication ``i`` with seed ``replication_seeds(seed, n)[i]``.
+That seed depends only on ``(seed, i)`` and results are sorted by ``i``, so a batch gives the
+same tables whatever the number of workers and whatever order the replications finish in.
+
+With ``out``, the directory holds::
+
+    batch.json              the manifest: what was asked (scenario hash, seed, replications,
+                            until, version); a re-run that asks for something else is refused
+    parts/rep_00000.parquet one file per finished replication, written atomically: its daily
+                            table, with its seed, summary and git commit in the file's metadata
+    runs.parquet            one row per replication (seed, provenance, numeric outcomes, end,
+                            collapse, falls and hubs as JSON, parameters as param_<name>)
+    daily.parquet           every replication's daily table, ``replication`` and ``seed`` first
+    summary.json            p05/p50/p95/mean of each numeric outcome, and for each named place
+                            that fell in any replication the share that saw it fall and the
+                            median date it fell
+
+A re-run with the same arguments skips the replications already in ``parts/``, so a killed
+batch loses only the replications that were still running. The final tables are always
+assembled from the part files, so a resumed batch writes the same tables as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import multiprocessing
+import os
+import subprocess
+import sys
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from tqdm import tqdm
+
+from sim import __version__
+from sim.scenario import ScenarioSpec
+
+__all__ = [
+    "BatchError",
+    "BatchResult",
+    "MAIN_OUTCOMES",
+    "format_batch",
+    "replication_seeds",
+    "run_batch",
+    "summarise_batch",
+]
+
+MANIFEST = "batch.json"
+PARTS = "parts"
+# The outcomes `frontline batch` prints.
+MAIN_OUTCOMES = ("russia_gain_km2", "ukraine_gain_km2", "russia_net_gain_km2", "front_length_km")
+# Columns of runs.parquet that identify a replication rather than measure its outcome.
+_ID_COLUMNS = ("replication", "seed")
+_PART_KEY = b"frontline.batch"  # parquet metadata key of a part file's JSON record
+_QUANTILES = {"p05": 5, "p50": 50, "p95": 95}
+
+
+class BatchError(ValueError):
+    """A batch that cannot be run: bad arguments, or an output directory holding another batch."""
+
+
+@dataclass
+class BatchResult:
+    """The outputs of a batch.
+
+    Attributes
+    ----------
+    runs : pandas.DataFrame
+        One row per replication, sorted by ``replication`` (the contents of ``runs.parquet``).
+    daily : pandas.DataFrame
+        Every replication's daily table, ``replication`` and ``seed`` first (``daily.parquet``).
+    summary : dict
+        Spread of the outcomes and of the falls (``summary.json``).
+    out : pathlib.Path or None
+        Where the batch was written, if anywhere.
+    computed : list of int
+        Replications run by this call (the others were found on disk).
+    """
+
+    runs: pd.DataFrame
+    daily: pd.DataFrame
+    summary: dict
+    out: Path | None = None
+    computed: list[int] | None = None
+
+
+# --------------------------------------------------------------------------------------------
+# Seeds
+
+
+def replication_seeds(seed: int, n: int) -> list[int]:
+    """Seeds of ``n`` replications, spawned from ``numpy.random.SeedSequence(seed)``.
+
+    Replication ``i``'s seed depends only on ``(seed, i)``: the first ``k`` seeds of a batch of
+    ``n`` are those of a batch of ``k``. Each is a plain ``int`` in ``[0, 2**63)``.
+
+    Examples
+    --------
+    >>> replication_seeds(0, 5)[:3] == replication_seeds(0, 3)
+    True
+    """
+    if n < 0:
+        raise BatchError(f"number of seeds must be >= 0, got {n}")
+    children = np.random.SeedSequence(seed).spawn(n)
+    # 64 random bits, shifted to 63 so the seed fits a signed int64 column.
+    return [int(child.generate_state(1, np.uint64)[0]) >> 1 for child in children]
+
+
+# --------------------------------------------------------------------------------------------
+# Running a batch
+
+
+def run_batch(
+    spec: ScenarioSpec,
+    replications: int,
+    seed: int = 0,
+    workers: int | None = None,
+    until: date | None = None,
+    out: Path | None = None,
+    progress: bool | None = None,
+) -> BatchResult:
+    """Run ``replications`` replications of a scenario and summarise them.
+
+    Parameters
+    ----------
+    spec : ScenarioSpec
+        The scenario (with any overrides already applied).
+    replications : int
+        Number of runs, >= 1.
+    seed : int
+        Batch seed; replication seeds are :func:`replication_seeds` ``(seed, replications)``.
+    workers : int, optional
+        Processes to use; all cores (``os.cpu_count()``) by default. ``1`` runs in this process.
+    until : datetime.date, optional
+        Stop every run at this date (the spec is cut with ``ScenarioSpec.with_end``).
+    out : pathlib.Path, optional
+        Directory to write into (see the module docstring). Finished replications found there
+        are reused, if the directory's manifest matches this request.
+    progress : bool, optional
+        Show a progress bar on stderr; by default only when stderr is a terminal.
+
+    Returns
+    -------
+    BatchResult
+
+    Raises
+    ------
+    BatchError
+        ``replications`` or ``workers`` < 1, or ``out`` holds a different batch.
+    sim.scenario.ScenarioError
+        ``until`` outside the scenario's dates.
+    """
+    if not isinstance(replications, int) or replications < 1:
+        raise BatchError(f"replications must be a whole number >= 1, got {replications!r}")
+    if workers is None:
+        workers = os.cpu_count() or 1
+    if not isinstance(workers, int) or workers < 1:
+        raise BatchError(f"workers must be a whole number >= 1, got {workers!r}")
+    if until is not None:
+        spec = spec.with_end(until)
+    seeds = replication_seeds(seed, replications)
+    manifest = {
+        "scenario": spec.name,
+        "content_hash": spec.content_hash,
+        "seed": int(seed),
+        "replications": replications,
+        "until": until.isoformat() if until else None,
+        "version": __version__,
+    }
+    commit = git_commit()
+
+    parts = None
+    done: set[int] = set()
+    if out is not None:
+        out = Path(out)
+        parts = out / PARTS
+        _claim(out, manifest)
+        done = _finished(parts, seeds)
+    todo = [i for i in range(replications) if i not in done]
+
+    records: dict[int, tuple[dict, pd.DataFrame]] = {}
+    show = sys.stderr.isatty() if progress is None else progress
+    with tqdm(
+        total=replications,
+        initial=len(done),
+        desc=f"{spec.name} batch",
+        unit="run",
+        file=sys.stderr,
+        disable=not show,
+    ) as bar:
+        for i, record in _execute(spec, todo, seeds, commit, parts, workers):
+            if record is not None:
+                records[i] = record
+            bar.update(1)
+
+    if parts is not None:  # always read back, so fresh and resumed batches agree
+        records = {i: _read_part(_part_path(parts, i)) for i in range(replications)}
+    runs = _runs_table([(i, *records[i]) for i in range(replications)], spec)
+    daily = _daily_table([(i, seeds[i], records[i][1]) for i in range(replications)])
+    summary = {**manifest, "start": spec.start.isoformat(), "end": spec.end.isoformat()}
+    summary["git_commits"] = sorted(set(runs["git_commit"]))  # of the processes that ran them
+    summary.update(summarise_batch(runs))
+
+    if out is not None:
+        _atomic(out / "runs.parquet", lambda p: runs.to_parquet(p, index=False))
+        _atomic(out / "daily.parquet", lambda p: daily.to_parquet(p, index=False))
+        _atomic(out / "summary.json", lambda p: p.write_text(json.dumps(summary, indent=2) + "\n"))
+    return BatchResult(runs, daily, summary, out, todo)
+
+
+def _execute(
+    spec: ScenarioSpec,
+    todo: list[int],
+    seeds: list[int],
+    commit: str,
+    parts: Path | None,
+    workers: int,
+) -> Iterable[tuple[int, tuple[dict, pd.DataFrame] | None]]:
+    """Run the replications in ``todo``; yield ``(i, record)`` as each finishes.
+
+    With ``parts``, each replication writes its part file itself and yields ``None`` as its
+    record (the caller reads the parts back).
+    """
+    workers = min(workers, len(todo))
+    if workers <= 1:
+        for i in todo:
+            yield i, _replicate(spec, i, seeds[i], commit, parts)
+        return
+    # "spawn", not Linux's default "fork": forking a parent that already runs threads (pyarrow's
+    # pools, tqdm's monitor) can deadlock and is deprecated in Python 3.12, and fresh workers
+    # inherit no state from the parent. Spawned interpreters are started with PYTHONHASHSEED=0,
+    # so nothing in a worker can vary with string hashing (runs do not depend on it anyway; the
+    # worker-count test checks that in-process and pooled results are identical).
+    context = multiprocessing.get_context("spawn")
+    saved = os.environ.get("PYTHONHASHSEED")
+    os.environ["PYTHONHASHSEED"] = "0"
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    try:
+        # Workers of a non-fork pool start as tasks are submitted, all of them here.
+        futures = [pool.submit(_replicate, spec, i, seeds[i], commit, parts) for i in todo]
+    finally:
+        if saved is None:
+            del os.environ["PYTHONHASHSEED"]
+        else:
+            os.environ["PYTHONHASHSEED"] = saved
+    try:
+        for future in as_completed(futures):
+            yield future.result()
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _replicate(
+    spec: ScenarioSpec, index: int, seed: int, commit: str, parts: Path | None
+) -> tuple[int, tuple[dict, pd.DataFrame] | None]:
+    """Run one replication (in a worker or in-process); write its part file if asked."""
+    from sim.runner import run_scenario  # imported here: loads the model
+
+    result = run_scenario(spec, seed=seed)
+    record = {"replication": index, "seed": seed, "git_commit": commit, "summary": result.summary}
+    if parts is None:
+        return index, (record, result.daily)
+    table = pa.Table.from_pandas(result.daily, preserve_index=False)
+    meta = {**(table.schema.metadata or {}), _PART_KEY: json.dumps(record).encode()}
+    table = table.replace_schema_metadata(meta)
+    parts.mkdir(parents=True, exist_ok=True)
+    _atomic(_part_path(parts, index), lambda p: pq.write_table(table, p))
+    return index, None
+
+
+def _part_path(parts: Path, index: int) -> Path:
+    return parts / f"rep_{index:05d}.parquet"
+
+
+def _read_part(path: Path) -> tuple[dict, pd.DataFrame]:
+    table = pq.read_table(path)
+    return json.loads(table.schema.metadata[_PART_KEY]), table.to_pandas()
+
+
+def _atomic(path: Path, write) -> None:
+    # A name unique to this process, so a stray second writer cannot clobber the temp file.
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+# --------------------------------------------------------------------------------------------
+# The output directory: manifest and finished parts
+
+
+def _claim(out: Path, manifest: dict) -> None:
+    """Check ``out`` holds no other batch (nor other outputs), then write the manifest."""
+    path = out / MANIFEST
+    if path.is_file():
+        try:
+            old = json.loads(path.read_text())
+        except json.JSONDecodeError as err:
+            raise BatchError(f"{path}: unreadable batch manifest ({err})") from None
+        for key, value in manifest.items():
+            if old.get(key) != value:
+                raise BatchError(
+                    f"{out} holds a different batch: {key} was {old.get(key)!r} there, "
+                    f"{value!r} now; use another --out or delete {out}"
+                )
+        return
+    ours = [
+        n for n in ("runs.parquet", "daily.parquet", "summary.json", PARTS) if (out / n).exists()
+    ]
+    if ours:
+        raise BatchError(
+            f"{out} has {', '.join(ours)} but no {MANIFEST}: not a batch directory, or one of "
+            "unknown provenance; use another --out"
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    _atomic(path, lambda p: p.write_text(json.dumps(manifest, indent=2) + "\n"))
+
+
+def _finished(parts: Path, seeds: list[int]) -> set[int]:
+    """Replications whose part file exists (and carries the expected seed)."""
+    done = set()
+    for i, seed in enumerate(seeds):
+        path = _part_path(parts, i)
+        if not path.is_file():
+            continue
+        meta = pq.read_schema(path).metadata or {}
+        record = json.loads(meta.get(_PART_KEY, b"{}"))
+        if record.get("replication") != i or record.get("seed") != seed:
+            raise BatchError(f"{path}: not replication {i} with seed {seed} of this batch")
+        done.add(i)
+    for stale in parts.glob("*.tmp") if parts.is_dir() else ():  # left by a killed batch
+        stale.unlink(missing_ok=True)
+    return done
+
+
+@functools.cache
+def git_commit() -> str:
+    """The commit checked out where ``sim`` lives (``git rev-parse HEAD``), or ``""``.
+
+    Read once per process: the code a process runs is the code it imported.
+    """
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
+# --------------------------------------------------------------------------------------------
+# Tables
+
+
+def _runs_table(rows: list[tuple[int, dict, pd.DataFrame]], spec: ScenarioSpec) -> pd.DataFrame:
+    """One row per replication from the part records (already in replication order)."""
+    records = []
+    # Numeric summary keys, in summary order. A key that is None in some runs and a number in
+    # others (collapse_day) is numeric too, so the columns never depend on the outcomes.
+    numeric: dict[str, None] = {}
+    for _, record, _ in rows:
+        for key, value in record["summary"].items():
+            if (value is None or _is_number(value)) and key not in _ID_COLUMNS:
+                numeric.setdefault(key)
+    for i, record, _ in rows:
+        s = record["summary"]
+        row = {
+            "replication": i,
+            "seed": record["seed"],
+            "scenario": s["scenario"],
+            "content_hash": s["content_hash"],
+            "version": s["version"],
+            "git_commit": record["git_commit"],
+            "start": s["start"],
+            "end": s["end"],
+        }
+        row.update({key: s.get(key) for key in numeric})
+        row["falls"] = json.dumps(s["falls"], sort_keys=True)
+        row["hubs"] = json.dumps(s["hubs"], sort_keys=True)
+        row.update({f"param_{k}": float(v) for k, v in spec.params.items()})
+        records.append(row)
+    runs = pd.DataFrame(records)
+    for key in numeric:  # None -> NaN; a column of whole numbers stays int64
+        if runs[key].isna().any() or runs[key].dtype == object:
+            runs[key] = pd.to_numeric(runs[key], errors="coerce").astype("float64")
+    return runs
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, bool | int | float)
+
+
+def _daily_table(parts: list[tuple[int, int, pd.DataFrame]]) -> pd.DataFrame:
+    frames = []
+    for i, seed, daily in parts:
+        frame = daily.copy()
+        frame.insert(0, "seed", np.int64(seed))
+        frame.insert(0, "replication", np.int64(i))
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Aggregation
+
+
+def summarise_batch(runs: pd.DataFrame) -> dict:
+    """The spread of a batch's outcomes, from its ``runs`` table.
+
+    Parameters
+    ----------
+    runs : pandas.DataFrame
+        One row per replication. Every numeric (or boolean) column other than
+        ``replication``, ``seed`` and ``param_*`` is an outcome; a ``falls`` column, if present,
+        holds each run's ``{place: ISO date}`` as JSON.
+
+    Returns
+    -------
+    dict
+        ``replications``; ``outcomes``: for each outcome ``{"p05", "p50", "p95", "mean"}``
+        (numpy percentiles, linear interpolation; missing values skipped, all ``None`` if there
+        are none); ``falls``: for each place that fell in any replication ``{"share",
+        "median_date"}``, the fraction of replications in which it fell and the median of its
+        fall dates among those (median of ordinal days, rounded down), sorted by place.
+    """
+    outcomes = {}
+    for column in runs.columns:
+        if column in _ID_COLUMNS or column.startswith("param_"):
+            continue
+        values = runs[column]
+        if not (pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)):
+            continue
+        x = values.dropna().to_numpy(dtype=float)
+        if len(x) == 0:
+            outcomes[column] = {"p05": None, "p50": None, "p95": None, "mean": None}
+            continue
+        stats = {k: float(np.percentile(x, q, method="linear")) for k, q in _QUANTILES.items()}
+        stats["mean"] = float(np.mean(x))
+        outcomes[column] = stats
+
+    falls: dict[str, list[int]] = {}
+    if "falls" in runs.columns:
+        for text in runs["falls"]:
+            for place, when in json.loads(text).items():
+                falls.setdefault(place, []).append(date.fromisoformat(when).toordinal())
+    n = len(runs)
+    return {
+        "replications": n,
+        "outcomes": outcomes,
+        "falls": {
+            place: {
+                "share": len(days) / n,
+                "median_date": date.fromordinal(math.floor(np.median(days))).isoformat(),
+            }
+            for place, days in sorted(falls.items())
+        },
+    }
+
+
+def format_batch(result: BatchResult, outcomes: Iterable[str] = MAIN_OUTCOMES) -> str:
+    """A short table of p05/p50/p95 of the main outcomes of a batch."""
+    s = result.summary
+    lines = [
+        f"{s['scenario']}: {s['replications']} replications (seed {s['seed']}), "
+        f"{s['start']} -> {s['end']}",
+        f"  {'outcome':<22}{'p05':>12}{'p50':>12}{'p95':>12}",
+    ]
+    for key in outcomes:
+        stats = s["outcomes"].get(key)
+        if stats is None or stats["p50"] is None:
+            continue
+        lines.append(f"  {key:<22}" + "".join(f"{stats[q]:>12,.0f}" for q in ("p05", "p50", "p95")))
+    if s["falls"]:
+        top = sorted(s["falls"].items(), key=lambda kv: (-kv[1]["share"], kv[0]))[:5]
+        shown = ", ".join(f"{p} {v['share']:.0%} ({v['median_date']})" for p, v in top)
+        lines.append(f"  falls (share, median date): {shown}")
+    return "\n".join(lines)
