@@ -10,8 +10,10 @@ Verbs::
     frontline theatre build [--frontlines DIR] [--out PATH]
     frontline theatre info [--json]
     frontline run SCENARIO [--seed N] [--until DATE] [--set KEY=VALUE ...] [--out DIR]
+    frontline batch SCENARIO --replications R [--workers W] [--seed N] [--until DATE]
+                    [--set KEY=VALUE ...] --out DIR
 
-Later verbs (``batch``, ``calibrate``, ``view``) get their own ``_add_<verb>`` parser function
+Later verbs (``calibrate``, ``view``) get their own ``_add_<verb>`` parser function
 and ``_<verb>`` handler, following the same pattern.
 """
 
@@ -24,7 +26,7 @@ from datetime import date
 from pathlib import Path
 
 from sim import params as registry
-from sim.scenario import ScenarioError, find_scenario, load_scenario
+from sim.scenario import ScenarioError, ScenarioSpec, find_scenario, load_scenario
 
 __all__ = ["main", "render_parameters_doc"]
 
@@ -71,7 +73,7 @@ def _build_parser() -> argparse.ArgumentParser:
         prog=PROG, description="Agent-based simulation of the Russia-Ukraine front."
     )
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
-    for add in (_add_params, _add_theatre, _add_run):
+    for add in (_add_params, _add_theatre, _add_run, _add_batch):
         add(verbs)
     return parser
 
@@ -100,8 +102,34 @@ def _add_theatre(verbs: argparse._SubParsersAction) -> None:
 
 def _add_run(verbs: argparse._SubParsersAction) -> None:
     p = verbs.add_parser("run", help="run one scenario with one seed")
+    _add_scenario_args(p, seed_help="random seed (default 0)")
+    p.add_argument("--out", type=Path, default=None, metavar="DIR", help="write outputs here")
+    p.set_defaults(handler=_run)
+
+
+def _add_batch(verbs: argparse._SubParsersAction) -> None:
+    p = verbs.add_parser("batch", help="run many replications of a scenario and summarise them")
+    _add_scenario_args(p, seed_help="batch seed; replication seeds are spawned from it (default 0)")
+    p.add_argument(
+        "--replications", type=int, required=True, metavar="R", help="number of runs (>= 1)"
+    )
+    p.add_argument(
+        "--workers", type=int, default=None, metavar="W", help="processes (default: all cores)"
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="write outputs here; a re-run with the same arguments resumes",
+    )
+    p.set_defaults(handler=_batch)
+
+
+def _add_scenario_args(p: argparse.ArgumentParser, seed_help: str) -> None:
+    """SCENARIO, --seed, --until and --set, shared by the verbs that run a scenario."""
     p.add_argument("scenario", metavar="SCENARIO", help="TOML path, or a name in scenarios/")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--seed", type=int, default=0, help=seed_help)
     p.add_argument(
         "--until", type=_iso_date, default=None, metavar="DATE", help="stop early on DATE"
     )
@@ -114,8 +142,6 @@ def _add_run(verbs: argparse._SubParsersAction) -> None:
         metavar="KEY=VALUE",
         help="override a parameter (or start, end, initial_control); repeatable",
     )
-    p.add_argument("--out", type=Path, default=None, metavar="DIR", help="write outputs here")
-    p.set_defaults(handler=_run)
 
 
 def _iso_date(text: str) -> date:
@@ -182,6 +208,41 @@ def _theatre_info(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    spec = _load_spec(args)
+
+    from sim.runner import format_summary, run_scenario  # imported late: loads the model
+
+    result = run_scenario(spec, seed=args.seed)
+    print(format_summary(result.summary))
+    if args.out is not None:
+        result.write(args.out)
+        print(f"wrote {args.out}")
+    return 0
+
+
+def _batch(args: argparse.Namespace) -> int:
+    spec = _load_spec(args)
+
+    from sim.batch import BatchError, format_batch, run_batch  # imported late: loads the model
+
+    try:
+        result = run_batch(
+            spec,
+            replications=args.replications,
+            seed=args.seed,
+            workers=args.workers,
+            until=args.until,
+            out=args.out,
+        )
+    except BatchError as err:  # bad arguments or a different batch in --out, not a bug
+        raise UsageError(str(err)) from None
+    print(format_batch(result))
+    print(f"wrote {args.out} ({len(result.computed or [])} replications run now)")
+    return 0
+
+
+def _load_spec(args: argparse.Namespace) -> ScenarioSpec:
+    """The scenario of ``args.scenario`` with ``--set`` overrides applied and cut at ``--until``."""
     overrides = dict(args.sets)
     if len(overrides) < len(args.sets):
         keys = [k for k, _ in args.sets]
@@ -193,15 +254,7 @@ def _run(args: argparse.Namespace) -> int:
         spec = spec.with_overrides(overrides)
     if args.until is not None:
         spec = spec.with_end(args.until)
-
-    from sim.runner import format_summary, run_scenario  # imported late: loads the model
-
-    result = run_scenario(spec, seed=args.seed)
-    print(format_summary(result.summary))
-    if args.out is not None:
-        result.write(args.out)
-        print(f"wrote {args.out}")
-    return 0
+    return spec
 
 
 def _place_names() -> list[str]:
