@@ -143,6 +143,8 @@ def run_batch(
         Batch seed; replication seeds are :func:`replication_seeds` ``(seed, replications)``.
     workers : int, optional
         Processes to use; all cores (``os.cpu_count()``) by default. ``1`` runs in this process.
+        More are started with the "spawn" method, so a script calling this with ``workers > 1``
+        needs the usual ``if __name__ == "__main__":`` guard.
     until : datetime.date, optional
         Stop every run at this date (the spec is cut with ``ScenarioSpec.with_end``).
     out : pathlib.Path, optional
@@ -236,7 +238,7 @@ def _execute(
     workers = min(workers, len(todo))
     if workers <= 1:
         for i in todo:
-            yield i, _replicate(spec, i, seeds[i], commit, parts)
+            yield _replicate(spec, i, seeds[i], commit, parts)
         return
     # "spawn", not Linux's default "fork": forking a parent that already runs threads (pyarrow's
     # pools, tqdm's monitor) can deadlock and is deprecated in Python 3.12, and fresh workers

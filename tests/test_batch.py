@@ -116,6 +116,12 @@ def test_same_tables_with_one_or_two_workers(reference, spec, tmp_path):
     for one_table, two_table in zip(tables(ref), tables(tmp_path / "two"), strict=True):
         pd.testing.assert_frame_equal(one_table, two_table, check_exact=True)
     assert json.loads((ref / "summary.json").read_text()) == two.summary
+    # Without --out, in-process, the tables are the same as those assembled from part files.
+    unwritten = run_batch(spec, REPS, seed=7, workers=1, until=UNTIL)
+    assert unwritten.out is None and unwritten.computed == list(range(REPS))
+    pd.testing.assert_frame_equal(unwritten.runs, two.runs, check_exact=True)
+    pd.testing.assert_frame_equal(unwritten.daily, two.daily, check_exact=True)
+    assert unwritten.summary == two.summary
 
 
 # --------------------------------------------------------------------------------------------
