@@ -10,7 +10,8 @@ with attacker a and defender d::
     h_a = c_a0 r_c(tau) R^-p eta                    + beta F_d / l
     h_d = c_d0 r_c(tau) R^+p u_cd(phi) eta          + beta F_a / l
     C_x ~ Binomial(E_x, 1 - exp(-h_x))            (normal approximation, one uniform per edge)
-    v   = kappa_T v0(phi) T_adv(tau) river R^eta_adv eta   if R > R_min   (km/day of penetration)
+    v   = kappa_T v0(phi) T_adv(tau) river R^eta_adv W(R) eta   if R > R_min   (km/day)
+    W(R) = 1 / (1 + exp(-s ln(R / R50)))      Dupuy's logistic chance that an attack succeeds
 
 ``eta`` is the day's intensity shock on the edge, LogNormal with mean 1, shared by both sides.
 On a quiet edge (neither side assaults) only area fire and a small positional share of the
@@ -96,6 +97,12 @@ def _binomial_normal(n: np.ndarray, p: np.ndarray, u: np.ndarray) -> np.ndarray:
     return np.clip(mean + sd * ndtri(u), 0.0, n)
 
 
+def success_chance(ratio, params):
+    """Chance that an attack at force ratio ``ratio`` succeeds: the Dupuy logistic in ln R."""
+    x = params.success_ratio_slope * np.log(ratio / params.success_ratio_midpoint)
+    return 1.0 / (1.0 + np.exp(-x))
+
+
 def fight(b: EdgeBattle, params: Params) -> EdgeOutcome:
     """Resolve one day of combat on all front edges at once.
 
@@ -144,6 +151,7 @@ def fight(b: EdgeBattle, params: Params) -> EdgeOutcome:
         * TERRAIN_ADVANCE[b.terrain]
         * RIVER_ADVANCE[b.river]
         * ratio**p.advance_ratio_exponent
+        * success_chance(ratio, p)
         * shock
     )
     advance = np.where(b.assault & (ratio > p.min_advance_ratio), speed, 0.0)
@@ -201,6 +209,7 @@ def fight_reference(b: EdgeBattle, params: Params) -> EdgeOutcome:
                 * float(TERRAIN_ADVANCE[terrain])
                 * float(RIVER_ADVANCE[int(b.river[e])])
                 * ratio**p.advance_ratio_exponent
+                * float(success_chance(ratio, p))
                 * shock
             )
     return out
@@ -232,6 +241,10 @@ def _presence(model, side: int, mid: np.ndarray, border: np.ndarray):
     dist, k = cKDTree(model.xy[u.node[rows]]).query(mid, distance_upper_bound=p.unit_frontage_km)
     present = np.isfinite(dist)
     k = np.where(present, k, 0)
+    # An attacking unit puts all its men on its assault frontage; the edges farther from it are
+    # left to whoever else is near (an attacker does not also hold a long line).
+    assaulting = u.posture[rows][k] == 1
+    present &= ~assaulting | (dist <= p.attack_frontage_km)
     # Each unit spreads its men over the stretch of front it is nearest to: force-to-space.
     frontage = np.bincount(k[present], weights=border[present], minlength=len(rows))
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -242,8 +255,11 @@ def _presence(model, side: int, mid: np.ndarray, border: np.ndarray):
         * u.cohesion[rows]
         * np.maximum(u.supply[rows], 0.0) ** p.supply_power_exponent
     )
-    power = engaged * eff[k]
-    attacking = present & (u.posture[rows][k] == 1) & (dist <= p.attack_frontage_km)
+    # Men beyond the frontage cap cannot all fire at once, but echelons in depth replace losses
+    # and keep up the pressure: they add power with diminishing returns.
+    depth = np.maximum(per_km / p.frontage_cap_per_km, 1.0) ** p.depth_exponent
+    power = engaged * (eff * depth)[k]
+    attacking = present & assaulting
     owner = np.where(present, rows[k], -1)
     return owner, engaged, power, attacking
 

@@ -296,28 +296,56 @@ def _rotate_and_refit(model: FrontlineModel) -> None:
 
 
 def _commit_reserves(model: FrontlineModel) -> None:
-    """Each side sends one reserve a day: to the sector where it is most threatened, if the
-    threat passes the threshold; otherwise, if it holds more reserves than its reserve fraction,
-    to the sector where its attack goes best (exploitation)."""
+    """Each side moves at most one unit a day (M9).
+
+    Where it is most threatened, once the threat passes ``reserve_commit_threshold``, it sends the
+    nearest reserve; with no reserve left, the strongest line unit of its quietest sector (a
+    lateral transfer, as Ukraine's "fire brigades" of 2024). Otherwise, if it holds more
+    reserves than its reserve fraction, it sends one to the sector where its own attack goes
+    best (exploitation).
+    """
     u = model.units
     n = u.n
     alive = u.alive[:n]
+    threshold = model.p.reserve_commit_threshold
     for side in (0, 1):
-        reserves = np.flatnonzero(alive & (u.side[:n] == side) & (u.posture[:n] == RESERVE))
-        if len(reserves) == 0:
-            continue
+        mine = alive & (u.side[:n] == side)
+        reserves = np.flatnonzero(mine & (u.posture[:n] == RESERVE))
         threat = model.threat[side]
         k = int(np.argmax(threat))
-        if threat[k] <= model.p.reserve_commit_threshold:
-            force = int((alive & (u.side[:n] == side)).sum())
+        target = model.sectors.anchor_node[k]
+        if threat[k] > threshold:
+            if len(reserves) == 0:
+                reserves = _quiet_sector_donors(model, side, k)
+            if len(reserves) == 0:
+                continue
+        else:
             attack = model.attack_ratio[side]
             k = int(np.argmax(attack))
-            if len(reserves) <= model.p.reserve_fraction * force or attack[k] <= 0:
+            target = model.sectors.anchor_node[k]
+            if len(reserves) <= model.p.reserve_fraction * mine.sum() or attack[k] <= 0:
                 continue
-        target = model.sectors.anchor_node[k]
         d = np.hypot(*(model.xy[u.node[reserves]] - model.xy[target]).T)
         _send(model, int(reserves[np.argmin(d)]), k)
         model.threat[side, k] = 0.0  # one commitment per sector until pressure is measured again
+
+
+def _quiet_sector_donors(model: FrontlineModel, side: int, needy: int) -> np.ndarray:
+    """Line units that could be spared: those of the side's quietest holding sector that keeps
+    at least three units in line (a sector is never stripped bare)."""
+    u = model.units
+    rows = model.line_rows(side)
+    counts = np.bincount(u.sector[rows], minlength=len(model.sectors.names))
+    quiet = (
+        (model.threat[side] < 0.5 * model.p.reserve_commit_threshold)
+        & (model.sector_posture[side] == HOLD)
+        & (counts > 3)
+    )
+    quiet[needy] = False
+    if not quiet.any():
+        return np.zeros(0, dtype=np.int64)
+    donor = int(np.argmax(np.where(quiet, counts, -1)))
+    return rows[u.sector[rows] == donor]
 
 
 def _restore_contact(model: FrontlineModel, fronts: list[np.ndarray]) -> None:

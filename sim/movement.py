@@ -31,6 +31,7 @@ from sim.units import REFIT, RESERVE
 if TYPE_CHECKING:
     from sim.model import FrontlineModel
 
+HASTY = 1.0  # fortification level of a hasty defence
 MIN_SURRENDER_RATE = 0.003  # Dupuy Institute capture table: ~0.3%/day even when not enveloped
 
 
@@ -81,14 +82,24 @@ def _advance(model: FrontlineModel, r: CombatResult) -> np.ndarray:
 
 
 def _fortify(model: FrontlineModel, r: CombatResult) -> None:
-    p = model.p
-    density = np.zeros(model.theatre.n_nodes)
-    border = model.theatre.edge_border_km[r.edges]
+    """Both sides dig in where they hold the front densely enough, more slowly on a node under
+    assault, where the works are being fought over; glide bombs wear them down (M5)."""
+    p, t = model.p, model.theatre
+    border = t.edge_border_km[r.edges]
+    own_node = t.edge_u[r.edges] + t.edge_v[r.edges] - r.defended_node  # the other end
+    density = np.zeros(t.n_nodes)
     np.maximum.at(density, r.defended_node, r.engaged_d / border)
+    np.maximum.at(density, own_node, r.engaged_a / border)
+    assaulted = np.zeros(t.n_nodes, dtype=bool)
+    assaulted[r.defended_node[r.assault]] = True
     nodes = np.flatnonzero(density > 0)
-    phi = model.fortification[nodes]
-    rate = p.fortification_build_rate * np.minimum(
-        1.0, density[nodes] / p.fortification_density_needed
+    # Troops holding ground are at least in a hasty defence (QJM posture 1.3) from the first day;
+    # "none" is left for empty ground.
+    phi = np.maximum(model.fortification[nodes], HASTY)
+    rate = (
+        p.fortification_build_rate
+        * np.minimum(1.0, density[nodes] / p.fortification_density_needed)
+        * np.where(assaulted[nodes], p.fortification_under_assault, 1.0)
     )
     model.fortification[nodes] = phi + rate * (1.0 - phi / 3.0)
     np.subtract.at(

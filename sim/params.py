@@ -166,12 +166,22 @@ REGISTRY: tuple[Param, ...] = (
     _p(
         "frontage_cap_per_km",
         "men/km",
-        1000.0,
+        300.0,
         100.0,
         1000.0,
         "most personnel per km of front that can engage on one front edge",
-        "QJM 1-2 m of front per man (upper end, so that massing on an axis still counts); "
-        "2024 dispersion (lower)",
+        "QJM 1-2 m of front per man (upper); 2024 dispersion (lower)",
+        "combat",
+    ),
+    _p(
+        "depth_exponent",
+        "-",
+        0.5,
+        0.0,
+        1.0,
+        "weight of men in depth beyond the frontage cap: power x (density / cap)**exponent",
+        "judgement: echelons behind the contact line sustain the pressure with diminishing "
+        "returns (0 = only the engaged count, 1 = every man counts)",
         "combat",
     ),
     _p(
@@ -312,11 +322,32 @@ REGISTRY: tuple[Param, ...] = (
     _p(
         "min_advance_ratio",
         "-",
-        1.0,
-        0.8,
+        0.5,
+        0.0,
         1.3,
         "no advance below this local force ratio",
-        "QJM; Dupuy data",
+        "QJM puts it at 1; but Dupuy Institute data show attackers winning 42% of engagements "
+        "at 0.5-1:1, so the success curve below does the work and this is only a floor",
+        "advance",
+    ),
+    _p(
+        "success_ratio_midpoint",
+        "-",
+        1.05,
+        0.8,
+        1.5,
+        "force ratio at which half of attacks succeed (the advance is scaled by that chance)",
+        "logistic fit to 672 division engagements 1904-91 (Dupuy Institute; MECHANICS 1.4)",
+        "advance",
+    ),
+    _p(
+        "success_ratio_slope",
+        "-",
+        0.9,
+        0.5,
+        2.0,
+        "slope of that logistic in ln(force ratio)",
+        "MECHANICS section 5 (Dupuy logistic, slope ~0.9)",
         "advance",
     ),
     _p(
@@ -358,6 +389,16 @@ REGISTRY: tuple[Param, ...] = (
         1000.0,
         "defender density at which fortification grows at the full rate",
         "NPW <=1-2 m/man, scaled down for dispersed positions",
+        "fortification",
+    ),
+    _p(
+        "fortification_under_assault",
+        "-",
+        0.5,
+        0.0,
+        1.0,
+        "fortification growth on a node under assault, as a share of the quiet rate",
+        "judgement: digging continues under fire, slowed",
         "fortification",
     ),
     _p(

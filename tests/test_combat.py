@@ -117,13 +117,19 @@ def test_qjm_exponent_reproduces_opposition_factor():
         assert rates[ratio] / base == pytest.approx(factor, rel=0.12)
 
 
-def test_advance_needs_ratio_above_minimum_and_grows_with_it():
-    p = reduced_params()
-    slow = fight(one_edge(900.0, 1000.0), p).advance_km[0]
-    assert slow == 0.0  # R = 0.9 / 1.2 < 1
-    a = fight(one_edge(2000.0, 1000.0), p).advance_km[0]
-    b = fight(one_edge(4000.0, 1000.0), p).advance_km[0]
+def test_advance_follows_the_dupuy_success_curve():
+    """No advance below the floor ratio; above it the advance is the QJM rate scaled by the
+    logistic chance of success, so it grows with the ratio and halves at R50 relative to a sure
+    success."""
+    p = reduced_params(min_advance_ratio=0.5)
+    r_u = TERRAIN_DEFENCE[0]
+    assert fight(one_edge(0.4 * r_u * 1000, 1000.0), p).advance_km[0] == 0.0
+    a = fight(one_edge(0.8 * r_u * 1000, 1000.0), p).advance_km[0]
+    b = fight(one_edge(2.0 * r_u * 1000, 1000.0), p).advance_km[0]
     assert 0 < a < b
+    at_mid = fight(one_edge(p.success_ratio_midpoint * r_u * 1000, 1000.0), p).advance_km[0]
+    qjm = p.advance_slowdown * 6.0 * 0.8 * p.success_ratio_midpoint**p.advance_ratio_exponent
+    assert at_mid == pytest.approx(0.5 * qjm)
 
 
 def random_battle(rng: np.random.Generator, n: int) -> EdgeBattle:
