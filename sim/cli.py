@@ -12,6 +12,7 @@ Verbs::
     frontline run SCENARIO [--seed N] [--until DATE] [--set KEY=VALUE ...] [--out DIR]
     frontline batch SCENARIO --replications R [--workers W] [--seed N] [--until DATE]
                     [--set KEY=VALUE ...] --out DIR
+    frontline view [SCENARIO] [--host HOST] [--port PORT]
 
 Later verbs (``calibrate``, ``view``) get their own ``_add_<verb>`` parser function
 and ``_<verb>`` handler, following the same pattern.
@@ -73,7 +74,7 @@ def _build_parser() -> argparse.ArgumentParser:
         prog=PROG, description="Agent-based simulation of the Russia-Ukraine front."
     )
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
-    for add in (_add_params, _add_theatre, _add_run, _add_batch):
+    for add in (_add_params, _add_theatre, _add_run, _add_batch, _add_view):
         add(verbs)
     return parser
 
@@ -142,6 +143,20 @@ def _add_scenario_args(p: argparse.ArgumentParser, seed_help: str) -> None:
         metavar="KEY=VALUE",
         help="override a parameter (or start, end, initial_control); repeatable",
     )
+
+
+def _add_view(verbs: argparse._SubParsersAction) -> None:
+    p = verbs.add_parser("view", help="open the model in the browser (SolaraViz; needs [viz])")
+    p.add_argument(
+        "scenario",
+        metavar="SCENARIO",
+        nargs="?",
+        default="baseline_2024",
+        help="TOML path, or a name in scenarios/ (default baseline_2024)",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    p.set_defaults(handler=_view)
 
 
 def _iso_date(text: str) -> date:
@@ -255,6 +270,31 @@ def _load_spec(args: argparse.Namespace) -> ScenarioSpec:
     if args.until is not None:
         spec = spec.with_end(args.until)
     return spec
+
+
+def _view(args: argparse.Namespace) -> int:
+    import importlib.util
+    import os
+    import subprocess
+
+    path = find_scenario(args.scenario)  # a bad name fails here, before the server starts
+    if importlib.util.find_spec("solara") is None:
+        raise UsageError('the view needs the viz extra: pip install -e ".[viz]"')
+    env = {**os.environ, "FRONTLINE_VIEW_SCENARIO": str(path.resolve())}
+    root = str(Path(__file__).resolve().parents[1])  # so `sim.app` imports from any directory
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
+    cmd = [sys.executable, "-m", "solara", "run", "sim.app", "--host", args.host]
+    cmd += ["--port", str(args.port), "--production", "--no-open", "--no-check-version"]
+    env.setdefault("SOLARA_TELEMETRY_MIXPANEL_ENABLE", "False")  # offline and private
+    print(f"frontline view: {path.stem} on http://{args.host}:{args.port}/ (Ctrl-C stops)")
+    sys.stdout.flush()
+    proc = subprocess.Popen(cmd, env=env)
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        proc.wait()
+        return 0
 
 
 def _place_names() -> list[str]:
