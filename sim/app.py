@@ -87,11 +87,16 @@ KM_PER_DEG_LON_EQ = 111.32
 # The model as the view builds it
 
 
-def scenario_value(spec: ScenarioSpec, key: str) -> float:
-    """The value a parameter takes on a scenario's first day (its schedule included)."""
+def scenario_value(spec: ScenarioSpec, key: str, on: date | None = None) -> float:
+    """The value a parameter takes on a day of a scenario (its first day by default).
+
+    A scheduled parameter takes its latest scheduled value on or before the day; any other
+    takes ``[params]`` (or the registry default).
+    """
+    on = spec.start if on is None else on
     value = spec.params[key]
     for when, scheduled in sorted(spec.schedule.get(key, ())):
-        if when <= spec.start:
+        if when <= max(on, spec.start):
             value = scheduled
     return float(value)
 
@@ -118,6 +123,8 @@ class ViewModel(FrontlineModel):
         note on the page rather than a crash).
     theatre : Theatre, optional
         The packaged theatre by default.
+    scenario : object, optional
+        Ignored (Mesa's own scenario object, which SolaraViz's Reset passes along).
     **values : float
         Slider values by registry name. A value equal to the slider's starting position
         (:data:`SLIDER_START`) keeps the scenario's own value and schedule; any other value
@@ -129,8 +136,12 @@ class ViewModel(FrontlineModel):
         spec: str | Path | ScenarioSpec = DEFAULT_SCENARIO,
         rng: int | str | None = 0,
         theatre: Theatre | None = None,
+        scenario: object = None,
         **values: float,
     ) -> None:
+        # Mesa 3.5's Reset also passes `scenario=` (a default mesa Scenario built from the
+        # model's): the frontline scenario is `spec`, so that one is ignored.
+        del scenario
         seed, note = _seed(rng)
         theatre = theatre if theatre is not None else default_theatre()
         loaded = resolve_scenario(spec, theatre)
@@ -490,7 +501,9 @@ def _values_label(model: FrontlineModel) -> str:
     parts = []
     for key in VIEW_PARAMS:
         how = "set" if key in getattr(model, "view_overrides", {}) else "scenario"
-        parts.append(f"{key} = {_fmt(float(model.p[key]))} {PARAMS[key].unit} ({how})")
+        unit = "" if PARAMS[key].unit == "-" else f" {PARAMS[key].unit}"
+        value = scenario_value(model.spec, key, model.date)
+        parts.append(f"{key} = {_fmt(value)}{unit} ({how})")
     return "in use today: " + "; ".join(parts)
 
 
@@ -498,10 +511,10 @@ def _values_label(model: FrontlineModel) -> str:
 CSS = """
 .v-input__slider .v-input__slot { flex-wrap: wrap; }
 .v-input__slider .v-input__slot > .v-label { flex: 1 0 100%; max-width: 100%;
-  white-space: normal; margin-bottom: 18px; font-size: 0.85em; }
+  white-space: normal; margin-bottom: 30px; font-size: 0.85em; }
 .v-input__slider .v-slider__thumb-label-container { display: block !important; }
 .v-input__slider .v-slider__thumb-label { width: auto !important; min-width: 32px;
-  padding: 0 4px; border-radius: 4px !important; transform: translateY(-14px) !important; }
+  padding: 0 4px; border-radius: 4px !important; transform: translateY(-4px) !important; }
 .v-input__slider .v-slider__thumb-label > * { transform: none !important; }
 """
 
@@ -570,7 +583,7 @@ def page():
     """One model per browser session, shown with SolaraViz."""
     model = solara.use_memo(lambda: ViewModel(MODEL_PARAMS["spec"]["value"], rng=0), [])
     solara.Style(CSS)
-    return SolaraViz(
+    SolaraViz(
         model,
         components=[(MapPanel, 0), (ChartsPanel, 0)],
         model_params=MODEL_PARAMS,
