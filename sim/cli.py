@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tomllib
 from datetime import date
 from pathlib import Path
 
@@ -74,7 +75,7 @@ def _build_parser() -> argparse.ArgumentParser:
         prog=PROG, description="Agent-based simulation of the Russia-Ukraine front."
     )
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
-    for add in (_add_params, _add_theatre, _add_run, _add_batch, _add_view):
+    for add in (_add_params, _add_theatre, _add_run, _add_batch, _add_calibrate, _add_view):
         add(verbs)
     return parser
 
@@ -125,6 +126,19 @@ def _add_batch(verbs: argparse._SubParsersAction) -> None:
         help="write outputs here; a re-run with the same arguments resumes",
     )
     p.set_defaults(handler=_batch)
+
+
+def _add_calibrate(verbs: argparse._SubParsersAction) -> None:
+    p = verbs.add_parser("calibrate", help="fit the free parameters to the gain targets")
+    p.add_argument("--quick", action="store_true", help="tiny budget (for tests and smoke runs)")
+    p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    p.add_argument("--targets", type=Path, default=None, help="targets TOML (calibration/)")
+    p.add_argument("--search", type=Path, default=None, help="search settings TOML")
+    p.add_argument("--out", type=Path, default=None, help="output directory (calibration/)")
+    p.add_argument(
+        "--no-sensitivity", action="store_true", help="skip the one-at-a-time sensitivity runs"
+    )
+    p.set_defaults(handler=_calibrate)
 
 
 def _add_scenario_args(p: argparse.ArgumentParser, seed_help: str) -> None:
@@ -256,6 +270,34 @@ def _batch(args: argparse.Namespace) -> int:
     return 0
 
 
+def _calibrate(args: argparse.Namespace) -> int:
+    from sim import calibrate as cal  # imported late: loads the model
+
+    targets_path = args.targets or cal.CALIBRATION_DIR / "targets.toml"
+    search_path = args.search or cal.CALIBRATION_DIR / "search.toml"
+    out = args.out or cal.CALIBRATION_DIR
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"--workers must be >= 1, got {args.workers}")
+    try:
+        targets = cal.load_targets(targets_path)
+        search = cal.load_search(search_path, quick=args.quick)
+    except (ValueError, KeyError, tomllib.TOMLDecodeError) as err:
+        raise UsageError(str(err)) from None
+    names = _place_names()
+    specs = [load_scenario(find_scenario(t.scenario), place_names=names) for t in targets]
+    out.mkdir(parents=True, exist_ok=True)
+    command = "frontline " + " ".join(
+        sys.argv[1:] if sys.argv[1:2] == ["calibrate"] else ["calibrate"]
+    )
+    result = cal.calibrate(
+        specs, targets, search, workers=args.workers, sensitivity=not args.no_sensitivity
+    )
+    cal.write_calibrated(result, out / "calibrated.toml", command)
+    report = cal.write_report(result, out, command)
+    print(f"wrote {out / 'calibrated.toml'} and {report}")
+    return 0
+
+
 def _load_spec(args: argparse.Namespace) -> ScenarioSpec:
     """The scenario of ``args.scenario`` with ``--set`` overrides applied and cut at ``--until``."""
     overrides = dict(args.sets)
@@ -275,6 +317,7 @@ def _load_spec(args: argparse.Namespace) -> ScenarioSpec:
 def _view(args: argparse.Namespace) -> int:
     import importlib.util
     import os
+    import signal
     import subprocess
 
     path = find_scenario(args.scenario)  # a bad name fails here, before the server starts
@@ -289,6 +332,7 @@ def _view(args: argparse.Namespace) -> int:
     print(f"frontline view: {path.stem} on http://{args.host}:{args.port}/ (Ctrl-C stops)")
     sys.stdout.flush()
     proc = subprocess.Popen(cmd, env=env)
+    signal.signal(signal.SIGTERM, lambda *_: proc.terminate())  # never leave the server behind
     try:
         return proc.wait()
     except KeyboardInterrupt:

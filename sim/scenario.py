@@ -86,7 +86,8 @@ SIDES: tuple[str, ...] = ("russia", "ukraine")
 EVENT_KINDS: tuple[str, ...] = ("redeploy", "reinforce", "posture")
 
 _TOP_KEYS = tuple(
-    "extends name description start end initial_control params schedule sector event".split()
+    "extends calibration name description start end initial_control params schedule sector"
+    " event".split()
 )
 _TOP_REQUIRED = ("name", "start", "end", "initial_control")
 _SECTOR_KEYS = tuple(
@@ -650,11 +651,14 @@ def _parse_layer(path: Path, raw: dict[str, Any]) -> _Layer:
         k: (check(raw[k], root.child(k)), root.child(k)) for k, check in checks.items() if k in raw
     }
 
+    params = _calibrated_params(path, raw, root)
     params_at = root.child("params")
-    params = {
-        k: (_param(k, v, params_at.child(k)), params_at.child(k))
-        for k, v in _table(raw.get("params", {}), params_at).items()
-    }
+    params.update(
+        {
+            k: (_param(k, v, params_at.child(k)), params_at.child(k))
+            for k, v in _table(raw.get("params", {}), params_at).items()
+        }
+    )
 
     sched_at = root.child("schedule")
     schedule = {
@@ -680,6 +684,21 @@ def _parse_layer(path: Path, raw: dict[str, Any]) -> _Layer:
         for i, table in enumerate(_tables(raw.get("event", []), root.child("event")))
     ]
     return _Layer(path, top, params, schedule, sectors, events)
+
+
+def _calibrated_params(path: Path, raw: dict[str, Any], root: _At) -> dict[str, _Tagged]:
+    """The ``[params]`` of the file named by ``calibration`` (e.g. calibration/calibrated.toml),
+    which the scenario's own ``[params]`` then override."""
+    if "calibration" not in raw:
+        return {}
+    at = root.child("calibration")
+    calib = path.parent / _str(raw["calibration"], at)
+    table = _read_toml(calib, at)
+    calib_at = _At(calib, "params")
+    return {
+        k: (_param(k, v, calib_at.child(k)), calib_at.child(k))
+        for k, v in _table(table.get("params", {}), calib_at).items()
+    }
 
 
 def _parse_schedule(name: str, table: object, at: _At) -> list[tuple[date, float]]:
