@@ -243,9 +243,8 @@ REGISTRY: tuple[Param, ...] = (
         0.005,
         0.08,
         "attacker's base daily loss fraction of engaged personnel in an assault at 1:1",
-        "QJM 2.8%/day at division scale; German 1943 attacking 1.0% (secondary); calibrated",
+        "QJM 2.8%/day at division scale; German 1943 attacking 1.0% (secondary)",
         "attrition",
-        calibrated=True,
     ),
     _p(
         "defender_loss_ratio",
@@ -284,8 +283,9 @@ REGISTRY: tuple[Param, ...] = (
         0.0,
         1.0e-3,
         "per-capita daily loss probability per shell-equivalent per day per km of front",
-        "linear (area-fire) Lanchester term; set so fires cause roughly a third to a half of losses",
+        "linear (area-fire) Lanchester term; no literature value: calibrated",
         "attrition",
+        calibrated=True,
     ),
     _p(
         "intensity_shock_sd",
