@@ -65,12 +65,7 @@ class Sectors:
 # --- where the front is --------------------------------------------------------------------
 def own_front_nodes(model: FrontlineModel, side: int) -> np.ndarray:
     """Boolean mask of nodes held by ``side`` that touch an enemy-held node."""
-    t = model.theatre
-    front = model.front_edge_mask()
-    mask = np.zeros(t.n_nodes, dtype=bool)
-    mask[t.edge_u[front]] = True
-    mask[t.edge_v[front]] = True
-    return mask & (model.control == side)
+    return model.front_node_mask() & (model.control == side)
 
 
 def _farthest_points(xy: np.ndarray, n: int, first: int) -> np.ndarray:

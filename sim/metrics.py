@@ -127,25 +127,29 @@ def metrics_phase(model: FrontlineModel, record: bool = True) -> None:
     """Phase 5: compute today's metrics into model attributes and record them."""
     t, u = model.theatre, model.units
     rec = getattr(model, "recorder", None)
+    st = _static_masks(model)
     ctrl = model.control
     area = t.area_km2
-    g = gains(area, t.country, model.initial_control, ctrl)
-    model.russia_gain_km2 = g["russia_gain_km2"]
-    model.ukraine_gain_km2 = g["ukraine_gain_km2"]
-    model.russia_net_gain_km2 = g["russia_net_gain_km2"]
-    in_ua = t.country == UA_COUNTRY
-    model.russia_held_in_ukraine_km2 = float(area[in_ua & (ctrl == RUSSIA)].sum())
-    model.ukraine_held_in_russia_km2 = float(area[~in_ua & (ctrl == UKRAINE)].sum())
+    # As gains() computes them; the masks that do not change during a run are made once. Each
+    # sum runs over the same elements in the same order as the plain expression, so the
+    # figures are identical to it.
+    is_ru = ctrl == RUSSIA
+    is_ua = ~is_ru
+    ru = float(area[st.was_ua_in_ua & is_ru].sum())
+    ua = float(area[st.was_ru_in_ua & is_ua].sum())
+    model.russia_gain_km2 = ru
+    model.ukraine_gain_km2 = ua
+    model.russia_net_gain_km2 = ru - ua
+    model.russia_held_in_ukraine_km2 = float(area[st.in_ua & is_ru].sum())
+    model.ukraine_held_in_russia_km2 = float(area[st.in_ru & is_ua].sum())
     model.contested_km2 = float(area[model.penetration > 0].sum())
     model.nodes_changed = int((ctrl != model.initial_control).sum())
 
-    front = model.front_edge_mask()
-    eu, ev = t.edge_u, t.edge_v
+    fe = np.flatnonzero(model.front_edge_mask())
+    eu, ev = model.edge_u[fe], model.edge_v[fe]
     # The quiet international border (each side on its own soil) is not part of the front.
-    own_u = t.country[eu] == ctrl[eu]
-    own_v = t.country[ev] == ctrl[ev]
-    active = front & ~(own_u & own_v)
-    model.front_length_km = float(t.edge_border_km[active].sum())
+    own = t.country == ctrl
+    model.front_length_km = float(t.edge_border_km[fe[~(own[eu] & own[ev])]].sum())
 
     alive = u.alive[: u.n]
     side = u.side[: u.n]
@@ -167,9 +171,8 @@ def metrics_phase(model: FrontlineModel, record: bool = True) -> None:
     hubs = model.supply_net.hub_nodes
     model.ukraine_hubs = int((ctrl[hubs] == UKRAINE).sum())
     model.russia_hubs = int((ctrl[hubs] == RUSSIA).sum())
-    pop = t.population
-    model.ukraine_population = int(pop[ctrl == UKRAINE].sum())
-    model.russia_population = int(pop[ctrl == RUSSIA].sum())
+    model.russia_population = int(st.population @ is_ru)
+    model.ukraine_population = st.total_population - model.russia_population
     sup = u.supply[: u.n]
     for s, name in ((UKRAINE, "ukraine"), (RUSSIA, "russia")):
         m = line & (side == s)
@@ -189,6 +192,28 @@ def metrics_phase(model: FrontlineModel, record: bool = True) -> None:
         rec.first_collapse = model.day
     if record:
         rec.collect(model)
+
+
+class _StaticMasks:
+    """Node masks that stay fixed for a run (the country of each node, who held it at the
+    start), made once per model."""
+
+    def __init__(self, model: FrontlineModel) -> None:
+        t = model.theatre
+        self.initial_control = model.initial_control.copy()
+        self.in_ua = t.country == UA_COUNTRY
+        self.in_ru = ~self.in_ua
+        self.was_ua_in_ua = self.in_ua & (self.initial_control == UKRAINE)
+        self.was_ru_in_ua = self.in_ua & (self.initial_control == RUSSIA)
+        self.population = np.asarray(t.population, dtype=np.int64)
+        self.total_population = int(self.population.sum())
+
+
+def _static_masks(model: FrontlineModel) -> _StaticMasks:
+    st = getattr(model, "_metrics_static", None)
+    if st is None or not np.array_equal(st.initial_control, model.initial_control):
+        st = model._metrics_static = _StaticMasks(model)
+    return st
 
 
 def hub_control(model: FrontlineModel) -> dict[str, str]:

@@ -21,7 +21,6 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy.sparse import csr_array
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
@@ -129,12 +128,12 @@ def _change_hands(model: FrontlineModel, nodes: np.ndarray) -> None:
 
 def _mop_up(model: FrontlineModel) -> np.ndarray:
     """Nodes in pockets holding neither a hub nor a unit of their side pass to the other side."""
-    t, u = model.theatre, model.units
-    same = model.control[t.edge_u] == model.control[t.edge_v]
-    graph = csr_array(
-        (np.ones(int(same.sum())), (t.edge_u[same], t.edge_v[same])), shape=(t.n_nodes,) * 2
-    )
-    _, label = connected_components(graph, directed=False)
+    u = model.units
+    # The edges inside one side's ground, both directions (the supply network's cached
+    # structure): on a symmetric graph the strong components are the undirected components,
+    # and finding them needs no transpose.
+    graph = model.supply_net.graph(~model.front_edge_mask())
+    _, label = connected_components(graph, directed=True, connection="strong")
     keep = np.zeros(label.max() + 1, dtype=bool)
     keep[label[model.supply_net.hub_nodes]] = True
     alive = np.flatnonzero(u.alive[: u.n])

@@ -54,9 +54,58 @@ class SupplyNetwork:
         xy_km: np.ndarray,
     ) -> None:
         self.n = n_nodes
-        self.u, self.v, self.cost = edge_u, edge_v, edge_cost_km
+        self.u = np.asarray(edge_u, dtype=np.intp)
+        self.v = np.asarray(edge_v, dtype=np.intp)
+        self.cost = np.asarray(edge_cost_km, dtype=np.float64)
         self.hub_nodes = np.asarray(hub_nodes, dtype=np.int64)
         self.xy = xy_km
+        self._build_structure()
+
+    def _build_structure(self) -> None:
+        # The graph of all edges, built once, in the layout scipy's undirected Dijkstra walks:
+        # row i holds i's entries of the (canonical) u->v matrix, then its entries of the
+        # transpose. A day's graph is this one with the edges not wholly inside a side's
+        # territory dropped (a boolean mask over entries), and a directed search of it visits
+        # the same edges in the same order as ``dijkstra(..., directed=False)`` on the u->v
+        # matrix, so distances, ties and sources are identical; it saves building the sparse
+        # matrix and its transpose every time.
+        n = self.n
+        edge_id = np.arange(len(self.u))
+        fwd = csr_array((edge_id + 1.0, (self.u, self.v)), shape=(n, n))  # canonical order
+        fwd_edge = fwd.data.astype(np.intp) - 1
+        if len(fwd_edge) != len(self.u):
+            raise ValueError("supply graph: repeated edges")
+        fwd_row = np.repeat(np.arange(n), np.diff(fwd.indptr))
+        bwd = fwd.T.tocsr()
+        bwd_edge = bwd.data.astype(np.intp) - 1
+        bwd_row = np.repeat(np.arange(n), np.diff(bwd.indptr))
+        row = np.concatenate([fwd_row, bwd_row])
+        rank = np.concatenate([np.zeros(len(fwd_row), np.int8), np.ones(len(bwd_row), np.int8)])
+        order = np.lexsort((rank, row))  # stable: keeps each part's order in a row
+        self._entry_edge = np.concatenate([fwd_edge, bwd_edge])[order]
+        self._entry_col = np.concatenate([fwd.indices, bwd.indices]).astype(np.int32)[order]
+        self._entry_cost = self.cost[self._entry_edge]
+        self._entry_row = row[order]
+        self._indptr = np.zeros(n + 1, dtype=np.int32)
+        self._indptr[1:] = fwd.indptr[1:] + bwd.indptr[1:]
+
+    def graph(self, edge_mask: np.ndarray, drop: bool = True) -> csr_array:
+        """The supply graph restricted to the edges in ``edge_mask``, in search order.
+
+        With ``drop=False`` the other edges are kept with an infinite cost instead of being
+        removed (cheaper to build): a search with a finite ``limit`` never crosses them, and
+        visits the remaining edges in the same order, but a graph algorithm that ignores costs
+        would still see them.
+        """
+        if not drop:
+            weight = np.where(edge_mask, self.cost, np.inf)[self._entry_edge]
+            return csr_array((weight, self._entry_col, self._indptr), shape=(self.n, self.n))
+        keep = edge_mask[self._entry_edge]
+        indptr = np.zeros(self.n + 1, dtype=np.int32)
+        np.cumsum(np.bincount(self._entry_row[keep], minlength=self.n), out=indptr[1:])
+        return csr_array(
+            (self._entry_cost[keep], self._entry_col[keep], indptr), shape=(self.n, self.n)
+        )
 
     @classmethod
     def from_theatre(cls, theatre) -> SupplyNetwork:
@@ -119,14 +168,14 @@ class SupplyNetwork:
         level = np.zeros(self.n)
         if len(hubs) == 0:
             return level, np.zeros(self.n, dtype=bool)
-        mask = own[self.u] & own[self.v]
-        graph = csr_array((self.cost[mask], (self.u[mask], self.v[mask])), shape=(self.n, self.n))
+        limit = params.supply_tether_km
+        graph = self.graph(own[self.u] & own[self.v], drop=not np.isfinite(limit))
         dist, _, source = dijkstra(
             graph,
-            directed=False,
+            directed=True,  # the graph holds both directions, in undirected search order
             indices=hubs,
             min_only=True,
-            limit=params.supply_tether_km,
+            limit=limit,
             return_predecessors=True,
         )
         connected = np.isfinite(dist) & own
@@ -142,11 +191,9 @@ def supply_phase(model) -> None:
     """Phase 1: recompute both sides' supply levels, only if control changed since last time."""
     if not model.supply_stale:
         return
-    t = model.theatre
-    front = model.front_edge_mask()
-    ends = np.concatenate([t.edge_u[front], t.edge_v[front]])
+    front_nodes = model.front_node_mask()
     for side in (0, 1):
-        enemy_front = np.unique(ends[model.control[ends] != side])
+        enemy_front = np.flatnonzero(front_nodes & (model.control != side))
         model.supply_level[side], model.connected[side] = model.supply_net.levels(
             model.control, side, enemy_front, model.p
         )
