@@ -201,37 +201,33 @@ def model_params(spec: ScenarioSpec) -> dict:
 # Calibration targets (optional file)
 
 
-def calibration_targets(scenario: str, path: Path = TARGETS_FILE) -> list[tuple[str, float, date]]:
-    """Targets for a scenario from ``calibration/targets.toml``: (metric, value, date) triples.
+def calibration_targets(
+    scenario: str, path: Path = TARGETS_FILE
+) -> list[tuple[str, float, date, str]]:
+    """Targets for a scenario from ``calibration/targets.toml``: (outcome, value, date, source).
 
-    The file is optional; a missing file, a missing table or an unreadable value gives ``[]``.
-    A table ``[scenario]`` with ``russia_gain_km2 = 2700`` (a number, or a table with ``value``)
-    and an ``end`` date (``date``/``until`` also accepted) marks 2,700 km2 at that date.
+    The file holds ``[[target]]`` entries with ``scenario``, ``outcome`` (e.g.
+    ``russia_gain_km2``), ``until`` (a date), ``value`` and ``source``. It is optional: a missing
+    or unreadable file, or no entry for the scenario, gives ``[]``; malformed entries are skipped.
     """
     try:
-        table = tomllib.loads(path.read_text()).get(scenario)
+        entries = tomllib.loads(path.read_text()).get("target", [])
     except (OSError, tomllib.TOMLDecodeError):
         return []
-    if not isinstance(table, dict):
-        return []
-    when = next((table[k] for k in ("end", "date", "until") if k in table), None)
-    if isinstance(when, str):
-        try:
-            when = date.fromisoformat(when)
-        except ValueError:
-            when = None
     out = []
-    for metric in ("russia_gain_km2", "ukraine_gain_km2", "russia_net_gain_km2"):
-        raw = table.get(metric)
-        if isinstance(raw, dict):
-            when_m = raw.get("end", raw.get("date", when))
-            if isinstance(when_m, str):
-                when_m = date.fromisoformat(when_m)
-            raw = raw.get("value", raw.get("target"))
-        else:
-            when_m = when
-        if isinstance(raw, int | float) and not isinstance(raw, bool) and isinstance(when_m, date):
-            out.append((metric, float(raw), when_m))
+    for entry in entries if isinstance(entries, list) else []:
+        if not isinstance(entry, dict) or entry.get("scenario") != scenario:
+            continue
+        outcome, value, when = entry.get("outcome"), entry.get("value"), entry.get("until")
+        if isinstance(when, str):
+            try:
+                when = date.fromisoformat(when)
+            except ValueError:
+                continue
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if isinstance(outcome, str) and number and isinstance(when, date):
+            source = str(entry.get("source", "")).split(":")[0].strip()
+            out.append((outcome, float(value), when, source))
     return out
 
 
@@ -443,7 +439,9 @@ def draw_charts(model: FrontlineModel, fig: Figure) -> None:
     ax = axes[0]
     ax.plot(days, data["russia_gain_km2"], color=SIDE_UNIT[RUSSIA], label="Russian gain")
     ax.plot(days, data["ukraine_gain_km2"], color=SIDE_UNIT[UKRAINE], label="Ukrainian gain")
-    for metric, value, when in calibration_targets(model.spec.name):
+    for metric, value, when, source in calibration_targets(model.spec.name):
+        if metric not in ("russia_gain_km2", "ukraine_gain_km2"):
+            continue  # only the two gains are on this chart
         color = SIDE_UNIT[UKRAINE] if metric.startswith("ukraine") else SIDE_UNIT[RUSSIA]
         ax.plot(
             [when],
@@ -453,7 +451,7 @@ def draw_charts(model: FrontlineModel, fig: Figure) -> None:
             color=color,
             mec="black",
             ls="",
-            label=f"target {value:,.0f} km² by {when}",
+            label=f"target{' (' + source + ')' if source else ''}: {value:,.0f} km² by {when}",
         )
     ax.set_ylabel("km² (cumulative)", fontsize=8)
     ax.set_title("Ground gained inside Ukraine since the start", fontsize=9)
@@ -469,7 +467,7 @@ def draw_charts(model: FrontlineModel, fig: Figure) -> None:
         a.grid(alpha=0.3)
         a.set_xlim(model.start, max(model.end, model.start + timedelta(days=1)))
     fig.autofmt_xdate()
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.14, right=0.97, top=0.95, bottom=0.1, hspace=0.35)  # fixed: fast
 
 
 def charts_png(model: FrontlineModel) -> bytes:
