@@ -14,7 +14,7 @@ Verbs::
                     [--set KEY=VALUE ...] --out DIR
     frontline view [SCENARIO] [--host HOST] [--port PORT]
 
-Later verbs (``calibrate``, ``view``) get their own ``_add_<verb>`` parser function
+Later verbs (``calibrate``) get their own ``_add_<verb>`` parser function
 and ``_<verb>`` handler, following the same pattern.
 """
 
