@@ -121,6 +121,8 @@ class FrontlineModel(mesa.Model):
         self._changes = _schedule_changes(spec)
         self.p = spec.params
         self.inputs = {key: self.p[key] for key in DAILY_INPUTS}
+        self.day = 0  # days simulated so far
+        self._apply_schedule()  # so the initial state already shows day 0's scheduled inputs
 
         t = self.theatre
         graph, layout, _ = _graph_and_layout(t)
@@ -152,7 +154,6 @@ class FrontlineModel(mesa.Model):
         self.recruit_pipeline = np.zeros((2, int(self.p.training_delay_days) + 1))
         self.events: list[tuple[date, int, int, int]] = []  # (date, node, from, to)
         self.falls: dict[str, date] = {}
-        self.day = 0  # days simulated so far
 
         command.set_up_order_of_battle(self)
         supply.supply_phase(self)
