@@ -238,7 +238,7 @@ def _presence(model, side: int, mid: np.ndarray, border: np.ndarray):
     if len(rows) == 0:
         none = np.zeros(n_edges)
         return np.full(n_edges, -1), none, none, np.zeros(n_edges, dtype=bool)
-    dist, k = cKDTree(model.xy[u.node[rows]]).query(mid, distance_upper_bound=p.unit_frontage_km)
+    dist, k = _nearest_unit(model, side, rows, mid, p.unit_frontage_km)
     present = np.isfinite(dist)
     k = np.where(present, k, 0)
     # An attacking unit puts all its men on its assault frontage; the edges farther from it are
@@ -264,11 +264,34 @@ def _presence(model, side: int, mid: np.ndarray, border: np.ndarray):
     return owner, engaged, power, attacking
 
 
+def _nearest_unit(model, side: int, rows: np.ndarray, mid: np.ndarray, reach: float):
+    """Distance to, and index in ``rows`` of, the nearest unit within ``reach`` of each point
+    (``inf`` and ``len(rows)`` beyond it), as ``cKDTree.query`` gives them.
+
+    On about half the days neither the front nor any line unit moved: the last answer is kept
+    per side and reused when the points, the rows, their nodes and ``reach`` are all unchanged.
+    """
+    nodes = model.units.node[rows]
+    cache = model.__dict__.setdefault("_nearest_unit_cache", {})
+    hit = cache.get(side)
+    if (
+        hit is not None
+        and hit[3] == reach
+        and np.array_equal(hit[1], rows)
+        and np.array_equal(hit[2], nodes)
+        and np.array_equal(hit[0], mid)
+    ):
+        return hit[4]
+    answer = cKDTree(model.xy[nodes]).query(mid, distance_upper_bound=reach)
+    cache[side] = (mid.copy(), rows.copy(), nodes.copy(), reach, answer)
+    return answer
+
+
 def combat_phase(model) -> CombatResult:
     """Phase 3: gather the front from the unit table, fight every edge, return the result."""
     t, p = model.theatre, model.p
     fe = np.flatnonzero(model.front_edge_mask())
-    eu, ev = t.edge_u[fe], t.edge_v[fe]
+    eu, ev = model.edge_u[fe], model.edge_v[fe]
     border = t.edge_border_km[fe]
     mid = 0.5 * (model.xy[eu] + model.xy[ev])
     owner, engaged, power, attacking = zip(
