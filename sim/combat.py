@@ -264,6 +264,76 @@ def _presence(model, side: int, mid: np.ndarray, border: np.ndarray):
     return owner, engaged, power, attacking
 
 
+def presence_reference(model, side: int, mid: np.ndarray, border: np.ndarray, tie_break=None):
+    """What :func:`_presence` computes, one front edge and one unit at a time in plain Python.
+
+    Kept as the oracle of a differential test and the baseline of the presence benchmark. Each
+    edge goes to the nearest line unit within ``unit_frontage_km`` of its midpoint. Exact ties
+    are common (units stacked on one node; edge midpoints equidistant from two nodes of the
+    theatre's hexagonal fill) and the fast kernel's k-d tree breaks them by its traversal order,
+    which no plain rule reproduces. So ``tie_break`` (one row per edge, -1 for none) may name the
+    unit the fast kernel chose: it is checked to be one of the nearest units and then used, and
+    everything else is computed here from scratch. Without it, the lowest row wins a tie.
+
+    Raises
+    ------
+    ValueError
+        If ``tie_break`` names a unit that is not among the nearest ones within reach.
+    """
+    p, u = model.p, model.units
+    n_edges = len(mid)
+    rows = [int(r) for r in model.line_rows(side)]
+    owner, engaged, power = [-1] * n_edges, [0.0] * n_edges, [0.0] * n_edges
+    attacking = [False] * n_edges
+    reach2 = p.unit_frontage_km * p.unit_frontage_km
+    nearest: list[tuple[int, float] | None] = []
+    for e in range(n_edges):
+        mx, my = float(mid[e, 0]), float(mid[e, 1])
+        best, tied = None, []
+        for row in rows:
+            node = int(u.node[row])
+            dx, dy = float(model.xy[node, 0]) - mx, float(model.xy[node, 1]) - my
+            d2 = dx * dx + dy * dy
+            if d2 >= reach2:
+                continue
+            if best is None or d2 < best[1]:
+                best, tied = (row, d2), [row]
+            elif d2 == best[1]:
+                tied.append(row)
+        if tie_break is not None:
+            want = int(tie_break[e])
+            if (want < 0) != (best is None) or (want >= 0 and want not in tied):
+                raise ValueError(f"edge {e}: row {want} is not a nearest unit (nearest: {tied})")
+            if best is not None:
+                best = (want, best[1])
+        if best is not None:
+            row, d2 = best
+            dist = math.sqrt(d2)
+            if int(u.posture[row]) == 1 and not dist <= p.attack_frontage_km:
+                best = None  # an attacker leaves its far edges to others
+        nearest.append(best)
+    frontage = dict.fromkeys(rows, 0.0)
+    for e, best in enumerate(nearest):
+        if best is not None:
+            frontage[best[0]] += float(border[e])
+    for e, best in enumerate(nearest):
+        if best is None:
+            continue
+        row = best[0]
+        per_km = float(u.personnel[row]) / frontage[row]
+        engaged[e] = min(per_km, p.frontage_cap_per_km) * float(border[e])
+        eff = (
+            float(u.quality[row])
+            * float(u.cohesion[row])
+            * max(float(u.supply[row]), 0.0) ** p.supply_power_exponent
+        )
+        depth = max(per_km / p.frontage_cap_per_km, 1.0) ** p.depth_exponent
+        power[e] = engaged[e] * (eff * depth)
+        owner[e] = row
+        attacking[e] = int(u.posture[row]) == 1
+    return np.array(owner), np.array(engaged), np.array(power), np.array(attacking, dtype=bool)
+
+
 def _nearest_unit(model, side: int, rows: np.ndarray, mid: np.ndarray, reach: float):
     """Distance to, and index in ``rows`` of, the nearest unit within ``reach`` of each point
     (``inf`` and ``len(rows)`` beyond it), as ``cKDTree.query`` gives them.

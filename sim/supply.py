@@ -186,6 +186,50 @@ class SupplyNetwork:
         )
         return level, connected
 
+    def levels_reference(
+        self,
+        control: np.ndarray,
+        side: int,
+        enemy_front_nodes: np.ndarray,
+        params: Params,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """What :meth:`levels` computes, the way a networkx user would first write it: a graph
+        of the side's own edges, one Dijkstra per hub, and each node served by its nearest hub.
+
+        Kept as the oracle of a differential test and the baseline of the supply benchmark.
+        Distances are sums along the same paths, so they equal the fast kernel's exactly; a
+        node exactly equidistant from two hubs goes to the lower hub id here, while the fast
+        kernel's heap order decides (never seen on the real theatre).
+        """
+        import networkx as nx
+
+        own = control == side
+        level = np.zeros(self.n)
+        connected = np.zeros(self.n, dtype=bool)
+        hubs = [int(h) for h in self.hub_nodes if own[h]]
+        if not hubs:
+            return level, connected
+        graph = nx.Graph()
+        graph.add_nodes_from(int(i) for i in np.flatnonzero(own))
+        for a, b, cost in zip(self.u.tolist(), self.v.tolist(), self.cost.tolist(), strict=True):
+            if own[a] and own[b]:
+                graph.add_edge(a, b, weight=cost)
+        theta = dict(
+            zip(hubs, self.hub_throughput(np.array(hubs), enemy_front_nodes, params), strict=True)
+        )
+        best: dict[int, tuple[float, int]] = {}
+        for hub in hubs:
+            reached = nx.single_source_dijkstra_path_length(
+                graph, hub, cutoff=params.supply_tether_km
+            )
+            for node, dist in reached.items():
+                if node not in best or dist < best[node][0]:
+                    best[node] = (dist, hub)
+        for node, (dist, hub) in best.items():
+            connected[node] = True
+            level[node] = theta[hub] * np.exp(-dist / params.supply_efold_km)
+        return level, connected
+
 
 def supply_phase(model) -> None:
     """Phase 1: recompute both sides' supply levels, only if control changed since last time."""

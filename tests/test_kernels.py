@@ -1,0 +1,133 @@
+"""Differential tests: the fast kernels against their plain-Python reference twins, on real
+states of the 2024 scenario (the combat kernel's own twin is tested in test_combat.py).
+
+Supply levels must be identical arrays. Presence must be identical in owner, engaged men and
+attacking flags; combat power may differ in the last bit (relative 1e-15), because numpy's
+vectorised ``**`` and the C library's ``pow`` that Python floats use can round differently.
+"""
+
+import numpy as np
+import pytest
+from scipy.sparse import csr_array
+from scipy.sparse.csgraph import dijkstra
+
+from sim import combat
+from sim.model import FrontlineModel
+
+
+@pytest.fixture(scope="module")
+def snapshots():
+    m = FrontlineModel("baseline_2024", rng=3)
+    out = [_snapshot(m)]
+    m.run_for(90)
+    out.append(_snapshot(m))
+    return out, m
+
+
+def _snapshot(m):
+    return {
+        "control": m.control.copy(),
+        "front_nodes": m.front_node_mask().copy(),
+    }
+
+
+def _enemy_front(m, control, side):
+    front = control[m.edge_u] != control[m.edge_v]
+    ends = np.concatenate([m.edge_u[front], m.edge_v[front]])
+    return np.unique(ends[control[ends] != side])
+
+
+def _levels_scipy_undirected(net, control, side, enemy_front, params):
+    """The supply kernel as first written: a fresh u->v matrix each time, undirected search."""
+    own = control == side
+    hubs = net.hub_nodes[own[net.hub_nodes]]
+    level = np.zeros(net.n)
+    mask = own[net.u] & own[net.v]
+    graph = csr_array((net.cost[mask], (net.u[mask], net.v[mask])), shape=(net.n, net.n))
+    dist, _, source = dijkstra(
+        graph,
+        directed=False,
+        indices=hubs,
+        min_only=True,
+        limit=params.supply_tether_km,
+        return_predecessors=True,
+    )
+    connected = np.isfinite(dist) & own
+    theta = np.ones(net.n)
+    theta[hubs] = net.hub_throughput(hubs, enemy_front, params)
+    level[connected] = theta[source[connected]] * np.exp(-dist[connected] / params.supply_efold_km)
+    return level, connected
+
+
+@pytest.mark.parametrize("side", [0, 1])
+def test_supply_levels_equal_networkx_reference_and_scipy_undirected(snapshots, side):
+    snaps, m = snapshots
+    for snap in snaps:
+        control = snap["control"]
+        enemy = _enemy_front(m, control, side)
+        fast = m.supply_net.levels(control, side, enemy, m.p)
+        ref = m.supply_net.levels_reference(control, side, enemy, m.p)
+        old = _levels_scipy_undirected(m.supply_net, control, side, enemy, m.p)
+        for a, b, c in zip(fast, ref, old, strict=True):
+            np.testing.assert_array_equal(a, b)
+            np.testing.assert_array_equal(a, c)
+        assert fast[1].sum() > 1000  # a real territory was supplied
+
+
+def test_supply_phase_front_nodes_match_edge_ends(snapshots):
+    snaps, m = snapshots
+    for snap in snaps:
+        control = snap["control"]
+        for side in (0, 1):
+            expected = _enemy_front(m, control, side)
+            got = np.flatnonzero(snap["front_nodes"] & (control != side))
+            np.testing.assert_array_equal(got, expected)
+
+
+def test_front_cache_follows_control_changes():
+    m = FrontlineModel("baseline_2024", rng=3)
+    first = m.front_edge_mask()
+    t = m.theatre
+    node = int(t.edge_u[np.flatnonzero(first)[0]])
+    m.control[node] = 1 - m.control[node]  # any write to the control map is seen
+    after = m.front_edge_mask()
+    np.testing.assert_array_equal(after, m.control[t.edge_u] != m.control[t.edge_v])
+    assert not np.array_equal(first, after)
+    with pytest.raises(ValueError):
+        after[0] = True  # callers get a read-only view of the cache
+
+
+@pytest.mark.parametrize("days", [0, 45])
+def test_presence_equals_reference(days):
+    m = FrontlineModel("baseline_2024", rng=3)
+    if days:
+        m.run_for(days)
+    fe = np.flatnonzero(m.front_edge_mask())
+    mid = 0.5 * (m.xy[m.edge_u[fe]] + m.xy[m.edge_v[fe]])
+    border = m.theatre.edge_border_km[fe]
+    for side in (0, 1):
+        rows = m.line_rows(side)
+        dist, k = combat._nearest_unit(m, side, rows, mid, m.p.unit_frontage_km)
+        choice = np.where(np.isfinite(dist), rows[np.minimum(k, len(rows) - 1)], -1)
+        fast = combat._presence(m, side, mid, border)
+        ref = combat.presence_reference(m, side, mid, border, tie_break=choice)
+        np.testing.assert_array_equal(fast[0], ref[0])  # owner
+        np.testing.assert_array_equal(fast[1], ref[1])  # engaged
+        np.testing.assert_allclose(fast[2], ref[2], rtol=1e-15, atol=0)  # power
+        np.testing.assert_array_equal(fast[3], ref[3])  # attacking
+        assert (fast[0] >= 0).sum() > 100
+
+
+def test_presence_reference_rejects_a_unit_that_is_not_nearest():
+    m = FrontlineModel("baseline_2024", rng=3)
+    fe = np.flatnonzero(m.front_edge_mask())
+    mid = 0.5 * (m.xy[m.edge_u[fe]] + m.xy[m.edge_v[fe]])
+    border = m.theatre.edge_border_km[fe]
+    owner = combat.presence_reference(m, 0, mid, border)[0]
+    covered = np.flatnonzero(owner >= 0)
+    rows = m.line_rows(0)
+    d = np.hypot(*(m.xy[m.units.node[rows]] - mid[covered[0]]).T)
+    bad = owner.copy()
+    bad[covered[0]] = rows[np.argmax(d)]  # the farthest line unit
+    with pytest.raises(ValueError, match="not a nearest unit"):
+        combat.presence_reference(m, 0, mid, border, tie_break=bad)
