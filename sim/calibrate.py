@@ -108,6 +108,8 @@ class Search:
     replications: int
     final_points: int
     final_replications: int
+    verify_replications: int = 0
+    verify_seed: int = 1
 
 
 @dataclass
@@ -123,6 +125,7 @@ class CalibrationResult:
     runs: list[pd.DataFrame] = field(default_factory=list)  # per target: final runs' summaries
     daily: list[pd.DataFrame] = field(default_factory=list)  # per target: their daily tables
     sensitivity: pd.DataFrame | None = None
+    verification: list[dict] = field(default_factory=list)  # best point alone, batch seeds
     seconds: float = 0.0
     n_runs: int = 0
 
@@ -186,6 +189,8 @@ def load_search(path: Path = CALIBRATION_DIR / "search.toml", quick: bool = Fals
         replications=int(budget["replications"]),
         final_points=int(budget["final_points"]),
         final_replications=int(budget["final_replications"]),
+        verify_replications=int(budget.get("verify_replications", 0)),
+        verify_seed=int(budget.get("verify_seed", 1)),
     )
 
 
@@ -369,7 +374,8 @@ def calibrate(
             else last.nsmallest(max(2, len(last) // 4), "max_I")
         )
         best_row = evaluated.loc[evaluated["misfit"].idxmin()]
-        best = {fp.name: float(best_row[fp.name]) for fp in search.params}
+        # Rounded as calibrated.toml writes them, so runs from that file repeat these exactly.
+        best = {fp.name: float(f"{best_row[fp.name]:.6g}") for fp in search.params}
         log(f"best point: {json.dumps({k: round(v, 5) for k, v in best.items()})}")
 
         # Predictive runs: the best point plus draws from the surviving region.
@@ -415,6 +421,7 @@ def calibrate(
                 for p in predictive
             )
         )
+        verification = _verify(runner, specs, targets, search, best)
         sens = _sensitivity(runner, specs, targets, search, best, seeds) if sensitivity else None
         n_runs = runner.count
     finally:
@@ -429,9 +436,34 @@ def calibrate(
         runs=runs,
         daily=daily,
         sensitivity=sens,
+        verification=verification,
         seconds=time.perf_counter() - started,
         n_runs=n_runs,
     )
+
+
+def _verify(runner, specs, targets, search, best) -> list[dict]:
+    """The best point alone, with the seeds of ``frontline batch --seed verify_seed``: what a
+    user gets from the scenarios once they read calibrated.toml."""
+    if search.verify_replications < 1:
+        return []
+    seeds = replication_seeds(search.verify_seed, search.verify_replications)
+    values = evaluate(runner, specs, targets, [best], seeds)[0]
+    rows = []
+    for t, target in enumerate(targets):
+        p05, p50, p95 = _q(values[t])
+        rows.append(
+            {
+                "target": target.name,
+                "value": target.value,
+                "p05": p05,
+                "p50": p50,
+                "p95": p95,
+                "n": len(seeds),
+                "until": target.until,
+            }
+        )
+    return rows
 
 
 def _sensitivity(runner, specs, targets, search, best, seeds) -> pd.DataFrame:
@@ -645,6 +677,26 @@ def write_report(result: CalibrationResult, out_dir: Path, command: str) -> Path
             f"| {p['target']} | {p['value']:,.0f} | {p['p05']:,.0f} | {p['p50']:,.0f} | "
             f"{p['p95']:,.0f} | {err:+.0%} | {p['n']} |"
         )
+    if result.verification:
+        v0 = result.verification[0]
+        lines += [
+            "",
+            f"**The best point alone**, {v0['n']} replications with the seeds of `frontline batch"
+            f" --seed {s.verify_seed}` (what the scenarios give now that they read"
+            " `calibrated.toml`):",
+            "",
+            "| target | value | p05 | p50 | p95 | p50 error | command |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for v, t in zip(result.verification, result.targets, strict=True):
+            cmd = (
+                f"`frontline batch scenarios/{t.scenario}.toml --replications {v['n']} "
+                f"--seed {s.verify_seed} --until {t.until}`"
+            )
+            lines.append(
+                f"| {v['target']} | {v['value']:,.0f} | {v['p05']:,.0f} | {v['p50']:,.0f} | "
+                f"{v['p95']:,.0f} | {v['p50'] / v['value'] - 1:+.0%} | {cmd} |"
+            )
     lines += ["", f"![cumulative gains]({figure.name})", ""]
     if result.sensitivity is not None:
         lines += [
