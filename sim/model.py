@@ -141,6 +141,7 @@ class FrontlineModel(mesa.Model):
         self.supply_net = supply.SupplyNetwork.from_theatre(t)
         self.supply_level = np.zeros((2, t.n_nodes))
         self.connected = np.zeros((2, t.n_nodes), dtype=bool)
+        self.supply_trees: list[supply.SupplyTree | None] = [None, None]  # updated in place
         self.supply_stale = True
 
         self.units = UnitTable()

@@ -9,10 +9,15 @@ own side's territory only::
 
 A node with no path within the tether is cut off: units there live on their stocks, which decay
 by ``pocket_supply_decay`` a day (applied in :mod:`sim.movement`). Supply only changes when
-control changes, so the model recomputes it only on days when a node flipped.
+control changes, so the model recomputes it only on days when a node flipped, and then
+incrementally (:meth:`SupplyNetwork.update_tree`): a day's few changes of hands only touch the
+distances of the nodes whose shortest path they cut or shorten.
 """
 
 from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.sparse import csr_array
@@ -25,6 +30,40 @@ from sim.params import Params
 # slow and exposed (bridges are few and targeted). Index = theatre edge_river code.
 ROAD_COST = 0.5
 RIVER_COST = np.array([1.0, 3.0, 10.0])  # none, Siverskyi Donets/Oskil class, Dnipro
+
+NO_NODE = -9999  # scipy's marker for "no predecessor / no source"
+# An incremental update falls back to a full recomputation when more than this share of the
+# nodes changed hands, or when the nodes it would have to search pass FULL_SEARCH_NODES (a
+# lost hub's whole tree, say): past that, scipy's compiled search of the whole graph is faster
+# than the Python heap search of a part of it.
+FULL_SHARE = 0.05
+FULL_SEARCH_NODES = 1500
+
+
+@dataclass
+class SupplyTree:
+    """One side's shortest-path forest from its hubs: what an incremental update starts from.
+
+    Attributes
+    ----------
+    own : ndarray of bool
+        The side's ground the forest was computed for.
+    dist : ndarray of float
+        Supply path cost from the nearest hub; inf where cut off (or beyond the tether, or not
+        the side's ground).
+    pred : ndarray of int32
+        Predecessor on that path (``NO_NODE`` at hubs and where cut off).
+    source : ndarray of int32
+        The nearest hub (``NO_NODE`` where cut off).
+    limit : float
+        The tether it was computed with.
+    """
+
+    own: np.ndarray
+    dist: np.ndarray
+    pred: np.ndarray
+    source: np.ndarray
+    limit: float
 
 
 class SupplyNetwork:
@@ -43,6 +82,8 @@ class SupplyNetwork:
     xy_km : ndarray, shape (n_nodes, 2)
         Projected node coordinates, for fires ranges.
     """
+
+    incremental = True  # False: supply_phase recomputes from scratch (a test switch)
 
     def __init__(
         self,
@@ -143,7 +184,7 @@ class SupplyNetwork:
         enemy_front_nodes: np.ndarray,
         params: Params,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Supply level of every node for one side.
+        """Supply level of every node for one side (a full recomputation).
 
         Parameters
         ----------
@@ -163,14 +204,18 @@ class SupplyNetwork:
         connected : ndarray of bool
             True where a path within the tether reaches a working hub of ``side``.
         """
+        tree = self.tree(control, side, params.supply_tether_km)
+        return self.levels_from_tree(tree, enemy_front_nodes, params)
+
+    def tree(self, control: np.ndarray, side: int, limit: float) -> SupplyTree:
+        """The side's shortest-path forest from its hubs, computed from scratch."""
         own = control == side
         hubs = self.hub_nodes[own[self.hub_nodes]]
-        level = np.zeros(self.n)
         if len(hubs) == 0:
-            return level, np.zeros(self.n, dtype=bool)
-        limit = params.supply_tether_km
+            none = np.full(self.n, NO_NODE, dtype=np.int32)
+            return SupplyTree(own, np.full(self.n, np.inf), none, none.copy(), limit)
         graph = self.graph(own[self.u] & own[self.v], drop=not np.isfinite(limit))
-        dist, _, source = dijkstra(
+        dist, pred, source = dijkstra(
             graph,
             directed=True,  # the graph holds both directions, in undirected search order
             indices=hubs,
@@ -178,13 +223,177 @@ class SupplyNetwork:
             limit=limit,
             return_predecessors=True,
         )
-        connected = np.isfinite(dist) & own
+        return SupplyTree(own, dist, pred, source, limit)
+
+    def levels_from_tree(
+        self, tree: SupplyTree, enemy_front_nodes: np.ndarray, params: Params
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``level = theta(source) * exp(-dist / supply_efold_km)`` over a side's forest.
+
+        The hub throughput ``theta`` depends on the enemy's front, so it is evaluated afresh.
+        """
+        level = np.zeros(self.n)
+        connected = np.isfinite(tree.dist) & tree.own
+        hubs = self.hub_nodes[tree.own[self.hub_nodes]]
+        if len(hubs) == 0:
+            return level, connected
         theta = np.ones(self.n)
         theta[hubs] = self.hub_throughput(hubs, enemy_front_nodes, params)
-        level[connected] = theta[source[connected]] * np.exp(
-            -dist[connected] / params.supply_efold_km
+        level[connected] = theta[tree.source[connected]] * np.exp(
+            -tree.dist[connected] / params.supply_efold_km
         )
         return level, connected
+
+    def update_tree(self, tree: SupplyTree, control: np.ndarray, side: int, limit: float) -> str:
+        """Bring ``tree`` (in place) to the side's forest under ``control``.
+
+        Only what the changes of hands since the tree was computed can affect is searched
+        again:
+
+        - the nodes the side lost, and their descendants in the forest (the nodes whose
+          shortest path ran through a lost node), are reset, seeded from their unaffected
+          neighbours and searched again among themselves: distances can only grow, so no other
+          node's changes; those now beyond the tether are cut off;
+        - the nodes the side gained are seeded from their neighbours (a hub at 0), then a
+          search relaxes outwards from them while distances shrink, within the tether.
+
+        Both are Dijkstra searches summing the same edge costs in the same order as a full
+        search along the same paths, so distances are identical to :meth:`tree`'s, float for
+        float; predecessors and sources may differ only where two paths tie exactly.
+
+        Returns the mode used: ``"none"``, ``"incremental"`` or ``"full"`` (a fallback when
+        many nodes changed hands, the tether changed, or the search would be large).
+        """
+        own = control == side
+        lost = np.flatnonzero(tree.own & ~own)
+        gained = np.flatnonzero(own & ~tree.own)
+        if len(lost) == 0 and len(gained) == 0 and limit == tree.limit:
+            return "none"
+        if limit != tree.limit or len(lost) + len(gained) > FULL_SHARE * self.n:
+            return self._replace(tree, control, side, limit)
+        adj = self._adjacency()
+        if len(lost) and not self._remove(tree, own, lost.tolist(), adj):
+            return self._replace(tree, control, side, limit)
+        if len(gained) and not self._add(tree, own, gained.tolist(), adj):
+            return self._replace(tree, control, side, limit)
+        tree.own = own
+        return "incremental"
+
+    def _replace(self, tree: SupplyTree, control: np.ndarray, side: int, limit: float) -> str:
+        fresh = self.tree(control, side, limit)
+        tree.own, tree.dist, tree.pred, tree.source = (
+            fresh.own,
+            fresh.dist,
+            fresh.pred,
+            fresh.source,
+        )
+        tree.limit = limit
+        return "full"
+
+    def _adjacency(self) -> tuple[list[int], list[int], list[float]]:
+        # Python lists of the search-order CSR (row pointers, neighbours, costs): slicing a list
+        # and iterating plain ints and floats is several times faster than numpy scalars.
+        adj = self.__dict__.get("_adj")
+        if adj is None:
+            adj = (self._indptr.tolist(), self._entry_col.tolist(), self._entry_cost.tolist())
+            self._adj = adj
+        return adj
+
+    def _remove(self, tree: SupplyTree, own: np.ndarray, lost: list[int], adj) -> bool:
+        """Distances grow: re-search the lost nodes' descendants. False if too many."""
+        indptr, col, cost = adj
+        dist, pred, source = tree.dist, tree.pred, tree.source
+        # Descendants in the forest: children of a node are among its graph neighbours.
+        affected = set(lost)
+        stack = [u for u in lost if dist[u] != np.inf]
+        while stack:
+            u = stack.pop()
+            for v in col[indptr[u] : indptr[u + 1]]:
+                if v not in affected and pred[v] == u:
+                    affected.add(v)
+                    stack.append(v)
+            if len(affected) > FULL_SEARCH_NODES:
+                return False
+        idx = np.fromiter(affected, dtype=np.intp, count=len(affected))
+        dist[idx] = np.inf
+        pred[idx] = NO_NODE
+        source[idx] = NO_NODE
+        redo = affected.difference(lost)
+        limit = tree.limit
+        own_l = own  # numpy bool lookups below
+        heap = []
+        for v in redo:  # seed from the unaffected own neighbours
+            best, by = np.inf, NO_NODE
+            lo, hi = indptr[v], indptr[v + 1]
+            for k in range(lo, hi):
+                u = col[k]
+                if u in affected or not own_l[u]:
+                    continue
+                d = dist[u] + cost[k]
+                if d < best:
+                    best, by = d, u
+            if best <= limit:
+                dist[v], pred[v], source[v] = best, by, source[by]
+                heap.append((best, v))
+        self._search(heap, tree, redo.__contains__, adj)
+        return True
+
+    def _add(self, tree: SupplyTree, own: np.ndarray, gained: list[int], adj) -> bool:
+        """Distances shrink: seed the gained nodes and relax outwards. False if too many."""
+        indptr, col, cost = adj
+        dist, pred, source = tree.dist, tree.pred, tree.source
+        hubs = self._hub_set()
+        limit = tree.limit
+        heap = []
+        for g in gained:
+            if g in hubs:
+                dist[g], pred[g], source[g] = 0.0, NO_NODE, g
+                heap.append((0.0, g))
+                continue
+            best, by = np.inf, NO_NODE
+            for k in range(indptr[g], indptr[g + 1]):
+                u = col[k]
+                if own[u] and dist[u] != np.inf:
+                    d = dist[u] + cost[k]
+                    if d < best:
+                        best, by = d, u
+            if best <= limit:
+                dist[g], pred[g], source[g] = best, by, source[by]
+                heap.append((best, g))
+        own_l = own
+        return self._search(heap, tree, lambda v: own_l[v], adj, budget=FULL_SEARCH_NODES)
+
+    def _hub_set(self) -> frozenset[int]:
+        hubs = self.__dict__.get("_hubs")
+        if hubs is None:
+            hubs = self._hubs = frozenset(self.hub_nodes.tolist())
+        return hubs
+
+    @staticmethod
+    def _search(heap: list, tree: SupplyTree, allowed, adj, budget: int | None = None) -> bool:
+        """Dijkstra from the seeded ``heap`` over the nodes ``allowed`` accepts, improving
+        ``tree`` where a path is shorter and within its tether. False if it settled more than
+        ``budget`` nodes (the tree is then half-updated: the caller recomputes it)."""
+        indptr, col, cost = adj
+        dist, pred, source = tree.dist, tree.pred, tree.source
+        limit = tree.limit
+        heapq.heapify(heap)
+        settled = 0
+        while heap:
+            d, u = heapq.heappop(heap)
+            if d > dist[u]:
+                continue  # a stale entry
+            settled += 1
+            if budget is not None and settled > budget:
+                return False
+            src = source[u]
+            for k in range(indptr[u], indptr[u + 1]):
+                v = col[k]
+                nd = d + cost[k]
+                if nd < dist[v] and nd <= limit and allowed(v):
+                    dist[v], pred[v], source[v] = nd, u, src
+                    heapq.heappush(heap, (nd, v))
+        return True
 
     def levels_reference(
         self,
@@ -232,13 +441,21 @@ class SupplyNetwork:
 
 
 def supply_phase(model) -> None:
-    """Phase 1: recompute both sides' supply levels, only if control changed since last time."""
+    """Phase 1: bring both sides' supply levels up to date, only if control changed since last
+    time; incrementally from the previous forests (:meth:`SupplyNetwork.update_tree`), from
+    scratch the first time."""
     if not model.supply_stale:
         return
+    net, limit = model.supply_net, model.p.supply_tether_km
     front_nodes = model.front_node_mask()
     for side in (0, 1):
+        tree = model.supply_trees[side]
+        if tree is None or not net.incremental:
+            tree = model.supply_trees[side] = net.tree(model.control, side, limit)
+        else:
+            net.update_tree(tree, model.control, side, limit)
         enemy_front = np.flatnonzero(front_nodes & (model.control != side))
-        model.supply_level[side], model.connected[side] = model.supply_net.levels(
-            model.control, side, enemy_front, model.p
+        model.supply_level[side], model.connected[side] = net.levels_from_tree(
+            tree, enemy_front, model.p
         )
     model.supply_stale = False

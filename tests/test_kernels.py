@@ -131,3 +131,102 @@ def test_presence_reference_rejects_a_unit_that_is_not_nearest():
     bad[covered[0]] = rows[np.argmax(d)]  # the farthest line unit
     with pytest.raises(ValueError, match="not a nearest unit"):
         combat.presence_reference(m, 0, mid, border, tie_break=bad)
+
+
+def _assert_tree_equals_full(net, tree, control, side, limit):
+    """Distances identical to a full search; predecessors may differ only where two paths tie
+    exactly (the distance through the other predecessor is then the same float: it happens a
+    few times a day on the real theatre). Sources could only differ on an exact tie between two
+    hubs' paths, which never happens in these runs, so they are required equal."""
+    full = net.tree(control, side, limit)
+    np.testing.assert_array_equal(tree.own, full.own)
+    np.testing.assert_array_equal(tree.dist, full.dist)
+    reach = np.isfinite(full.dist) & (full.pred >= 0)
+    differs = np.flatnonzero(reach & (tree.pred != full.pred))
+    for v in differs.tolist():  # an exact tie: the other predecessor's path is just as short
+        lo, hi = net._indptr[v], net._indptr[v + 1]
+        k = lo + int(np.flatnonzero(net._entry_col[lo:hi] == tree.pred[v])[0])
+        assert tree.dist[tree.pred[v]] + net._entry_cost[k] == full.dist[v]
+    np.testing.assert_array_equal(tree.source, full.source)
+
+
+def test_incremental_supply_equals_full_recompute_every_day():
+    """150 days of baseline_2024: after every supply phase, the incrementally updated forests
+    and levels equal a full recomputation's, bit for bit."""
+    from sim import supply
+
+    m = FrontlineModel("baseline_2024", rng=3)
+    net = m.supply_net
+    modes = []
+    original_update = net.update_tree
+
+    def counting_update(*args):
+        modes.append(original_update(*args))
+        return modes[-1]
+
+    net.update_tree = counting_update
+    checked = 0
+    for _ in range(150):
+        stale = m.supply_stale
+        m._apply_schedule()
+        supply.supply_phase(m)
+        if stale:
+            front = m.front_node_mask()
+            for side in (0, 1):
+                tree = m.supply_trees[side]
+                _assert_tree_equals_full(net, tree, m.control, side, m.p.supply_tether_km)
+                enemy = np.flatnonzero(front & (m.control != side))
+                level, connected = net.levels(m.control, side, enemy, m.p)
+                np.testing.assert_array_equal(m.supply_level[side], level)
+                np.testing.assert_array_equal(m.connected[side], connected)
+            checked += 1
+        m.supply_stale = False  # the phase already ran: step() finds nothing to do
+        m.step()
+    assert checked > 50
+    assert modes.count("incremental") > 50
+
+
+def test_incremental_supply_after_large_random_changes():
+    """Hubs and whole stretches of front changing hands at once, both ways, including the
+    fallback to a full search."""
+    m = FrontlineModel("baseline_2024", rng=3)
+    net, limit = m.supply_net, m.p.supply_tether_km
+    rng = np.random.default_rng(7)
+    control = m.control.copy()
+    trees = [net.tree(control, side, limit) for side in (0, 1)]
+    modes = set()
+    for _ in range(25):
+        front = np.flatnonzero(control[m.edge_u] != control[m.edge_v])
+        ends = np.unique(np.concatenate([m.edge_u[front], m.edge_v[front]]))
+        flip = rng.choice(ends, size=rng.integers(1, 60), replace=False)
+        hubs = net.hub_nodes[rng.random(len(net.hub_nodes)) < 0.05]
+        control[np.concatenate([flip, hubs])] ^= 1
+        for side in (0, 1):
+            modes.add(net.update_tree(trees[side], control, side, limit))
+            _assert_tree_equals_full(net, trees[side], control, side, limit)
+            enemy = _enemy_front(m, control, side)
+            level = net.levels_from_tree(trees[side], enemy, m.p)
+            full = net.levels(control, side, enemy, m.p)
+            np.testing.assert_array_equal(level[0], full[0])
+            np.testing.assert_array_equal(level[1], full[1])
+    assert {"incremental", "full"} <= modes
+
+
+def test_run_with_incremental_supply_equals_run_with_full_recomputes(monkeypatch):
+    """The golden-run check: a run's outputs (summary, daily table, events) are identical
+    whether supply is updated incrementally or recomputed from scratch every time."""
+    from datetime import date
+
+    from sim import supply
+    from sim.runner import run_scenario
+
+    def run():
+        return run_scenario("baseline_2024", seed=5, until=date(2024, 5, 1))
+
+    fast = run()
+    monkeypatch.setattr(supply.SupplyNetwork, "incremental", False)
+    full = run()
+    assert fast.summary == full.summary
+    assert len(fast.events) > 50
+    assert fast.events.equals(full.events)
+    assert fast.daily.equals(full.daily)
