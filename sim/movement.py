@@ -21,6 +21,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import numpy as np
+from scipy.sparse import csr_array
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 
 HASTY = 1.0  # fortification level of a hasty defence
 MIN_SURRENDER_RATE = 0.003  # Dupuy Institute capture table: ~0.3%/day even when not enveloped
+MOP_UP_SEARCH_NODES = 4000  # past this many cut-off nodes, the whole graph's components
 
 
 def movement_phase(model: FrontlineModel, result: CombatResult) -> None:
@@ -127,7 +129,66 @@ def _change_hands(model: FrontlineModel, nodes: np.ndarray) -> None:
 
 
 def _mop_up(model: FrontlineModel) -> np.ndarray:
-    """Nodes in pockets holding neither a hub nor a unit of their side pass to the other side."""
+    """Nodes in pockets holding neither a hub nor a unit of their side pass to the other side.
+
+    Only nodes cut off from every hub within the tether can be in such a pocket (a node the
+    supply search reaches shares its hub's component), and they are few: the supply forests,
+    brought up to date with today's changes of hands, say which they are. Among them, a
+    component (of the edges inside the side's ground) is kept if a node of it holds a unit of
+    the side or borders a supplied node of the side. The same nodes, in the same order, as
+    :func:`mop_up_reference` finds from the components of the whole graph.
+    """
+    net, control, limit = model.supply_net, model.control, model.p.supply_tether_km
+    if not net.incremental:
+        return mop_up_reference(model)
+    u = model.units
+    alive = np.flatnonzero(u.alive[: u.n])
+    garrisons = np.zeros(len(control), dtype=bool)
+    garrisons[u.node[alive][control[u.node[alive]] == u.side[alive]]] = True
+    out = []
+    for side in (0, 1):
+        tree = model.supply_trees[side]
+        if tree is None:
+            tree = model.supply_trees[side] = net.tree(control, side, limit)
+        else:
+            net.update_tree(tree, control, side, limit)
+        supplied = np.isfinite(tree.dist)
+        cut = np.flatnonzero(tree.own & ~supplied)
+        if len(cut) > MOP_UP_SEARCH_NODES:
+            return mop_up_reference(model)
+        if len(cut):
+            out.append(cut[~_anchored(net, cut, supplied, garrisons)])
+    return np.sort(np.concatenate(out)) if out else np.zeros(0, dtype=np.intp)
+
+
+def _anchored(net, cut: np.ndarray, supplied: np.ndarray, garrisons: np.ndarray) -> np.ndarray:
+    """Which of a side's cut-off nodes ``cut`` are joined, through cut-off nodes, to one holding
+    a unit of the side or bordering a supplied node of the side."""
+    # Every graph entry (edge end) of the cut-off nodes' rows, in the supply network's layout.
+    lo, hi = net._indptr[cut], net._indptr[cut + 1]
+    lens = hi - lo
+    entry = np.arange(lens.sum()) + np.repeat(lo - np.cumsum(lens) + lens, lens)
+    row = np.repeat(np.arange(len(cut)), lens)
+    nbr = net._entry_col[entry]
+    anchor = garrisons[cut].copy()
+    anchor[row[supplied[nbr]]] = True
+    local = np.full(len(supplied), -1, dtype=np.int32)
+    local[cut] = np.arange(len(cut), dtype=np.int32)
+    inside = local[nbr] >= 0  # the neighbour is cut off too (so of the same side)
+    # The entries come row by row, both directions of every edge: a symmetric CSR matrix whose
+    # strong components are the undirected ones (no transpose, no COO conversion).
+    indptr = np.zeros(len(cut) + 1, dtype=np.int32)
+    np.cumsum(np.bincount(row[inside], minlength=len(cut)), out=indptr[1:])
+    graph = csr_array((np.ones(indptr[-1]), local[nbr[inside]], indptr), shape=(len(cut), len(cut)))
+    _, label = connected_components(graph, directed=True, connection="strong")
+    keep = np.zeros(label.max() + 1, dtype=bool)
+    keep[label[anchor]] = True
+    return keep[label]
+
+
+def mop_up_reference(model: FrontlineModel) -> np.ndarray:
+    """What :func:`_mop_up` finds, from the components of the whole graph of edges inside each
+    side's ground (the oracle of its differential test, and its fallback)."""
     u = model.units
     # The edges inside one side's ground, both directions (the supply network's cached
     # structure): on a symmetric graph the strong components are the undirected components,

@@ -83,7 +83,9 @@ class SupplyNetwork:
         Projected node coordinates, for fires ranges.
     """
 
-    incremental = True  # False: supply_phase recomputes from scratch (a test switch)
+    # False: supply_phase recomputes from scratch, and movement's mop-up searches the whole
+    # graph (a test switch: the outputs must not change)
+    incremental = True
 
     def __init__(
         self,

@@ -214,7 +214,8 @@ def test_incremental_supply_after_large_random_changes():
 
 def test_run_with_incremental_supply_equals_run_with_full_recomputes(monkeypatch):
     """The golden-run check: a run's outputs (summary, daily table, events) are identical
-    whether supply is updated incrementally or recomputed from scratch every time."""
+    whether supply is updated incrementally or recomputed from scratch every time (and pockets
+    found from the cut-off nodes or from the whole graph's components)."""
     from datetime import date
 
     from sim import supply
@@ -230,3 +231,47 @@ def test_run_with_incremental_supply_equals_run_with_full_recomputes(monkeypatch
     assert len(fast.events) > 50
     assert fast.events.equals(full.events)
     assert fast.daily.equals(full.daily)
+
+
+def _hops(m, centre, radius):
+    """Hop distance from ``centre`` on the theatre graph, up to ``radius`` (-1 beyond)."""
+    indptr, indices = m.neighbors
+    hop = np.full(m.theatre.n_nodes, -1)
+    hop[centre] = 0
+    frontier = [centre]
+    for r in range(1, radius + 1):
+        nxt = np.unique(np.concatenate([indices[indptr[i] : indptr[i + 1]] for i in frontier]))
+        nxt = nxt[hop[nxt] < 0]
+        hop[nxt] = r
+        frontier = nxt
+    return hop
+
+
+def test_mop_up_equals_whole_graph_components():
+    """Pockets found from the cut-off nodes equal those of the whole graph's components: on
+    rings of enemy ground drawn around random nodes (pockets with and without hubs and units,
+    beyond the tether and within it) and random flips along the front."""
+    from sim import movement
+
+    m = FrontlineModel("baseline_2024", rng=3)
+    rng = np.random.default_rng(11)
+    found = 0
+    for trial in range(40):
+        control = m.initial_control.copy()
+        if trial % 4 == 3:
+            front = np.flatnonzero(control[m.edge_u] != control[m.edge_v])
+            ends = np.unique(np.concatenate([m.edge_u[front], m.edge_v[front]]))
+            control[rng.choice(ends, size=200, replace=False)] ^= 1
+        else:
+            for _ in range(3):
+                centre = int(rng.integers(m.theatre.n_nodes))
+                radius = int(rng.integers(1, 6))
+                hop = _hops(m, centre, radius)
+                ring = hop == radius
+                control[ring] = 1 - control[centre]
+        m.control[:] = control
+        fast = movement._mop_up(m)
+        ref = movement.mop_up_reference(m)
+        np.testing.assert_array_equal(fast, ref)
+        found += len(ref) > 0
+    assert found > 10
