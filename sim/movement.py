@@ -157,30 +157,45 @@ def _mop_up(model: FrontlineModel) -> np.ndarray:
         if len(cut) > MOP_UP_SEARCH_NODES:
             return mop_up_reference(model)
         if len(cut):
-            out.append(cut[~_anchored(net, cut, supplied, garrisons)])
+            parts = model.__dict__.setdefault("_cut_off_parts", {})
+            out.append(cut[~_anchored(net, cut, supplied, garrisons, parts, side)])
     return np.sort(np.concatenate(out)) if out else np.zeros(0, dtype=np.intp)
 
 
-def _anchored(net, cut: np.ndarray, supplied: np.ndarray, garrisons: np.ndarray) -> np.ndarray:
+def _anchored(
+    net, cut: np.ndarray, supplied: np.ndarray, garrisons: np.ndarray, parts: dict, side: int
+) -> np.ndarray:
     """Which of a side's cut-off nodes ``cut`` are joined, through cut-off nodes, to one holding
-    a unit of the side or bordering a supplied node of the side."""
-    # Every graph entry (edge end) of the cut-off nodes' rows, in the supply network's layout.
-    lo, hi = net._indptr[cut], net._indptr[cut + 1]
-    lens = hi - lo
-    entry = np.arange(lens.sum()) + np.repeat(lo - np.cumsum(lens) + lens, lens)
-    row = np.repeat(np.arange(len(cut)), lens)
-    nbr = net._entry_col[entry]
-    anchor = garrisons[cut].copy()
+    a unit of the side or bordering a supplied node of the side.
+
+    The components of the cut-off nodes only change when they do (rarely: most are the same
+    stretch beyond the tether day after day), so they are kept in ``parts[side]`` with the
+    graph entries of their rows and reused while ``cut`` is unchanged.
+    """
+    hit = parts.get(side)
+    if hit is not None and np.array_equal(hit[0], cut):
+        _, row, nbr, label = hit
+    else:
+        # Every graph entry (edge end) of the cut-off nodes' rows, in the network's layout.
+        lo, hi = net._indptr[cut], net._indptr[cut + 1]
+        lens = hi - lo
+        entry = np.arange(lens.sum()) + np.repeat(lo - np.cumsum(lens) + lens, lens)
+        row = np.repeat(np.arange(len(cut)), lens)
+        nbr = net._entry_col[entry]
+        local = np.full(len(supplied), -1, dtype=np.int32)
+        local[cut] = np.arange(len(cut), dtype=np.int32)
+        inside = local[nbr] >= 0  # the neighbour is cut off too (so of the same side)
+        # The entries come row by row, both directions of every edge: a symmetric CSR matrix
+        # whose strong components are the undirected ones (no transpose, no COO conversion).
+        indptr = np.zeros(len(cut) + 1, dtype=np.int32)
+        np.cumsum(np.bincount(row[inside], minlength=len(cut)), out=indptr[1:])
+        graph = csr_array(
+            (np.ones(indptr[-1]), local[nbr[inside]], indptr), shape=(len(cut), len(cut))
+        )
+        _, label = connected_components(graph, directed=True, connection="strong")
+        parts[side] = (cut, row, nbr, label)
+    anchor = garrisons[cut]
     anchor[row[supplied[nbr]]] = True
-    local = np.full(len(supplied), -1, dtype=np.int32)
-    local[cut] = np.arange(len(cut), dtype=np.int32)
-    inside = local[nbr] >= 0  # the neighbour is cut off too (so of the same side)
-    # The entries come row by row, both directions of every edge: a symmetric CSR matrix whose
-    # strong components are the undirected ones (no transpose, no COO conversion).
-    indptr = np.zeros(len(cut) + 1, dtype=np.int32)
-    np.cumsum(np.bincount(row[inside], minlength=len(cut)), out=indptr[1:])
-    graph = csr_array((np.ones(indptr[-1]), local[nbr[inside]], indptr), shape=(len(cut), len(cut)))
-    _, label = connected_components(graph, directed=True, connection="strong")
     keep = np.zeros(label.max() + 1, dtype=bool)
     keep[label[anchor]] = True
     return keep[label]

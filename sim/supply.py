@@ -57,6 +57,9 @@ class SupplyTree:
         The nearest hub (``NO_NODE`` where cut off).
     limit : float
         The tether it was computed with.
+    dirty : set of int or None
+        Nodes whose distance or source changed since :meth:`SupplyNetwork.levels_from_tree`
+        last turned the forest into levels (None: all of them).
     """
 
     own: np.ndarray
@@ -64,6 +67,11 @@ class SupplyTree:
     pred: np.ndarray
     source: np.ndarray
     limit: float
+    dirty: set[int] | None = None
+    # The levels last computed from the forest, and what they were computed with.
+    level: np.ndarray | None = None
+    connected: np.ndarray | None = None
+    level_key: tuple | None = None
 
 
 class SupplyNetwork:
@@ -207,7 +215,11 @@ class SupplyNetwork:
             True where a path within the tether reaches a working hub of ``side``.
         """
         tree = self.tree(control, side, params.supply_tether_km)
-        return self.levels_from_tree(tree, enemy_front_nodes, params)
+        hubs = self.hub_nodes[tree.own[self.hub_nodes]]
+        if len(hubs) == 0:
+            return np.zeros(self.n), np.zeros(self.n, dtype=bool)
+        theta = self.hub_throughput(hubs, enemy_front_nodes, params)
+        return self._apply(tree, hubs, theta, params)
 
     def tree(self, control: np.ndarray, side: int, limit: float) -> SupplyTree:
         """The side's shortest-path forest from its hubs, computed from scratch."""
@@ -232,19 +244,80 @@ class SupplyNetwork:
     ) -> tuple[np.ndarray, np.ndarray]:
         """``level = theta(source) * exp(-dist / supply_efold_km)`` over a side's forest.
 
-        The hub throughput ``theta`` depends on the enemy's front, so it is evaluated afresh.
+        What :meth:`levels` returns for the same control map, computed incrementally: while the
+        hub throughput ``theta`` (evaluated afresh, :meth:`_theta`), the side's hubs and
+        ``supply_efold_km`` are unchanged, only the nodes the forest's updates touched
+        (``tree.dirty``) are computed again.
         """
+        held = tree.own[self.hub_nodes]
+        hubs = self.hub_nodes[held]
+        theta = self._theta(held, enemy_front_nodes, params)
+        key = (hubs.tobytes(), theta.tobytes(), params.supply_efold_km)
+        if tree.dirty is None or tree.level_key != key:
+            tree.level, tree.connected = self._apply(tree, hubs, theta, params)
+        elif tree.dirty:
+            idx = np.fromiter(tree.dirty, dtype=np.intp, count=len(tree.dirty))
+            full = np.ones(self.n)
+            full[hubs] = theta
+            linked = np.isfinite(tree.dist[idx]) & tree.own[idx]
+            tree.connected[idx] = linked
+            tree.level[idx] = 0.0
+            idx = idx[linked]
+            tree.level[idx] = full[tree.source[idx]] * np.exp(
+                -tree.dist[idx] / params.supply_efold_km
+            )
+        tree.dirty, tree.level_key = set(), key
+        return tree.level.copy(), tree.connected.copy()
+
+    def _apply(self, tree: SupplyTree, hubs: np.ndarray, theta: np.ndarray, params: Params):
         level = np.zeros(self.n)
         connected = np.isfinite(tree.dist) & tree.own
-        hubs = self.hub_nodes[tree.own[self.hub_nodes]]
         if len(hubs) == 0:
             return level, connected
-        theta = np.ones(self.n)
-        theta[hubs] = self.hub_throughput(hubs, enemy_front_nodes, params)
-        level[connected] = theta[tree.source[connected]] * np.exp(
+        full = np.ones(self.n)
+        full[hubs] = theta
+        level[connected] = full[tree.source[connected]] * np.exp(
             -tree.dist[connected] / params.supply_efold_km
         )
         return level, connected
+
+    def _theta(self, held: np.ndarray, enemy_front_nodes: np.ndarray, params: Params):
+        """:meth:`hub_throughput` of the hubs ``held`` (a mask over ``hub_nodes``), from the
+        distances between hubs and the nodes near them, computed once.
+
+        A hub's count of fires classes in range only depends on whether its nearest enemy front
+        node is closer than each range. The distances from each hub to the nodes within the
+        longest range (and a kilometre) are kept; the nearest of today's front nodes among them
+        decides, unless it lies within a hair (1e-6 km, far above the rounding differences of
+        two ways of computing a distance) of a range, where :meth:`hub_throughput` decides.
+        """
+        ranges = np.array(
+            [
+                params.fpv_range_km,
+                params.tube_artillery_range_km,
+                params.glide_bomb_range_km,
+                params.mlrs_range_km,
+            ]
+        )
+        reach = float(ranges.max())
+        pairs = self.__dict__.setdefault("_hub_pairs", {}).get(reach)
+        if pairs is None:
+            near = cKDTree(self.xy).query_ball_point(self.xy[self.hub_nodes], reach + 1.0)
+            hub_of = np.repeat(np.arange(len(self.hub_nodes)), [len(x) for x in near])
+            node = np.concatenate([np.asarray(x, dtype=np.intp) for x in near])
+            d = np.hypot(*(self.xy[node] - self.xy[self.hub_nodes[hub_of]]).T)
+            pairs = self._hub_pairs[reach] = (hub_of, node, d)
+        hub_of, node, d = pairs
+        front = np.zeros(self.n, dtype=bool)
+        front[enemy_front_nodes] = True
+        on = front[node]
+        nearest = np.full(len(self.hub_nodes), np.inf)
+        np.minimum.at(nearest, hub_of[on], d[on])
+        nearest = nearest[held]
+        if (np.abs(nearest[:, None] - ranges[None, :]) <= 1e-6).any():
+            return self.hub_throughput(self.hub_nodes[held], enemy_front_nodes, params)
+        classes_in_range = (nearest[:, None] < ranges[None, :]).sum(axis=1)
+        return (1.0 - params.hub_throughput_loss) ** classes_in_range
 
     def update_tree(self, tree: SupplyTree, control: np.ndarray, side: int, limit: float) -> str:
         """Bring ``tree`` (in place) to the side's forest under ``control``.
@@ -290,6 +363,7 @@ class SupplyNetwork:
             fresh.source,
         )
         tree.limit = limit
+        tree.dirty = None
         return "full"
 
     def _adjacency(self) -> tuple[list[int], list[int], list[float]]:
@@ -316,6 +390,8 @@ class SupplyNetwork:
                     stack.append(v)
             if len(affected) > FULL_SEARCH_NODES:
                 return False
+        if tree.dirty is not None:
+            tree.dirty |= affected
         idx = np.fromiter(affected, dtype=np.intp, count=len(affected))
         dist[idx] = np.inf
         pred[idx] = NO_NODE
@@ -337,7 +413,7 @@ class SupplyNetwork:
             if best <= limit:
                 dist[v], pred[v], source[v] = best, by, source[by]
                 heap.append((best, v))
-        self._search(heap, tree, redo.__contains__, adj)
+        self._search(heap, tree, redo.__contains__, adj, None)
         return True
 
     def _add(self, tree: SupplyTree, own: np.ndarray, gained: list[int], adj) -> bool:
@@ -362,8 +438,11 @@ class SupplyNetwork:
             if best <= limit:
                 dist[g], pred[g], source[g] = best, by, source[by]
                 heap.append((best, g))
+        touched = tree.dirty
+        if touched is not None:
+            touched.update(gained)
         own_l = own
-        return self._search(heap, tree, lambda v: own_l[v], adj, budget=FULL_SEARCH_NODES)
+        return self._search(heap, tree, lambda v: own_l[v], adj, touched, FULL_SEARCH_NODES)
 
     def _hub_set(self) -> frozenset[int]:
         hubs = self.__dict__.get("_hubs")
@@ -372,10 +451,13 @@ class SupplyNetwork:
         return hubs
 
     @staticmethod
-    def _search(heap: list, tree: SupplyTree, allowed, adj, budget: int | None = None) -> bool:
+    def _search(
+        heap: list, tree: SupplyTree, allowed, adj, touched: set | None, budget: int | None = None
+    ) -> bool:
         """Dijkstra from the seeded ``heap`` over the nodes ``allowed`` accepts, improving
-        ``tree`` where a path is shorter and within its tether. False if it settled more than
-        ``budget`` nodes (the tree is then half-updated: the caller recomputes it)."""
+        ``tree`` where a path is shorter and within its tether, and adding the nodes it
+        improves to ``touched`` (unless None). False if it settled more than ``budget`` nodes
+        (the tree is then half-updated: the caller recomputes it)."""
         indptr, col, cost = adj
         dist, pred, source = tree.dist, tree.pred, tree.source
         limit = tree.limit
@@ -395,6 +477,8 @@ class SupplyNetwork:
                 if nd < dist[v] and nd <= limit and allowed(v):
                     dist[v], pred[v], source[v] = nd, u, src
                     heapq.heappush(heap, (nd, v))
+                    if touched is not None:
+                        touched.add(v)
         return True
 
     def levels_reference(

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from scipy.sparse import csr_array
 from scipy.sparse.csgraph import dijkstra
+from scipy.spatial import cKDTree
 
 from sim import combat
 from sim.model import FrontlineModel
@@ -275,3 +276,25 @@ def test_mop_up_equals_whole_graph_components():
         np.testing.assert_array_equal(fast, ref)
         found += len(ref) > 0
     assert found > 10
+
+
+def test_hub_throughput_from_kept_distances_equals_kd_tree():
+    """Theta from the hub-to-node distances kept by the network equals hub_throughput's k-d tree
+    query, on random fronts and with the fires ranges set to exact hub-node distances (where it
+    must hand over to hub_throughput)."""
+    m = FrontlineModel("baseline_2024", rng=3)
+    net, p = m.supply_net, m.p
+    rng = np.random.default_rng(5)
+    for trial in range(30):
+        held = rng.random(len(net.hub_nodes)) < 0.6
+        front = np.flatnonzero(rng.random(net.n) < rng.choice([0.0, 0.001, 0.01, 0.1]))
+        params = p
+        if trial % 3 == 2:  # a range that a front node lies exactly at (as the k-d tree says)
+            hub = int(rng.choice(np.flatnonzero(held)))
+            r = np.hypot(*(net.xy - net.xy[net.hub_nodes[hub]]).T)
+            front = np.unique(rng.choice(np.flatnonzero((r > 45) & (r < 75)), size=20))
+            d, _ = cKDTree(net.xy[front]).query(net.xy[net.hub_nodes[hub]])
+            params = p.replace(glide_bomb_range_km=float(d))
+            net._theta(held, front, p)  # the distances kept for the default ranges
+        expected = net.hub_throughput(net.hub_nodes[held], front, params)
+        np.testing.assert_array_equal(net._theta(held, front, params), expected)
