@@ -25,6 +25,18 @@ def _splitmix64(x: np.ndarray) -> np.ndarray:
     return x ^ (x >> np.uint64(31))
 
 
+_MASK = (1 << 64) - 1
+
+
+def _splitmix64_int(x: int) -> int:
+    """:func:`_splitmix64` of one non-negative integer below 2**64, in Python integers: the same
+    wrapping uint64 arithmetic, without numpy's per-call cost on one-element arrays."""
+    x = (x + 0x9E3779B97F4A7C15) & _MASK
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK
+    return x ^ (x >> 31)
+
+
 def uniforms(key: int, day: int, stream: int, ids: np.ndarray) -> np.ndarray:
     """Uniform(0, 1) draws addressed by (key, day, stream, id).
 
@@ -52,10 +64,8 @@ def uniforms(key: int, day: int, stream: int, ids: np.ndarray) -> np.ndarray:
     >>> bool((uniforms(7, 3, 0, np.array([2])) == u[2]).all())
     True
     """
+    head = _splitmix64_int(_splitmix64_int(_splitmix64_int(key) ^ day) ^ stream)
     with np.errstate(over="ignore"):
-        head = _splitmix64(np.array([key], dtype=np.uint64))[0]
-        head = _splitmix64(np.array([head ^ np.uint64(day)], dtype=np.uint64))[0]
-        head = _splitmix64(np.array([head ^ np.uint64(stream)], dtype=np.uint64))[0]
-        bits = _splitmix64(np.asarray(ids, dtype=np.uint64) ^ head)
+        bits = _splitmix64(np.asarray(ids, dtype=np.uint64) ^ np.uint64(head))
     # Top 53 bits -> (0, 1), offset by half a step so 0 and 1 never occur.
     return ((bits >> np.uint64(11)).astype(np.float64) + 0.5) * (1.0 / 9007199254740992.0)

@@ -302,17 +302,22 @@ class SupplyNetwork:
         reach = float(ranges.max())
         pairs = self.__dict__.setdefault("_hub_pairs", {}).get(reach)
         if pairs is None:
-            near = cKDTree(self.xy).query_ball_point(self.xy[self.hub_nodes], reach + 1.0)
-            hub_of = np.repeat(np.arange(len(self.hub_nodes)), [len(x) for x in near])
-            node = np.concatenate([np.asarray(x, dtype=np.intp) for x in near])
+            # Node-major: for each node, the hubs within reach (and a km) and their distances.
+            near = cKDTree(self.xy[self.hub_nodes]).query_ball_point(self.xy, reach + 1.0)
+            count = np.array([len(x) for x in near])
+            hub_of = np.concatenate([np.asarray(x, dtype=np.intp) for x in near])
+            node = np.repeat(np.arange(self.n), count)
             d = np.hypot(*(self.xy[node] - self.xy[self.hub_nodes[hub_of]]).T)
-            pairs = self._hub_pairs[reach] = (hub_of, node, d)
-        hub_of, node, d = pairs
-        front = np.zeros(self.n, dtype=bool)
-        front[enemy_front_nodes] = True
-        on = front[node]
+            start = np.zeros(self.n + 1, dtype=np.intp)
+            np.cumsum(count, out=start[1:])
+            pairs = self._hub_pairs[reach] = (start, hub_of, d)
+        start, hub_of, d = pairs
+        # The entries of today's enemy front nodes, gathered run by run.
+        lo, hi = start[enemy_front_nodes], start[enemy_front_nodes + 1]
+        lens = hi - lo
+        entry = np.arange(lens.sum()) + np.repeat(lo - np.cumsum(lens) + lens, lens)
         nearest = np.full(len(self.hub_nodes), np.inf)
-        np.minimum.at(nearest, hub_of[on], d[on])
+        np.minimum.at(nearest, hub_of[entry], d[entry])
         nearest = nearest[held]
         if (np.abs(nearest[:, None] - ranges[None, :]) <= 1e-6).any():
             return self.hub_throughput(self.hub_nodes[held], enemy_front_nodes, params)

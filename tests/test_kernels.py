@@ -298,3 +298,16 @@ def test_hub_throughput_from_kept_distances_equals_kd_tree():
             net._theta(held, front, p)  # the distances kept for the default ranges
         expected = net.hub_throughput(net.hub_nodes[held], front, params)
         np.testing.assert_array_equal(net._theta(held, front, params), expected)
+
+
+def test_splitmix_in_python_integers_equals_numpy():
+    from sim.rng import _splitmix64, _splitmix64_int
+
+    rng = np.random.default_rng(2)
+    xs = np.concatenate(
+        [rng.integers(0, 2**63 - 1, 500, dtype=np.uint64) * np.uint64(2), np.arange(20)]
+    ).astype(np.uint64)
+    xs = np.concatenate([xs, np.array([2**64 - 1, 2**63, 2**64 - 0x9E3779B97F4A7C15], np.uint64)])
+    with np.errstate(over="ignore"):
+        expected = _splitmix64(xs)
+    assert [_splitmix64_int(int(x)) for x in xs] == [int(x) for x in expected]
