@@ -9,9 +9,10 @@ Quick mode, as CI runs it: ``pytest benchmarks -q --benchmark-disable`` runs eve
 once (setup, then the target once) with no statistics: benchmarks cannot rot, and it costs
 well under a minute.
 
-At the end of a timed session this file prints two derived figures: the fitted exponent of
-step cost against theatre size, and the speed-up of each fast kernel over its reference twin,
-both from the medians measured in the same run.
+At the end of a timed session this file prints derived figures: the fitted exponent of step
+cost against theatre size, the speed-up of each fast kernel over its reference twin, and of the
+incremental supply update over a full recomputation, all from the medians measured in the same
+run.
 """
 
 from __future__ import annotations
@@ -169,6 +170,12 @@ def pytest_terminal_summary(terminalreporter) -> None:
                 f"{kernel}: fast {1e3 * fast:.3f} ms, reference {1e3 * ref:.1f} ms, "
                 f"speed-up {ref / fast:,.0f}x"
             )
+    inc, full = _MEDIANS.get("phase_supply"), _MEDIANS.get("phase_supply_full")
+    if inc and full:
+        tr.write_line(
+            f"supply phase (day 120): incremental {1e3 * inc:.3f} ms, full recomputation "
+            f"{1e3 * full:.3f} ms, speed-up {full / inc:,.1f}x"
+        )
     if "year" in _MEDIANS:
         tr.write_line(f"theatre-year (baseline_2024, 365 steps): {_MEDIANS['year']:.3f} s")
 

@@ -1,9 +1,13 @@
 """The model step on the real theatre: a whole year, one step, and each phase alone.
 
 All on ``baseline_2024`` (13,328 nodes, ~320 units) with seed 1. The step and the phases are
-measured on the state of day 120 (2024-04-30), rebuilt before every round.
+measured on the state of day 120 (2024-04-30), rebuilt before every round. The supply phase is
+measured twice: updating the forests of day 119 incrementally for day 120's change of hands (one
+node, the median day), and recomputing them from scratch (what every such day cost before the
+incremental update); the session prints the ratio.
 """
 
+import copy
 from datetime import date
 
 from conftest import MID_RUN_DAYS, mid_run_model
@@ -34,11 +38,18 @@ def test_step(benchmark, record):
 
 def _phase_state(upto: str):
     """The day-120 state with the phases before ``upto`` already run for the day."""
+    if upto in ("supply", "supply_full"):
+        # Day 120's supply phase as if run right after its changes of hands: the forests
+        # as they were on day 119 (the movement phase's mop-up already updates them).
+        m = mid_run_model(MID_RUN_DAYS - 1)
+        trees = copy.deepcopy(m.supply_trees)
+        m.step()
+        m._apply_schedule()
+        m.supply_trees = trees if upto == "supply" else [None, None]
+        m.supply_stale = True  # it only runs on days control changed
+        return (m,), {}
     m = mid_run_model()
     m._apply_schedule()
-    if upto == "supply":
-        m.supply_stale = True  # measure a recomputation (it only runs on days control changed)
-        return (m,), {}
     supply.supply_phase(m)
     if upto == "command":
         return (m,), {}
@@ -55,8 +66,17 @@ def _phase_state(upto: str):
 
 
 def test_phase_supply(benchmark, record):
-    benchmark.pedantic(supply.supply_phase, setup=lambda: _phase_state("supply"), rounds=10)
+    """Incremental: the forests of day 119 updated for day 120's change of hands."""
+    benchmark.group = "supply phase, day 120"
+    benchmark.pedantic(supply.supply_phase, setup=lambda: _phase_state("supply"), rounds=15)
     record("phase_supply", benchmark)
+
+
+def test_phase_supply_full(benchmark, record):
+    """Both sides' forests recomputed from scratch (scipy Dijkstra from every hub)."""
+    benchmark.group = "supply phase, day 120"
+    benchmark.pedantic(supply.supply_phase, setup=lambda: _phase_state("supply_full"), rounds=15)
+    record("phase_supply_full", benchmark)
 
 
 def test_phase_command(benchmark, record):
