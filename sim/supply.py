@@ -372,8 +372,8 @@ class SupplyNetwork:
         return "full"
 
     def _adjacency(self) -> tuple[list[int], list[int], list[float]]:
-        # Python lists of the search-order CSR (row pointers, neighbours, costs): slicing a list
-        # and iterating plain ints and floats is several times faster than numpy scalars.
+        # Python lists of the search-order CSR (row pointers, neighbours, costs): indexing and
+        # iterating plain ints and floats is several times faster than numpy scalars.
         adj = self.__dict__.get("_adj")
         if adj is None:
             adj = (self._indptr.tolist(), self._entry_col.tolist(), self._entry_cost.tolist())
@@ -403,14 +403,13 @@ class SupplyNetwork:
         source[idx] = NO_NODE
         redo = affected.difference(lost)
         limit = tree.limit
-        own_l = own  # numpy bool lookups below
         heap = []
         for v in redo:  # seed from the unaffected own neighbours
             best, by = np.inf, NO_NODE
             lo, hi = indptr[v], indptr[v + 1]
             for k in range(lo, hi):
                 u = col[k]
-                if u in affected or not own_l[u]:
+                if u in affected or not own[u]:
                     continue
                 d = dist[u] + cost[k]
                 if d < best:
@@ -446,8 +445,7 @@ class SupplyNetwork:
         touched = tree.dirty
         if touched is not None:
             touched.update(gained)
-        own_l = own
-        return self._search(heap, tree, lambda v: own_l[v], adj, touched, FULL_SEARCH_NODES)
+        return self._search(heap, tree, own.__getitem__, adj, touched, FULL_SEARCH_NODES)
 
     def _hub_set(self) -> frozenset[int]:
         hubs = self.__dict__.get("_hubs")
