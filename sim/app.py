@@ -148,7 +148,10 @@ class ViewModel(FrontlineModel):
         overrides = {}
         for key, value in values.items():
             start = SLIDER_START.get(key)
-            if start is None or not math.isclose(float(value), start, rel_tol=1e-9, abs_tol=1e-12):
+            # The slider snaps to its step grid, so a slider moved away and back may sit up to
+            # half a step from a scenario value that is not on the grid: that is "not moved".
+            half_step = 0.5 * VIEW_PARAMS.get(key, 0.0)
+            if start is None or abs(float(value) - start) > max(half_step, 1e-12):
                 overrides[key] = float(value)
         super().__init__(loaded, rng=seed, theatre=theatre, **overrides)
         self.view_seed = seed

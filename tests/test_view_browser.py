@@ -215,11 +215,12 @@ def test_view_in_browser(server, browser):
     _wait_text(page, "frontline-run", contains="advance_slowdown=")
     run = page.locator(".frontline-run").inner_text()
     assert "seed 7" in run, run
-    assert "advance_slowdown=0.0035" in run, run
+    moved = f"{_one_step_right('advance_slowdown'):g}"
+    assert f"advance_slowdown={moved}" in run, run
     assert _date(page) == start
     # ... and the rebuilt model runs with it: the value in use, then a Step.
     in_use = page.locator(".frontline-values").inner_text()
-    assert "advance_slowdown = 0.0035 (set)" in in_use, in_use
+    assert f"advance_slowdown = {moved} (set)" in in_use, in_use
     step.click()
     _wait_text(page, "frontline-date", equals=(start + timedelta(days=1)).isoformat())
 
@@ -228,6 +229,19 @@ def test_view_in_browser(server, browser):
     if os.environ.get("FRONTLINE_VIEW_DOCS"):
         _docs_screenshot(page)
     assert not errors, "\n".join(errors)
+
+
+def _one_step_right(key: str) -> float:
+    """Where a slider lands after one ArrowRight: the scenario's value plus one step, snapped to
+    the slider's grid (registry minimum plus whole steps), as Vuetify does."""
+    from sim.app import VIEW_PARAMS, scenario_value
+    from sim.params import PARAMS
+    from sim.scenario import load_scenario
+
+    spec = load_scenario(Path(__file__).resolve().parents[1] / "scenarios" / "baseline_2024.toml")
+    step, low = VIEW_PARAMS[key], PARAMS[key].low
+    value = scenario_value(spec, key) + step
+    return low + round((value - low) / step) * step
 
 
 def _docs_screenshot(page, days: int = 120) -> None:
