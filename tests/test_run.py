@@ -1,14 +1,15 @@
 """End to end on the real theatre: `frontline run`, its outputs, determinism and plausibility."""
 
 import json
-from datetime import date
+from datetime import date, timedelta
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from sim.cli import main
-from sim.model import FrontlineModel
+from sim.model import FrontlineModel, default_theatre, resolve_scenario
 from sim.params import PARAMS
 from sim.runner import run_scenario
 from sim.units import Unit
@@ -106,3 +107,15 @@ def test_2024_defaults_gain_hundreds_to_thousands_not_zero_not_runaway():
     for seed in range(3):
         r = run_scenario("baseline_2024", seed=seed, until=date(2024, 11, 20))
         assert 300 < r.summary["russia_gain_km2"] < 6000, r.summary["russia_gain_km2"]
+
+
+@pytest.mark.parametrize(
+    "name", sorted(p.stem for p in (Path(__file__).parents[1] / "scenarios").glob("*.toml"))
+)
+def test_every_committed_scenario_loads_and_runs(name):
+    """Each scenario file is valid against the registry and the theatre, and steps."""
+    spec = resolve_scenario(name, default_theatre())
+    m = FrontlineModel(spec, rng=0)
+    m.run_for(3)
+    assert m.date == spec.start + timedelta(days=3)
+    assert m.russia_held_in_ukraine_km2 > 0
