@@ -12,6 +12,9 @@ Verbs::
     frontline run SCENARIO [--seed N] [--until DATE] [--set KEY=VALUE ...] [--out DIR]
     frontline batch SCENARIO --replications R [--workers W] [--seed N] [--until DATE]
                     [--set KEY=VALUE ...] --out DIR
+    frontline sweep SCENARIO --design grid|lhs|sobol --param KEY=LOW:HIGH [--param ...]
+                    --samples N --replications R [--seed N] [--workers W] [--until DATE]
+                    [--set KEY=VALUE ...] --out DIR [--sobol OUTCOME ...]
     frontline view [SCENARIO] [--host HOST] [--port PORT]
 
 Later verbs (``calibrate``) get their own ``_add_<verb>`` parser function
@@ -75,7 +78,15 @@ def _build_parser() -> argparse.ArgumentParser:
         prog=PROG, description="Agent-based simulation of the Russia-Ukraine front."
     )
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
-    for add in (_add_params, _add_theatre, _add_run, _add_batch, _add_calibrate, _add_view):
+    for add in (
+        _add_params,
+        _add_theatre,
+        _add_run,
+        _add_batch,
+        _add_sweep,
+        _add_calibrate,
+        _add_view,
+    ):
         add(verbs)
     return parser
 
@@ -128,6 +139,53 @@ def _add_batch(verbs: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_batch)
 
 
+def _add_sweep(verbs: argparse._SubParsersAction) -> None:
+    p = verbs.add_parser(
+        "sweep", help="run a batch at every point of a parameter design (grid, LHS, Sobol')"
+    )
+    _add_scenario_args(p, seed_help="design and batch seed; every point gets the same seeds")
+    p.add_argument("--design", choices=("grid", "lhs", "sobol"), required=True)
+    p.add_argument(
+        "--param",
+        dest="ranges",
+        action="append",
+        type=_key_range,
+        required=True,
+        metavar="KEY=LOW:HIGH",
+        help="a registry parameter and its range (inside the allowed range); repeatable",
+    )
+    p.add_argument(
+        "--samples",
+        type=int,
+        required=True,
+        metavar="N",
+        help="grid: levels per parameter; lhs: points; sobol: points, a power of two "
+        "(with --sobol: the base sample; N * (parameters + 2) points are run)",
+    )
+    p.add_argument(
+        "--replications", type=int, required=True, metavar="R", help="runs per point (>= 1)"
+    )
+    p.add_argument(
+        "--workers", type=int, default=None, metavar="W", help="processes (default: all cores)"
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="write outputs here; a re-run with the same arguments resumes",
+    )
+    p.add_argument(
+        "--sobol",
+        nargs="+",
+        default=None,
+        metavar="OUTCOME",
+        help="with --design sobol: Sobol' indices of these outcomes (each point's mean over "
+        "its replications), printed and written to DIR/sobol.json",
+    )
+    p.set_defaults(handler=_sweep)
+
+
 def _add_calibrate(verbs: argparse._SubParsersAction) -> None:
     p = verbs.add_parser("calibrate", help="fit the free parameters to the gain targets")
     p.add_argument("--quick", action="store_true", help="tiny budget (for tests and smoke runs)")
@@ -178,6 +236,17 @@ def _iso_date(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD: {text!r}") from None
+
+
+def _key_range(text: str) -> tuple[str, float, float]:
+    key, sep, rest = text.partition("=")
+    low, colon, high = rest.partition(":")
+    try:
+        if not (sep and colon and key.strip()):
+            raise ValueError
+        return key.strip(), float(low), float(high)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected KEY=LOW:HIGH, got {text!r}") from None
 
 
 def _key_value(text: str) -> tuple[str, str]:
@@ -267,6 +336,41 @@ def _batch(args: argparse.Namespace) -> int:
         raise UsageError(str(err)) from None
     print(format_batch(result))
     print(f"wrote {args.out} ({len(result.computed or [])} replications run now)")
+    return 0
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from sim import sweep  # imported late: loads the model
+    from sim.batch import BatchError
+
+    bounds = {key: (low, high) for key, low, high in args.ranges}
+    if len(bounds) < len(args.ranges):
+        keys = [k for k, _, _ in args.ranges]
+        twice = sorted({k for k in keys if keys.count(k) > 1})
+        raise UsageError(f"--param given more than once for: {', '.join(twice)}")
+    both = sorted(set(bounds) & {k for k, _ in args.sets})
+    if both:
+        raise UsageError(f"both --param and --set given for: {', '.join(both)}")
+    if args.sobol and args.design != "sobol":
+        raise UsageError("--sobol needs --design sobol")
+    try:
+        sweep.check_bounds(bounds)  # before loading the scenario: fail fast
+        spec = _load_spec(args)
+        common = {"seed": args.seed, "workers": args.workers, "until": args.until, "out": args.out}
+        analysis = None
+        if args.sobol:
+            result, analysis = sweep.sweep_sobol(
+                spec, bounds, args.sobol, args.samples, args.replications, **common
+            )
+        else:
+            points = sweep.design(args.design, bounds, args.samples, seed=args.seed)
+            result = sweep.run_sweep(spec, points, args.replications, **common)
+    except (sweep.SweepError, BatchError) as err:  # bad arguments or another sweep in --out
+        raise UsageError(str(err)) from None
+    print(sweep.format_sweep(result))
+    if analysis is not None:
+        print(sweep.format_sobol(analysis))
+    print(f"wrote {args.out} ({len(result.computed)} runs computed now)")
     return 0
 
 
