@@ -21,10 +21,17 @@ With ``out``, the directory holds::
 A re-run with the same arguments skips the replications already in ``parts/``, so a killed
 batch loses only the replications that were still running. The final tables are always
 assembled from the part files, so a resumed batch writes the same tables as an uninterrupted one.
+
+With ``scheduler``, the replications run on an existing Dask distributed cluster instead of a
+local pool: the same :func:`_replicate` runs on the cluster's workers (which must be able to
+import ``sim``: install the package there) and sends each record back, and this process writes
+the part files, so the workers need not share its filesystem. The seeds, the part files and the
+tables are the same as those of a local batch.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import math
@@ -32,8 +39,8 @@ import multiprocessing
 import os
 import subprocess
 import sys
-from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Generator, Iterable
+from concurrent.futures import CancelledError, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -130,6 +137,8 @@ def run_batch(
     until: date | None = None,
     out: Path | None = None,
     progress: bool | None = None,
+    *,
+    scheduler: str | None = None,
 ) -> BatchResult:
     """Run ``replications`` replications of a scenario and summarise them.
 
@@ -152,6 +161,13 @@ def run_batch(
         are reused, if the directory's manifest matches this request.
     progress : bool, optional
         Show a progress bar on stderr; by default only when stderr is a terminal.
+    scheduler : str, optional
+        Address of a running Dask distributed scheduler (``"tcp://127.0.0.1:8786"``) to run the
+        replications on, instead of local processes; ``workers`` is then ignored (the cluster
+        has its own). Needs the ``distributed`` package (``pip install -e ".[cluster]"``), and
+        workers that can import ``sim``. Nothing is started: the client only connects (waiting
+        up to :data:`CONNECT_TIMEOUT` seconds), and is closed before this returns. The results
+        are the same as those of a local batch with the same seed.
 
     Returns
     -------
@@ -160,7 +176,8 @@ def run_batch(
     Raises
     ------
     BatchError
-        ``replications`` or ``workers`` < 1, or ``out`` holds a different batch.
+        ``replications`` or ``workers`` < 1, ``out`` holds a different batch, or the
+        ``scheduler`` cannot be reached (or ``distributed`` is not installed).
     sim.scenario.ScenarioError
         ``until`` outside the scenario's dates.
     """
@@ -182,30 +199,42 @@ def run_batch(
         "version": __version__,
     }
     commit = git_commit()
+    # Connected before anything is written, so a wrong address leaves no trace in ``out``.
+    client = _connect(scheduler) if scheduler is not None else None
+    finished = None
+    try:
+        parts = None
+        done: set[int] = set()
+        if out is not None:
+            out = Path(out)
+            parts = out / PARTS
+            _claim(out, manifest)
+            done = _finished(parts, seeds)
+        todo = [i for i in range(replications) if i not in done]
 
-    parts = None
-    done: set[int] = set()
-    if out is not None:
-        out = Path(out)
-        parts = out / PARTS
-        _claim(out, manifest)
-        done = _finished(parts, seeds)
-    todo = [i for i in range(replications) if i not in done]
-
-    records: dict[int, tuple[dict, pd.DataFrame]] = {}
-    show = sys.stderr.isatty() if progress is None else progress
-    with tqdm(
-        total=replications,
-        initial=len(done),
-        desc=f"{spec.name} batch",
-        unit="run",
-        file=sys.stderr,
-        disable=not show,
-    ) as bar:
-        for i, record in _execute(spec, todo, seeds, commit, parts, workers):
-            if record is not None:
-                records[i] = record
-            bar.update(1)
+        records: dict[int, tuple[dict, pd.DataFrame]] = {}
+        show = sys.stderr.isatty() if progress is None else progress
+        if client is None:
+            finished = _execute(spec, todo, seeds, commit, parts, workers)
+        else:
+            finished = _execute_on_cluster(client, spec, todo, seeds, commit, parts)
+        with tqdm(
+            total=replications,
+            initial=len(done),
+            desc=f"{spec.name} batch",
+            unit="run",
+            file=sys.stderr,
+            disable=not show,
+        ) as bar:
+            for i, record in finished:
+                if record is not None:
+                    records[i] = record
+                bar.update(1)
+    finally:
+        if finished is not None:
+            finished.close()  # stops its pool or cancels its tasks if we leave early
+        if client is not None:
+            client.close()
 
     if parts is not None:  # always read back, so fresh and resumed batches agree
         records = {i: _read_part(_part_path(parts, i)) for i in range(replications)}
@@ -229,7 +258,7 @@ def _execute(
     commit: str,
     parts: Path | None,
     workers: int,
-) -> Iterable[tuple[int, tuple[dict, pd.DataFrame] | None]]:
+) -> Generator[tuple[int, tuple[dict, pd.DataFrame] | None]]:
     """Run the replications in ``todo``; yield ``(i, record)`` as each finishes.
 
     With ``parts``, each replication writes its part file itself and yields ``None`` as its
@@ -266,6 +295,82 @@ def _execute(
     pool.shutdown(wait=True)
 
 
+# How long a client waits for the scheduler to answer before giving up, in seconds.
+CONNECT_TIMEOUT = 10.0
+
+
+def _connect(address: str):
+    """A ``distributed.Client`` connected to the scheduler at ``address`` (never a new cluster)."""
+    try:
+        import distributed
+    except ImportError:
+        raise BatchError(
+            "running on a Dask cluster needs the distributed package: "
+            'pip install -e ".[cluster]" (or pip install distributed)'
+        ) from None
+    if not isinstance(address, str) or not address.strip():
+        raise BatchError(f"scheduler must be an address like tcp://HOST:8786, got {address!r}")
+    try:
+        # An address, so the client connects and starts nothing; not the default client, so
+        # nothing else in this process picks it up.
+        return distributed.Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
+    except Exception as err:  # a bad address, nobody listening, or not a Dask scheduler
+        raise BatchError(
+            f"cannot connect to the Dask scheduler at {address!r}: {err or type(err).__name__}"
+        ) from None
+
+
+def _execute_on_cluster(
+    client,
+    spec: ScenarioSpec,
+    todo: list[int],
+    seeds: list[int],
+    commit: str,
+    parts: Path | None,
+) -> Generator[tuple[int, tuple[dict, pd.DataFrame] | None]]:
+    """Run the replications in ``todo`` on a Dask cluster; yield ``(i, record)`` as each finishes.
+
+    The workers return their records (``parts=None``) and this process writes the part files,
+    so they land in ``parts`` whether or not the workers see this filesystem.
+    """
+    import distributed
+
+    # pure=False: unique keys, so nothing is shared with another batch on the same scheduler
+    # (and the spec need not be tokenised). The spec travels by value with each task.
+    futures = [client.submit(_replicate, spec, i, seeds[i], commit, None, pure=False) for i in todo]
+    if todo and not client.scheduler_info().get("workers"):
+        print(
+            f"frontline: the Dask scheduler at {client.scheduler.address} has no workers yet; "
+            "the batch waits for some",
+            file=sys.stderr,
+        )
+    try:
+        for future in distributed.as_completed(futures, loop=client.loop):
+            try:
+                i, record = future.result()
+            except CancelledError as err:  # the scheduler went away (or cancelled the task)
+                kept = f"; finished replications are kept in {parts}, re-run to resume"
+                raise BatchError(
+                    f"the Dask cluster dropped the batch ({err}){kept if parts else ''}"
+                ) from None
+            except ModuleNotFoundError as err:
+                if err.name != "sim" and not str(err).startswith("No module named 'sim"):
+                    raise
+                raise BatchError(
+                    f"the Dask workers cannot import sim ({err}): install the frontline "
+                    "package on every worker"
+                ) from None
+            if parts is not None:
+                _write_part(parts, i, *record)
+                record = None
+            yield i, record
+    finally:
+        # A no-op for finished tasks; stops the rest if we leave early. Best effort: the
+        # scheduler may be gone, and the error that brought us here matters more.
+        with contextlib.suppress(Exception):
+            client.cancel(futures)
+
+
 def _replicate(
     spec: ScenarioSpec, index: int, seed: int, commit: str, parts: Path | None
 ) -> tuple[int, tuple[dict, pd.DataFrame] | None]:
@@ -276,12 +381,17 @@ def _replicate(
     record = {"replication": index, "seed": seed, "git_commit": commit, "summary": result.summary}
     if parts is None:
         return index, (record, result.daily)
-    table = pa.Table.from_pandas(result.daily, preserve_index=False)
+    _write_part(parts, index, record, result.daily)
+    return index, None
+
+
+def _write_part(parts: Path, index: int, record: dict, daily: pd.DataFrame) -> None:
+    """Write one replication's part file atomically: its daily table, its record as metadata."""
+    table = pa.Table.from_pandas(daily, preserve_index=False)
     meta = {**(table.schema.metadata or {}), _PART_KEY: json.dumps(record).encode()}
     table = table.replace_schema_metadata(meta)
     parts.mkdir(parents=True, exist_ok=True)
     _atomic(_part_path(parts, index), lambda p: pq.write_table(table, p))
-    return index, None
 
 
 def _part_path(parts: Path, index: int) -> Path:

@@ -10,8 +10,8 @@ Verbs::
     frontline theatre build [--frontlines DIR] [--out PATH]
     frontline theatre info [--json]
     frontline run SCENARIO [--seed N] [--until DATE] [--set KEY=VALUE ...] [--out DIR]
-    frontline batch SCENARIO --replications R [--workers W] [--seed N] [--until DATE]
-                    [--set KEY=VALUE ...] --out DIR
+    frontline batch SCENARIO --replications R [--workers W | --scheduler ADDRESS] [--seed N]
+                    [--until DATE] [--set KEY=VALUE ...] --out DIR
     frontline sweep SCENARIO --design grid|lhs|sobol --param KEY=LOW:HIGH [--param ...]
                     --samples N --replications R [--seed N] [--workers W] [--until DATE]
                     [--set KEY=VALUE ...] --out DIR [--sobol OUTCOME ...]
@@ -128,6 +128,13 @@ def _add_batch(verbs: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--workers", type=int, default=None, metavar="W", help="processes (default: all cores)"
+    )
+    p.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="run on the Dask cluster whose scheduler is at ADDRESS (tcp://127.0.0.1:8786) "
+        "instead of local processes; needs pip install -e '.[cluster]'",
     )
     p.add_argument(
         "--out",
@@ -323,6 +330,8 @@ def _batch(args: argparse.Namespace) -> int:
 
     from sim.batch import BatchError, format_batch, run_batch  # imported late: loads the model
 
+    if args.scheduler is not None and args.workers is not None:
+        raise UsageError("--workers and --scheduler do not mix: the cluster has its own workers")
     try:
         result = run_batch(
             spec,
@@ -331,8 +340,9 @@ def _batch(args: argparse.Namespace) -> int:
             workers=args.workers,
             until=args.until,
             out=args.out,
+            scheduler=args.scheduler,
         )
-    except BatchError as err:  # bad arguments or a different batch in --out, not a bug
+    except BatchError as err:  # bad arguments, another batch in --out, no scheduler: not a bug
         raise UsageError(str(err)) from None
     print(format_batch(result))
     print(f"wrote {args.out} ({len(result.computed or [])} replications run now)")
