@@ -23,7 +23,7 @@ from sim import command, metrics, movement, supply
 from sim.combat import combat_phase
 from sim.scenario import ScenarioSpec, load_scenario
 from sim.theatre.theatre import Theatre
-from sim.units import RUSSIA, UKRAINE, Unit, UnitTable
+from sim.units import RUSSIA, SIDE_INDEX, UKRAINE, Unit, UnitTable
 
 SCENARIO_DIR = Path(__file__).resolve().parents[1] / "scenarios"
 
@@ -134,6 +134,12 @@ class FrontlineModel(mesa.Model):
         self._front_key: np.ndarray | None = None  # control map the cached front belongs to
 
         self.initial_control = t.control(spec.initial_control).astype(np.int8)
+        for hold in spec.holds:  # ground the dated polygons do not draw (e.g. the Kursk salient)
+            centre = self.xy[t.node_by_name(hold.place)]
+            near = np.hypot(*(self.xy - centre).T) <= hold.radius_km
+            if hold.soil is not None:
+                near &= t.country == SIDE_INDEX[hold.soil]
+            self.initial_control[near] = SIDE_INDEX[hold.side]
         self.control = self.initial_control.copy()
         self.fortification = np.zeros(t.n_nodes)
         self.penetration = np.zeros(t.n_nodes)

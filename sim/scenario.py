@@ -87,7 +87,7 @@ EVENT_KINDS: tuple[str, ...] = ("redeploy", "reinforce", "posture")
 
 _TOP_KEYS = tuple(
     "extends calibration name description start end initial_control params schedule sector"
-    " event".split()
+    " event hold".split()
 )
 _TOP_REQUIRED = ("name", "start", "end", "initial_control")
 _SECTOR_KEYS = tuple(
@@ -195,6 +195,21 @@ class EventSpec:
 
 
 @dataclass(frozen=True)
+class HoldSpec:
+    """A correction to the initial control map: ``side`` holds every node within
+    ``radius_km`` of ``place`` (on ``soil``'s side of the border only, if given).
+
+    For ground the dated polygons do not draw, such as Ukraine's Kursk salient (the polygons
+    cover occupied Ukraine only).
+    """
+
+    side: str
+    place: str
+    radius_km: float
+    soil: str | None = None
+
+
+@dataclass(frozen=True)
 class ScenarioSpec:
     """A fully resolved, validated scenario (``extends`` applied, defaults filled in).
 
@@ -234,6 +249,7 @@ class ScenarioSpec:
     schedule: dict[str, list[tuple[date, float]]]
     sectors: tuple[SectorSpec, ...]
     events: tuple[EventSpec, ...]
+    holds: tuple[HoldSpec, ...] = ()
     content_hash: str = ""
 
     # Params and dict fields are unhashable; the content hash identifies the content anyway.
@@ -347,6 +363,7 @@ class ScenarioSpec:
             },
             "sectors": [dataclasses.asdict(s) for s in self.sectors],
             "events": [{**dataclasses.asdict(e), "date": e.date.isoformat()} for e in self.events],
+            "holds": [dataclasses.asdict(h) for h in self.holds],
         }
 
 
@@ -635,6 +652,7 @@ class _Layer:
     schedule: dict[str, _Tagged]
     sectors: list[tuple[dict[str, _Tagged], _At]]
     events: list[tuple[dict[str, _Tagged], _At]]
+    holds: list[tuple[dict[str, _Tagged], _At]]
 
 
 def _parse_layer(path: Path, raw: dict[str, Any]) -> _Layer:
@@ -683,7 +701,29 @@ def _parse_layer(path: Path, raw: dict[str, Any]) -> _Layer:
         (_parse_event(table, root.child("event").item(i)), root.child("event").item(i))
         for i, table in enumerate(_tables(raw.get("event", []), root.child("event")))
     ]
-    return _Layer(path, top, params, schedule, sectors, events)
+    holds = [
+        (_parse_hold(table, root.child("hold").item(i)), root.child("hold").item(i))
+        for i, table in enumerate(_tables(raw.get("hold", []), root.child("hold")))
+    ]
+    return _Layer(path, top, params, schedule, sectors, events, holds)
+
+
+def _parse_hold(table: dict[str, Any], at: _At) -> dict[str, _Tagged]:
+    _keys(table, ("side", "place", "radius_km", "soil"), at)
+    _required(table, ["side", "place", "radius_km"], at)
+    checks = {
+        "side": lambda v, a: _choice(v, a, SIDES),
+        "place": _str,
+        "radius_km": _radius,
+        "soil": lambda v, a: _choice(v, a, SIDES),
+    }
+    return {k: (checks[k](v, at.child(k)), at.child(k)) for k, v in table.items()}
+
+
+def _radius(value: object, at: _At) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 100:
+        raise at.error("allowed range is (0, 100] km", value)
+    return float(value)
 
 
 def _calibrated_params(path: Path, raw: dict[str, Any], root: _At) -> dict[str, _Tagged]:
@@ -774,6 +814,7 @@ def _resolve(layers: list[_Layer], place_names: Collection[str] | None) -> Scena
     schedule: dict[str, _Tagged] = {}
     sectors: dict[str, tuple[dict[str, _Tagged], _At]] = {}
     events: list[tuple[dict[str, _Tagged], _At]] = []
+    holds: list[tuple[dict[str, _Tagged], _At]] = []
     for layer in layers:  # root first, so children override
         top.update(layer.top)
         params.update(layer.params)
@@ -785,6 +826,7 @@ def _resolve(layers: list[_Layer], place_names: Collection[str] | None) -> Scena
             else:
                 sectors[name] = (dict(fields), at)
         events.extend(layer.events)
+        holds.extend(layer.holds)
 
     why = " (set in neither this file nor any it extends)" if len(layers) > 1 else ""
     _required(top, _TOP_REQUIRED, _At(leaf, ""), why)
@@ -815,6 +857,8 @@ def _resolve(layers: list[_Layer], place_names: Collection[str] | None) -> Scena
 
     if place_names is not None:
         _check_places(sectors.values(), set(place_names))
+        for fields, _ in holds:
+            _check_place(*fields["place"], set(place_names))
 
     return _hashed(
         ScenarioSpec(
@@ -828,6 +872,7 @@ def _resolve(layers: list[_Layer], place_names: Collection[str] | None) -> Scena
             schedule={k: v for k, (v, _) in schedule.items()},
             sectors=tuple(sector_specs),
             events=tuple(event_specs),
+            holds=tuple(HoldSpec(**{k: v for k, (v, _) in f.items()}) for f, _ in holds),
         )
     )
 
@@ -838,7 +883,11 @@ def _check_places(sectors: Iterable[tuple[dict[str, _Tagged], _At]], places: set
         named = [(a, at.item(i)) for i, a in enumerate(anchors)]
         named += [fields[k] for k in ("russia_objective", "ukraine_objective") if k in fields]
         for place, where in named:
-            if place not in places:
-                close = difflib.get_close_matches(place, places, n=3, cutoff=0.6)
-                alts = f"; close matches: {', '.join(close)}" if close else ""
-                raise where.error(f"not a theatre place name{alts}", place)
+            _check_place(place, where, places)
+
+
+def _check_place(place: str, where: _At, places: set[str]) -> None:
+    if place not in places:
+        close = difflib.get_close_matches(place, places, n=3, cutoff=0.6)
+        alts = f"; close matches: {', '.join(close)}" if close else ""
+        raise where.error(f"not a theatre place name{alts}", place)

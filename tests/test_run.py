@@ -1,6 +1,7 @@
 """End to end on the real theatre: `frontline run`, its outputs, determinism and plausibility."""
 
 import json
+import math
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -119,3 +120,36 @@ def test_every_committed_scenario_loads_and_runs(name):
     m.run_for(3)
     assert m.date == spec.start + timedelta(days=3)
     assert m.russia_held_in_ukraine_km2 > 0
+
+
+def test_hold_draws_ground_the_polygons_lack():
+    """hubs_2025 starts from the 2024-11-20 polygons plus the Kursk salient (a [[hold]] of 15 km
+    around Sudzha on Russian soil): Ukraine holds about pi * 15^2 km2 inside Russia."""
+    m = FrontlineModel("hubs_2025", rng=0)
+    assert 0.8 * math.pi * 15**2 < m.ukraine_held_in_russia_km2 < 1.1 * math.pi * 15**2
+    sudzha = m.theatre.node_by_name("Sudzha")
+    assert m.initial_control[sudzha] == 0 and m.theatre.control("2024-11-20")[sudzha] == 1
+    # The hold stays on Russian soil: no Ukrainian cell changed hands because of it.
+    in_ua = m.theatre.country == 0
+    assert (m.initial_control[in_ua] == m.theatre.control("2024-11-20")[in_ua]).all()
+
+
+def test_hold_bad_input_names_file_key_and_range(tmp_path):
+    from sim.scenario import ScenarioError, load_scenario
+
+    base = Path(__file__).parents[1] / "scenarios" / "hubs_2025.toml"
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        f'extends = "{base}"\n[[hold]]\nside = "ukraine"\nplace = "Sudzha"\nradius_km = 500\n'
+    )
+    with pytest.raises(
+        ScenarioError, match=r"bad.toml: hold\[0\].radius_km = 500: allowed range is \(0, 100\] km"
+    ):
+        load_scenario(bad)
+    bad.write_text(
+        f'extends = "{base}"\n[[hold]]\nside = "ukraine"\nplace = "Sudja"\nradius_km = 5\n'
+    )
+    with pytest.raises(
+        ScenarioError, match=r"hold\[0\].place = .Sudja.: not a theatre place name.*Sudzha"
+    ):
+        resolve_scenario(bad, default_theatre())
