@@ -15,6 +15,7 @@ Verbs::
     frontline sweep SCENARIO --design grid|lhs|sobol --param KEY=LOW:HIGH [--param ...]
                     --samples N --replications R [--seed N] [--workers W] [--until DATE]
                     [--set KEY=VALUE ...] --out DIR [--sobol OUTCOME ...]
+    frontline report DIR [DIR2] [--out OUT] [--places A,B,...]
     frontline view [SCENARIO] [--host HOST] [--port PORT]
 
 Later verbs (``calibrate``) get their own ``_add_<verb>`` parser function
@@ -85,6 +86,7 @@ def _build_parser() -> argparse.ArgumentParser:
         _add_batch,
         _add_sweep,
         _add_calibrate,
+        _add_report,
         _add_view,
     ):
         add(verbs)
@@ -204,6 +206,29 @@ def _add_calibrate(verbs: argparse._SubParsersAction) -> None:
         "--no-sensitivity", action="store_true", help="skip the one-at-a-time sensitivity runs"
     )
     p.set_defaults(handler=_calibrate)
+
+
+def _add_report(verbs: argparse._SubParsersAction) -> None:
+    p = verbs.add_parser(
+        "report", help="write a Markdown report with figures from a batch, a pair or a sweep"
+    )
+    p.add_argument("dir", type=Path, metavar="DIR", help="a batch or sweep output directory")
+    p.add_argument(
+        "dir2",
+        type=Path,
+        nargs="?",
+        default=None,
+        metavar="DIR2",
+        help="a second batch run with the same --seed and replications: a paired report",
+    )
+    p.add_argument("--out", type=Path, default=None, help="report directory (default DIR/report)")
+    p.add_argument(
+        "--places",
+        default=None,
+        metavar="A,B,...",
+        help="places whose fall dates to report (default: the hubs that fell in any run)",
+    )
+    p.set_defaults(handler=_report)
 
 
 def _add_scenario_args(p: argparse.ArgumentParser, seed_help: str) -> None:
@@ -409,6 +434,18 @@ def _calibrate(args: argparse.Namespace) -> int:
     cal.write_calibrated(result, out / "calibrated.toml", command)
     report = cal.write_report(result, out, command)
     print(f"wrote {out / 'calibrated.toml'} and {report}")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from sim.report import ReportError, write_report
+
+    places = [p.strip() for p in args.places.split(",") if p.strip()] if args.places else None
+    try:
+        report = write_report(args.dir, args.dir2, out=args.out, places=places)
+    except ReportError as err:
+        raise UsageError(str(err)) from None
+    print(f"wrote {report}")
     return 0
 
 

@@ -1,0 +1,775 @@
+"""Reports: Markdown and PNG figures from a batch, a pair of batches, or a sweep directory.
+
+:func:`write_report` reads the directories written by :func:`sim.batch.run_batch` and
+:func:`sim.sweep.run_sweep` (never the model) and writes ``report.md`` and its figures:
+
+- **batch** (``runs.parquet`` + ``daily.parquet``): fan chart of cumulative gains (median, 50%
+  and 90% bands), fall-date curves of chosen places (share of replications in which each had
+  fallen by each date) and a table of their fall dates;
+- **pair** (two batch directories run with the same seed and replication count, so replication
+  ``i`` of each has the same seed: common random numbers): the same for both, plus the paired
+  difference ``DIR2 - DIR`` replication by replication of the final outcomes and of the
+  cumulative Russian gains over time, and the change in the places' fall dates;
+- **sweep** (``sweep.parquet`` + ``design.parquet``): collapse probability (Wilson 95%
+  intervals) and Russian gains against each swept parameter; with one parameter, a logistic
+  ``P = 1 / (1 + exp((x - x_c) / w))`` fitted to the collapse shares by
+  ``scipy.optimize.curve_fit``, with standard errors.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "ReportError",
+    "detect",
+    "fall_changes",
+    "fall_table",
+    "fan_quantiles",
+    "fit_logistic",
+    "logistic",
+    "paired_daily_difference",
+    "paired_difference",
+    "wilson",
+    "write_report",
+]
+
+# Columns of the fan chart and of the outcome tables, with their labels.
+GAINS = {
+    "russia_gain_km2": ("Russian gains", "#b2182b"),
+    "ukraine_gain_km2": ("Ukrainian gains", "#2166ac"),
+    "ukraine_held_in_russia_km2": ("Ukraine's holdings in Russia", "#4d9221"),
+}
+OUTCOMES = {
+    "russia_gain_km2": ("Russian gains", "km²"),
+    "ukraine_gain_km2": ("Ukrainian gains", "km²"),
+    "russia_net_gain_km2": ("Russian net gains", "km²"),
+    "ukraine_held_in_russia_km2": ("Ukraine's holdings in Russia", "km²"),
+    "front_length_km": ("Front length", "km"),
+}
+_MAX_CURVES = 10  # places drawn in a fall-date figure (the table lists them all)
+
+
+class ReportError(ValueError):
+    """Input a report cannot be made from: a missing or unknown directory, or an unpaired pair."""
+
+
+@dataclass
+class Batch:
+    path: Path
+    runs: pd.DataFrame
+    daily: pd.DataFrame
+    summary: dict
+
+    @property
+    def name(self) -> str:
+        return str(self.summary.get("scenario") or self.runs["scenario"].iloc[0])
+
+    @property
+    def end(self) -> str:
+        return str(self.summary.get("end") or self.runs["end"].iloc[0])
+
+    @property
+    def start(self) -> str:
+        return str(self.summary.get("start") or self.runs["start"].iloc[0])
+
+
+# --------------------------------------------------------------------------------------------
+# Reading
+
+
+def detect(path: Path) -> str:
+    """``"batch"`` or ``"sweep"``, by the files in ``path``; :class:`ReportError` otherwise."""
+    path = Path(path)
+    if not path.is_dir():
+        raise ReportError(f"{path}: no such directory")
+    if (path / "sweep.parquet").is_file() and (path / "design.parquet").is_file():
+        return "sweep"
+    if (path / "runs.parquet").is_file() and (path / "daily.parquet").is_file():
+        return "batch"
+    raise ReportError(
+        f"{path}: not a finished batch (runs.parquet, daily.parquet) or sweep "
+        "(sweep.parquet, design.parquet) directory"
+    )
+
+
+def _summary(path: Path) -> dict:
+    file = path / "summary.json"
+    if not file.is_file():
+        return {}
+    try:
+        return json.loads(file.read_text())
+    except json.JSONDecodeError as err:
+        raise ReportError(f"{file}: unreadable ({err})") from None
+
+
+def _load_batch(path: Path) -> Batch:
+    runs = pd.read_parquet(path / "runs.parquet")
+    daily = pd.read_parquet(path / "daily.parquet")
+    daily["date"] = pd.to_datetime(daily["date"])
+    return Batch(path, runs.sort_values("replication", ignore_index=True), daily, _summary(path))
+
+
+# --------------------------------------------------------------------------------------------
+# Statistics
+
+
+def fan_quantiles(daily: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Per date, the 5/25/50/75/95th percentiles of ``column`` over replications."""
+    wide = daily.pivot_table(index="date", columns="replication", values=column)
+    qs = {"p05": 5, "p25": 25, "p50": 50, "p75": 75, "p95": 95}
+    return pd.DataFrame(
+        {k: np.percentile(wide.to_numpy(), q, axis=1) for k, q in qs.items()}, index=wide.index
+    )
+
+
+def _falls(runs: pd.DataFrame) -> list[dict[str, date]]:
+    return [
+        {p: date.fromisoformat(d) for p, d in json.loads(text).items()} for text in runs["falls"]
+    ]
+
+
+def default_places(runs: pd.DataFrame) -> list[str]:
+    """The hubs that fell in any replication (every fallen place if no hub list), by share."""
+    hubs = set()
+    for text in runs.get("hubs", []):
+        hubs.update(json.loads(text))
+    counts: dict[str, int] = {}
+    for falls in _falls(runs):
+        for place in falls:
+            if not hubs or place in hubs:
+                counts[place] = counts.get(place, 0) + 1
+    return sorted(counts, key=lambda p: (-counts[p], p))
+
+
+def _date_quantile(days: list[int], q: float) -> date:
+    return date.fromordinal(math.floor(np.percentile(days, q)))
+
+
+def fall_table(runs: pd.DataFrame, places: list[str]) -> pd.DataFrame:
+    """Per place: replications, share fallen, and median/5th/95th percentile fall dates.
+
+    Dates are percentiles of the ordinal days of the replications in which it fell (linear
+    interpolation, rounded down); ``None`` where it never fell.
+    """
+    falls = _falls(runs)
+    rows = []
+    for place in places:
+        days = [f[place].toordinal() for f in falls if place in f]
+        q = {
+            k: _date_quantile(days, v) if days else None
+            for k, v in (("p05", 5), ("p50", 50), ("p95", 95))
+        }
+        rows.append({"place": place, "fell": len(days), "share": len(days) / len(falls), **q})
+    return pd.DataFrame(rows, columns=["place", "fell", "share", "p05", "p50", "p95"])
+
+
+def wilson(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    """Wilson score interval (95% by default) of a proportion ``k / n``."""
+    if n <= 0:
+        return (float("nan"), float("nan"))
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def logistic(x, x_c, w):
+    """``1 / (1 + exp((x - x_c) / w))``: 1/2 at ``x_c``, falling with ``x`` if ``w > 0``."""
+    return 1.0 / (1.0 + np.exp(np.clip((np.asarray(x, float) - x_c) / w, -500, 500)))
+
+
+def fit_logistic(x, k, n) -> dict:
+    """Fit :func:`logistic` to shares ``k / n`` at ``x`` by ``scipy.optimize.curve_fit``.
+
+    Each share is weighted by its binomial standard error (of ``(k + 1) / (n + 2)``, so no
+    weight is infinite). Returns ``x_c``, ``w`` and their standard errors ``x_c_se``, ``w_se``.
+
+    Raises
+    ------
+    ReportError
+        Fewer than 3 points, shares all 0 or all 1, or no convergence.
+    """
+    from scipy.optimize import curve_fit
+
+    x, k, n = (np.asarray(v, float) for v in (x, k, n))
+    if len(x) < 3 or len(np.unique(x)) < 3:
+        raise ReportError("a logistic fit needs at least 3 distinct parameter values")
+    p = k / n
+    if np.all(p == p[0]):
+        raise ReportError(f"the collapse share is {p[0]:.0%} everywhere: nothing to fit")
+    smooth = (k + 1) / (n + 2)
+    sigma = np.sqrt(smooth * (1 - smooth) / n)
+    # Start at the x nearest P = 1/2, with the sign of the trend and a tenth of the range.
+    x0 = float(x[np.argmin(np.abs(p - 0.5))])
+    trend = np.corrcoef(x, p)[0, 1] if np.std(p) > 0 else -1.0
+    w0 = (x.max() - x.min()) / 10 * (1.0 if trend <= 0 else -1.0)
+    try:
+        popt, pcov = curve_fit(
+            logistic, x, p, p0=[x0, w0], sigma=sigma, absolute_sigma=True, maxfev=10000
+        )
+    except (RuntimeError, ValueError) as err:
+        raise ReportError(f"the logistic fit did not converge ({err})") from None
+    se = np.sqrt(np.diag(pcov))
+    return {
+        "x_c": float(popt[0]),
+        "w": float(popt[1]),
+        "x_c_se": float(se[0]),
+        "w_se": float(se[1]),
+    }
+
+
+def _check_pair(a: Batch, b: Batch) -> None:
+    for key in ("seed", "replications"):
+        va, vb = a.summary.get(key), b.summary.get(key)
+        if va is not None and vb is not None and va != vb:
+            raise ReportError(
+                f"{a.path} and {b.path} differ in {key} ({va} vs {vb}): a paired report needs "
+                "batches run with the same seed and number of replications"
+            )
+    if len(a.runs) != len(b.runs):
+        raise ReportError(
+            f"{a.path} has {len(a.runs)} replications, {b.path} {len(b.runs)}: a paired report "
+            "needs the same number"
+        )
+    if a.runs["seed"].tolist() != b.runs["seed"].tolist():
+        raise ReportError(
+            f"{a.path} and {b.path} were run with different seeds: a paired report needs "
+            "batches run with the same --seed"
+        )
+
+
+def paired_difference(a: pd.DataFrame, b: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """``b - a`` of each column, replication by replication (rows matched on ``replication``)."""
+    left = a.set_index("replication")[columns].astype(float)
+    right = b.set_index("replication")[columns].astype(float)
+    return (right - left).reset_index()
+
+
+def paired_daily_difference(a: pd.DataFrame, b: pd.DataFrame, column: str) -> pd.DataFrame:
+    """``b - a`` of a daily column: one row per date both cover, one column per replication."""
+    wa = a.pivot_table(index="date", columns="replication", values=column)
+    wb = b.pivot_table(index="date", columns="replication", values=column)
+    dates = wa.index.intersection(wb.index)
+    return wb.loc[dates] - wa.loc[dates]
+
+
+def fall_changes(a: pd.DataFrame, b: pd.DataFrame, places: list[str]) -> pd.DataFrame:
+    """Per place, the change in fall date ``b - a`` (days) where it fell in both replications.
+
+    Columns: ``both`` (replications in which it fell in both), ``median_days``, ``p05_days``,
+    ``p95_days`` (of the shifts; NaN if ``both == 0``), ``only_a``, ``only_b`` (shares of
+    replications in which it fell in one only).
+    """
+    fa, fb = _falls(a), _falls(b)
+    n = len(fa)
+    rows = []
+    for place in places:
+        shifts = [
+            (y[place] - x[place]).days
+            for x, y in zip(fa, fb, strict=True)
+            if place in x and place in y
+        ]
+        only_a = sum(place in x and place not in y for x, y in zip(fa, fb, strict=True))
+        only_b = sum(place in y and place not in x for x, y in zip(fa, fb, strict=True))
+        stats = (
+            {
+                k: float(np.percentile(shifts, q))
+                for k, q in (("p05_days", 5), ("median_days", 50), ("p95_days", 95))
+            }
+            if shifts
+            else dict.fromkeys(("p05_days", "median_days", "p95_days"), math.nan)
+        )
+        rows.append(
+            {
+                "place": place,
+                "both": len(shifts),
+                **stats,
+                "only_a": only_a / n,
+                "only_b": only_b / n,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------------------------
+# Formatting
+
+
+def _num(x: float) -> str:
+    return "n/a" if x is None or not np.isfinite(x) else f"{x:,.0f}"
+
+
+def _signed(x: float) -> str:
+    return "n/a" if not np.isfinite(x) else f"{x:+,.0f}"
+
+
+def _interval(values, unit: str, signed: bool = False) -> str:
+    v = np.asarray(values, float)
+    v = v[np.isfinite(v)]
+    if len(v) == 0:
+        return "n/a"
+    f = _signed if signed else _num
+    lo, mid, hi = np.percentile(v, [5, 50, 95])
+    return f"median {f(mid)} {unit} (90% interval {f(lo)} to {f(hi)})"
+
+
+def _date(d) -> str:
+    return "–" if d is None or (isinstance(d, float) and math.isnan(d)) else str(d)
+
+
+def _places(runs_list: list[pd.DataFrame], places: list[str] | None) -> list[str]:
+    if places:
+        return list(places)
+    seen: list[str] = []
+    for runs in runs_list:
+        seen += [p for p in default_places(runs) if p not in seen]
+    return seen
+
+
+def _provenance(batches: list[Batch]) -> list[str]:
+    lines = [
+        "| directory | scenario | content hash | seed | replications | dates | version | git commit |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for b in batches:
+        s = b.summary
+        seed = s.get("seed", "?")
+        commits = s.get("git_commits") or sorted(set(b.runs.get("git_commit", [])))
+        versions = s.get("version") or ", ".join(sorted(set(b.runs.get("version", []))))
+        lines.append(
+            f"| `{b.path}` | {b.name} | `{s.get('content_hash') or b.runs['content_hash'].iloc[0]}`"
+            f" | {seed} | {len(b.runs)} | {b.start} to {b.end} | {versions} | "
+            f"{', '.join(f'`{c[:12]}`' for c in commits if c) or '–'} |"
+        )
+    return lines
+
+
+# --------------------------------------------------------------------------------------------
+# Figures
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _gain_columns(daily: pd.DataFrame) -> list[str]:
+    cols = [c for c in GAINS if c in daily.columns]
+    return [c for c in cols if c != "ukraine_held_in_russia_km2" or daily[c].abs().max() > 0]
+
+
+def _fan(ax, q: pd.DataFrame, colour: str, label: str) -> None:
+    ax.fill_between(q.index, q["p05"], q["p95"], color=colour, alpha=0.15, lw=0)
+    ax.fill_between(q.index, q["p25"], q["p75"], color=colour, alpha=0.3, lw=0)
+    ax.plot(q.index, q["p50"], color=colour, label=f"{label}: median, 50% and 90% bands")
+
+
+def _fan_figure(batches: list[Batch], path: Path) -> None:
+    plt = _plt()
+    fig, axes = plt.subplots(
+        1, len(batches), figsize=(6.5 * len(batches), 4.2), sharey=True, squeeze=False
+    )
+    for ax, b in zip(axes[0], batches, strict=True):
+        for col in _gain_columns(b.daily):
+            label, colour = GAINS[col]
+            _fan(ax, fan_quantiles(b.daily, col), colour, label)
+        ax.set_title(f"{b.name}: cumulative gains ({len(b.runs)} replications)")
+        ax.set_xlabel("date")
+        ax.set_ylabel("km² since the start")
+        ax.grid(alpha=0.3)
+        ax.legend(loc="upper left", fontsize=8)
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _falls_figure(batches: list[Batch], places: list[str], path: Path) -> None:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    colours = plt.get_cmap("tab10")
+    styles = ["-", "--"]
+    for j, b in enumerate(batches):
+        falls = _falls(b.runs)
+        n = len(falls)
+        start, end = pd.Timestamp(b.start), pd.Timestamp(b.end)
+        for i, place in enumerate(places[:_MAX_CURVES]):
+            days = sorted(pd.Timestamp(f[place]) for f in falls if place in f)
+            xs = [start, *days, end]
+            ys = [0, *(np.arange(1, len(days) + 1) / n), len(days) / n]
+            label = place if len(batches) == 1 else f"{place} ({b.name})"
+            ax.step(xs, ys, where="post", color=colours(i % 10), ls=styles[j % 2], label=label)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title("Share of replications in which each place had fallen, by date")
+    ax.set_xlabel("date")
+    ax.set_ylabel("share of replications fallen")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", fontsize=7, ncol=2)
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _difference_figure(diff: pd.DataFrame, a: Batch, b: Batch, path: Path) -> None:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(8, 4.2))
+    v = diff.to_numpy()
+    lo, mid, hi = (np.percentile(v, q, axis=1) for q in (5, 50, 95))
+    ax.fill_between(diff.index, lo, hi, color="#762a83", alpha=0.2, lw=0)
+    ax.plot(diff.index, mid, color="#762a83", label="median, 90% band over replications")
+    ax.axhline(0, color="k", lw=0.8)
+    ax.set_title(f"Paired difference in cumulative Russian gains: {b.name} − {a.name}")
+    ax.set_xlabel("date")
+    ax.set_ylabel("km² (same seed, replication by replication)")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", fontsize=8)
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# --------------------------------------------------------------------------------------------
+# Reports
+
+
+def write_report(
+    path: Path,
+    path2: Path | None = None,
+    out: Path | None = None,
+    places: list[str] | None = None,
+) -> Path:
+    """Write ``report.md`` and its PNG figures into ``out`` (default ``path/report``).
+
+    Returns the path of ``report.md``. Raises :class:`ReportError` on bad input.
+    """
+    path = Path(path)
+    kind = detect(path)
+    if path2 is not None and (kind != "batch" or detect(Path(path2)) != "batch"):
+        raise ReportError("a paired report needs two batch directories (not sweeps)")
+    out = Path(out) if out is not None else path / "report"
+    out.mkdir(parents=True, exist_ok=True)
+    if kind == "sweep":
+        lines = _sweep_report(path, out)
+    elif path2 is None:
+        lines = _batch_report([_load_batch(path)], out, places)
+    else:
+        a, b = _load_batch(path), _load_batch(Path(path2))
+        _check_pair(a, b)
+        lines = _batch_report([a, b], out, places)
+    report = out / "report.md"
+    report.write_text("\n".join(lines) + "\n")
+    return report
+
+
+def _batch_section(b: Batch) -> list[str]:
+    n = len(b.runs)
+    lines = [f"### {b.name}", ""]
+    for col, (label, unit) in OUTCOMES.items():
+        if col not in b.runs or (col == "ukraine_held_in_russia_km2" and not b.runs[col].any()):
+            continue
+        lines.append(f"- {label} by {b.end}: {_interval(b.runs[col], unit)}.")
+    if "collapse" in b.runs:
+        k = int(b.runs["collapse"].astype(bool).sum())
+        lo, hi = wilson(k, n)
+        lines.append(
+            f"- Collapse in {k} of {n} replications ({k / n:.0%}; Wilson 95% interval "
+            f"{lo:.0%} to {hi:.0%})."
+        )
+    # Gains at a few dates through the run.
+    dates = sorted(b.daily["date"].unique())
+    picks = sorted({dates[round(i * (len(dates) - 1) / 4)] for i in range(1, 5)})
+    cols = _gain_columns(b.daily)
+    lines += [
+        "",
+        "| date | " + " | ".join(f"{GAINS[c][0]} (km², median [90%])" for c in cols) + " |",
+        "|---|" + "---|" * len(cols),
+    ]
+    for d in picks:
+        row = b.daily[b.daily["date"] == d]
+        cells = []
+        for c in cols:
+            lo, mid, hi = np.percentile(row[c].to_numpy(float), [5, 50, 95])
+            cells.append(f"{_num(mid)} [{_num(lo)} to {_num(hi)}]")
+        lines.append(f"| {pd.Timestamp(d).date()} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
+def _falls_section(b: Batch, places: list[str]) -> list[str]:
+    table = fall_table(b.runs, places)
+    lines = [
+        f"**{b.name}** ({len(b.runs)} replications):",
+        "",
+        "| place | share fallen | median date | 5% date | 95% date |",
+        "|---|---|---|---|---|",
+    ]
+    for r in table.itertuples():
+        lines.append(
+            f"| {r.place} | {r.share:.0%} ({r.fell}/{len(b.runs)}) | {_date(r.p50)} | "
+            f"{_date(r.p05)} | {_date(r.p95)} |"
+        )
+    for r in table.itertuples():
+        if r.fell:
+            lines.append(
+                f"\n{r.place} fell in {r.share:.0%} of replications; median fall date "
+                f"{r.p50} (90% interval {r.p05} to {r.p95})."
+            )
+    return lines + [""]
+
+
+def _batch_report(batches: list[Batch], out: Path, places: list[str] | None) -> list[str]:
+    places = _places([b.runs for b in batches], places)
+    names = " vs ".join(b.name for b in batches)
+    lines = [f"# Report: {names}", "", "## Inputs", "", *_provenance(batches), ""]
+    if len(batches) == 2:
+        lines += [
+            "Paired comparison: both batches were run with the same seed, so replication "
+            "*i* of each has the same random seed (common random numbers). Differences "
+            f"are {batches[1].name} − {batches[0].name}.",
+            "",
+        ]
+    _fan_figure(batches, out / "gains.png")
+    lines += [
+        "## Gains",
+        "",
+        "![Cumulative gains: fan chart](gains.png)",
+        "",
+        "Gains are cumulative from the start date; bands are over replications.",
+        "",
+    ]
+    for b in batches:
+        lines += _batch_section(b)
+
+    lines += ["## Falls", ""]
+    if places:
+        _falls_figure(batches, places, out / "falls.png")
+        lines += ["![Share of replications fallen by date](falls.png)", ""]
+        for b in batches:
+            lines += _falls_section(b, places)
+    else:
+        lines += ["No hub fell in any replication.", ""]
+
+    if len(batches) == 2:
+        lines += _pair_section(*batches, places, out)
+    return lines
+
+
+def _pair_section(a: Batch, b: Batch, places: list[str], out: Path) -> list[str]:
+    cols = [c for c in OUTCOMES if c in a.runs and c in b.runs]
+    held = "ukraine_held_in_russia_km2"
+    if held in cols and not (a.runs[held].any() or b.runs[held].any()):
+        cols.remove(held)
+    diff = paired_difference(a.runs, b.runs, cols)
+    lines = [
+        "## Paired difference",
+        "",
+        f"Differences {b.name} − {a.name}, replication by replication, at the end "
+        f"({a.end} and {b.end}):",
+        "",
+    ]
+    for c in cols:
+        label, unit = OUTCOMES[c]
+        d = diff[c].to_numpy()
+        lines.append(
+            f"- {label}: {_interval(d, unit, signed=True)}; higher in {b.name} in "
+            f"{int((d > 0).sum())} of {len(d)} replications."
+        )
+    if "collapse" in a.runs and "collapse" in b.runs:
+        ca, cb = (
+            a.runs["collapse"].astype(bool).to_numpy(),
+            b.runs["collapse"].astype(bool).to_numpy(),
+        )
+        lines.append(
+            f"- Collapse: {int(ca.sum())} of {len(ca)} replications in {a.name}, "
+            f"{int(cb.sum())} in {b.name}; in {int((ca != cb).sum())} they differ."
+        )
+    daily = paired_daily_difference(a.daily, b.daily, "russia_gain_km2")
+    if len(daily):
+        _difference_figure(daily, a, b, out / "difference.png")
+        last = daily.index[-1]
+        lines += [
+            "",
+            f"Paired difference in Russian gains by {pd.Timestamp(last).date()}: "
+            f"{_interval(daily.loc[last].to_numpy(), 'km²', signed=True)}.",
+            "",
+            "![Paired difference in cumulative Russian gains](difference.png)",
+            "",
+        ]
+    if places:
+        ch = fall_changes(a.runs, b.runs, places)
+        lines += [
+            "### Change in fall dates",
+            "",
+            f"Days later (+) or earlier (−) in {b.name} than in {a.name}, over the "
+            "replications in which the place fell in both.",
+            "",
+            f"| place | fell in both | median shift (days) | 5% | 95% | only in {a.name} | "
+            f"only in {b.name} |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for r in ch.itertuples():
+            lines.append(
+                f"| {r.place} | {r.both} | {_signed(r.median_days)} | "
+                f"{_signed(r.p05_days)} | {_signed(r.p95_days)} | {r.only_a:.0%} | "
+                f"{r.only_b:.0%} |"
+            )
+        lines.append("")
+    return lines
+
+
+# --------------------------------------------------------------------------------------------
+# Sweeps
+
+
+def _sweep_report(path: Path, out: Path) -> list[str]:
+    runs = pd.read_parquet(path / "sweep.parquet")
+    design = pd.read_parquet(path / "design.parquet")
+    s = _summary(path)
+    params = list(design.columns)
+    outcome = "russia_gain_km2"
+    points = []
+    for i, group in runs.groupby("point"):
+        row = {p: float(design[p].iloc[int(i)]) for p in params}
+        n = len(group)
+        k = int(group["collapse"].astype(bool).sum()) if "collapse" in group else 0
+        lo, hi = wilson(k, n)
+        v = group[outcome].to_numpy(float) if outcome in group else np.full(n, np.nan)
+        q = np.percentile(v, [5, 50, 95]) if np.isfinite(v).all() else [np.nan] * 3
+        points.append(
+            {
+                "point": int(i),
+                **row,
+                "n": n,
+                "k": k,
+                "share": k / n,
+                "lo": lo,
+                "hi": hi,
+                "g05": q[0],
+                "g50": q[1],
+                "g95": q[2],
+            }
+        )
+    table = pd.DataFrame(points)
+
+    lines = [
+        f"# Report: sweep of {s.get('scenario', '?')}",
+        "",
+        "## Inputs",
+        "",
+        f"- Scenario `{s.get('scenario', '?')}`, content hash `{s.get('content_hash', '?')}`",
+        f"- Parameters swept: {', '.join(f'`{p}`' for p in params)}; {len(design)} points, "
+        f"design {json.dumps(s.get('design') or design.attrs) or '–'}",
+        f"- Seed {s.get('seed', '?')}, {s.get('replications', '?')} replications per point "
+        "(the same seeds at every point: common random numbers)",
+        f"- Dates {s.get('start', '?')} to {s.get('end', '?')}; version "
+        f"{s.get('version', '?')}; git commits "
+        f"{', '.join(f'`{c[:12]}`' for c in s.get('git_commits', [])) or '–'}",
+        "",
+    ]
+
+    fit = None
+    fit_note = ""
+    if len(params) == 1 and "collapse" in runs:
+        try:
+            fit = fit_logistic(table[params[0]], table["k"], table["n"])
+        except ReportError as err:
+            fit_note = f"No logistic fit: {err}."
+    _sweep_figure(table, params, outcome, fit, out / "sweep.png")
+    lines += [
+        "## Collapse probability and gains against the parameters",
+        "",
+        "![Collapse probability and Russian gains against the swept parameters](sweep.png)",
+        "",
+    ]
+    if len(params) > 1:
+        lines += [
+            "With several parameters swept, each panel shows every point against one "
+            "parameter (the others vary too).",
+            "",
+        ]
+    if fit is not None:
+        p = params[0]
+        lines += [
+            f"Fitted logistic P(collapse) = 1/(1+exp((x − x_c)/w)) in x = `{p}`: "
+            f"x_c = {fit['x_c']:.4g} (standard error {fit['x_c_se']:.2g}), "
+            f"w = {fit['w']:.4g} (standard error {fit['w_se']:.2g}).",
+            "",
+        ]
+    elif fit_note:
+        lines += [fit_note, ""]
+    head = " | ".join(f"`{p}`" for p in params)
+    lines += [
+        f"| point | {head} | collapse (Wilson 95%) | Russian gains, km² (median [90%]) |",
+        "|---|" + "---|" * len(params) + "---|---|",
+    ]
+    for r in table.to_dict("records"):
+        vals = " | ".join(f"{r[p]:.4g}" for p in params)
+        lines.append(
+            f"| {r['point']} | {vals} | {r['k']}/{r['n']} = {r['share']:.0%} "
+            f"({r['lo']:.0%} to {r['hi']:.0%}) | {_num(r['g50'])} "
+            f"[{_num(r['g05'])} to {_num(r['g95'])}] |"
+        )
+    return lines + [""]
+
+
+def _sweep_figure(table: pd.DataFrame, params: list[str], outcome: str, fit, path: Path) -> None:
+    plt = _plt()
+    fig, axes = plt.subplots(2, len(params), figsize=(6 * len(params), 7), squeeze=False)
+    for j, p in enumerate(params):
+        t = table.sort_values(p)
+        x = t[p].to_numpy()
+        ax = axes[0, j]
+        ax.errorbar(
+            x,
+            t["share"],
+            yerr=np.clip([t["share"] - t["lo"], t["hi"] - t["share"]], 0, 1),
+            fmt="o",
+            color="k",
+            capsize=3,
+            label="share of replications (Wilson 95% interval)",
+        )
+        if fit is not None:
+            grid = np.linspace(x.min(), x.max(), 200)
+            ax.plot(
+                grid,
+                logistic(grid, fit["x_c"], fit["w"]),
+                color="#b2182b",
+                label=f"logistic fit: x_c = {fit['x_c']:.3g}, w = {fit['w']:.3g}",
+            )
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_title(f"Collapse probability against {p}")
+        ax.set_xlabel(p)
+        ax.set_ylabel("P(collapse)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+        ax = axes[1, j]
+        ax.errorbar(
+            x,
+            t["g50"],
+            yerr=np.clip([t["g50"] - t["g05"], t["g95"] - t["g50"]], 0, None),
+            fmt="o",
+            color="#b2182b",
+            capsize=3,
+            label="median, 90% interval over replications",
+        )
+        ax.set_title(f"{OUTCOMES[outcome][0]} at the end against {p}")
+        ax.set_xlabel(p)
+        ax.set_ylabel("km²")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
