@@ -52,6 +52,7 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from sim import __version__
+from sim.outputs import atomic_write, claim_directory, write_json
 from sim.scenario import ScenarioSpec
 
 __all__ = [
@@ -245,9 +246,9 @@ def run_batch(
     summary.update(summarise_batch(runs))
 
     if out is not None:
-        _atomic(out / "runs.parquet", lambda p: runs.to_parquet(p, index=False))
-        _atomic(out / "daily.parquet", lambda p: daily.to_parquet(p, index=False))
-        _atomic(out / "summary.json", lambda p: p.write_text(json.dumps(summary, indent=2) + "\n"))
+        atomic_write(out / "runs.parquet", lambda p: runs.to_parquet(p, index=False))
+        atomic_write(out / "daily.parquet", lambda p: daily.to_parquet(p, index=False))
+        write_json(out / "summary.json", summary)
     return BatchResult(runs, daily, summary, out, todo)
 
 
@@ -391,7 +392,7 @@ def _write_part(parts: Path, index: int, record: dict, daily: pd.DataFrame) -> N
     meta = {**(table.schema.metadata or {}), _PART_KEY: json.dumps(record).encode()}
     table = table.replace_schema_metadata(meta)
     parts.mkdir(parents=True, exist_ok=True)
-    _atomic(_part_path(parts, index), lambda p: pq.write_table(table, p))
+    atomic_write(_part_path(parts, index), lambda p: pq.write_table(table, p))
 
 
 def _part_path(parts: Path, index: int) -> Path:
@@ -403,45 +404,14 @@ def _read_part(path: Path) -> tuple[dict, pd.DataFrame]:
     return json.loads(table.schema.metadata[_PART_KEY]), table.to_pandas()
 
 
-def _atomic(path: Path, write) -> None:
-    # A name unique to this process, so a stray second writer cannot clobber the temp file.
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 # --------------------------------------------------------------------------------------------
 # The output directory: manifest and finished parts
 
 
 def _claim(out: Path, manifest: dict) -> None:
     """Check ``out`` holds no other batch (nor other outputs), then write the manifest."""
-    path = out / MANIFEST
-    if path.is_file():
-        try:
-            old = json.loads(path.read_text())
-        except json.JSONDecodeError as err:
-            raise BatchError(f"{path}: unreadable batch manifest ({err})") from None
-        for key, value in manifest.items():
-            if old.get(key) != value:
-                raise BatchError(
-                    f"{out} holds a different batch: {key} was {old.get(key)!r} there, "
-                    f"{value!r} now; use another --out or delete {out}"
-                )
-        return
-    ours = [
-        n for n in ("runs.parquet", "daily.parquet", "summary.json", PARTS) if (out / n).exists()
-    ]
-    if ours:
-        raise BatchError(
-            f"{out} has {', '.join(ours)} but no {MANIFEST}: not a batch directory, or one of "
-            "unknown provenance; use another --out"
-        )
-    out.mkdir(parents=True, exist_ok=True)
-    _atomic(path, lambda p: p.write_text(json.dumps(manifest, indent=2) + "\n"))
+    outputs = ("runs.parquet", "daily.parquet", "summary.json", PARTS)
+    claim_directory(out, manifest, MANIFEST, "batch", BatchError, outputs)
 
 
 def _finished(parts: Path, seeds: list[int]) -> set[int]:

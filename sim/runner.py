@@ -6,7 +6,6 @@ and never reaches inside the model.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -16,6 +15,7 @@ import pandas as pd
 from sim import __version__
 from sim.metrics import hub_control
 from sim.model import FrontlineModel
+from sim.outputs import atomic_write, write_json
 from sim.scenario import ScenarioSpec
 from sim.units import SIDES
 
@@ -62,15 +62,9 @@ class RunResult:
         """
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        _atomic(out / "summary.json", lambda p: p.write_text(json.dumps(self.summary, indent=2)))
-        _atomic(out / "daily.parquet", lambda p: self.daily.to_parquet(p, index=False))
-        _atomic(out / "events.csv", lambda p: self.events.to_csv(p, index=False))
-
-
-def _atomic(path: Path, write) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    tmp.replace(path)
+        write_json(out / "summary.json", self.summary)
+        atomic_write(out / "daily.parquet", lambda p: self.daily.to_parquet(p, index=False))
+        atomic_write(out / "events.csv", lambda p: self.events.to_csv(p, index=False))
 
 
 def run_scenario(spec: ScenarioSpec | str, seed: int = 0, until: date | None = None) -> RunResult:

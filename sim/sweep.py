@@ -64,6 +64,7 @@ from tqdm import tqdm
 
 from sim import __version__
 from sim.batch import replication_seeds, run_batch
+from sim.outputs import atomic_write, claim_directory, write_json
 from sim.params import PARAMS, suggest
 from sim.scenario import ScenarioSpec
 
@@ -382,7 +383,7 @@ def run_sweep(
         out = Path(out)
         _claim(out, manifest)
         if not (out / "design.parquet").is_file():
-            _atomic(out / "design.parquet", lambda p: design.to_parquet(p, index=False))
+            atomic_write(out / "design.parquet", lambda p: design.to_parquet(p, index=False))
 
     show = sys.stderr.isatty() if progress is None else progress
     dirs = [None if out is None else out / f"point_{i:04d}" for i in range(len(specs))]
@@ -412,8 +413,8 @@ def run_sweep(
         for i, b in enumerate(batches)
     ]
     if out is not None:
-        _atomic(out / "sweep.parquet", lambda p: runs.to_parquet(p, index=False))
-        _atomic(out / "summary.json", lambda p: p.write_text(json.dumps(summary, indent=2) + "\n"))
+        atomic_write(out / "sweep.parquet", lambda p: runs.to_parquet(p, index=False))
+        write_json(out / "summary.json", summary)
     return SweepResult(design, runs, summary, out, computed)
 
 
@@ -513,32 +514,7 @@ def _jsonable(value):
 
 def _claim(out: Path, manifest: dict) -> None:
     """Check ``out`` holds no other sweep (nor other outputs), then write the manifest."""
-    path = out / MANIFEST
-    if path.is_file():
-        try:
-            old = json.loads(path.read_text())
-        except json.JSONDecodeError as err:
-            raise SweepError(f"{path}: unreadable sweep manifest ({err})") from None
-        for key, value in manifest.items():
-            if old.get(key) != value:
-                raise SweepError(
-                    f"{out} holds a different sweep: {key} was {old.get(key)!r} there, "
-                    f"{value!r} now; use another --out or delete {out}"
-                )
-        return
-    if out.is_dir() and any(out.iterdir()):
-        raise SweepError(f"{out} is not empty and has no {MANIFEST}; use another --out")
-    out.mkdir(parents=True, exist_ok=True)
-    _atomic(path, lambda p: p.write_text(json.dumps(manifest, indent=2) + "\n"))
-
-
-def _atomic(path: Path, write) -> None:
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    claim_directory(out, manifest, MANIFEST, "sweep", SweepError)
 
 
 def format_sweep(
@@ -774,7 +750,7 @@ def sweep_sobol(
     analysis = sobol_analysis(bounds, model, n, seed, n_resamples, confidence_level)
     if out is not None:
         text = json.dumps(analysis.to_dict(), indent=2) + "\n"
-        _atomic(Path(out) / "sobol.json", lambda p: p.write_text(text))
+        atomic_write(Path(out) / "sobol.json", lambda p: p.write_text(text))
     return results[0], analysis
 
 

@@ -1,0 +1,82 @@
+"""Writing results safely: atomic files and output directories that know what they hold.
+
+Shared by single runs, batches and sweeps, so a killed process never leaves a half-written file
+and a directory is never filled by two different requests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+
+def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
+    """Write ``path`` through ``write(tmp)`` then rename: readers see the old file or the new one.
+
+    The temporary name carries the process id, so a stray second writer cannot clobber it.
+    """
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_json(path: Path, data: object) -> None:
+    """Atomically write ``data`` as indented JSON."""
+    atomic_write(path, lambda p: p.write_text(json.dumps(data, indent=2) + "\n"))
+
+
+def claim_directory(
+    out: Path,
+    manifest: dict,
+    manifest_name: str,
+    what: str,
+    error: type[Exception],
+    outputs: Iterable[str] | None = None,
+) -> None:
+    """Check that ``out`` holds nothing but an earlier run of the same request, then record it.
+
+    Parameters
+    ----------
+    out : Path
+        The output directory (created if needed).
+    manifest : dict
+        The request; a manifest already in ``out`` must equal it key for key.
+    manifest_name : str
+        File name of the manifest in ``out``.
+    what : str
+        What the directory holds ("batch", "sweep"), for messages.
+    error : exception class
+        Raised, with a message naming the differing key, when ``out`` holds something else.
+    outputs : iterable of str, optional
+        Names whose presence without a manifest means foreign results; by default any entry.
+    """
+    path = out / manifest_name
+    if path.is_file():
+        try:
+            old = json.loads(path.read_text())
+        except json.JSONDecodeError as err:
+            raise error(f"{path}: unreadable {what} manifest ({err})") from None
+        for key, value in manifest.items():
+            if old.get(key) != value:
+                raise error(
+                    f"{out} holds a different {what}: {key} was {old.get(key)!r} there, "
+                    f"{value!r} now; use another --out or delete {out}"
+                )
+        return
+    if outputs is None:
+        if out.is_dir() and any(out.iterdir()):
+            raise error(f"{out} is not empty and has no {manifest_name}; use another --out")
+    else:
+        found = [n for n in outputs if (out / n).exists()]
+        if found:
+            raise error(
+                f"{out} has {', '.join(found)} but no {manifest_name}: not a {what} directory, or "
+                "one of unknown provenance; use another --out"
+            )
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(path, manifest)
