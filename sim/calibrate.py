@@ -568,11 +568,9 @@ def _falls_row(runs: pd.DataFrame, town: str, record: str, note: str) -> str:
 
 
 def _figure(result: CalibrationResult, path: Path) -> None:
-    import matplotlib
+    from sim.report import pyplot, save_figure  # matplotlib only when a report is written
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(result.targets), figsize=(6 * len(result.targets), 4.2))
     for ax, target, daily in zip(np.atleast_1d(axes), result.targets, result.daily, strict=True):
         for col, colour, label in (
@@ -594,10 +592,7 @@ def _figure(result: CalibrationResult, path: Path) -> None:
         ax.set_ylabel("km2 since the start")
         ax.grid(alpha=0.3)
         ax.legend(loc="upper left", fontsize=8)
-    fig.autofmt_xdate()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def write_report(result: CalibrationResult, out_dir: Path, command: str) -> Path:

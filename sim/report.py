@@ -356,13 +356,24 @@ def _provenance(batches: list[Batch]) -> list[str]:
 # Figures
 
 
-def _plt():
+def pyplot():
+    """matplotlib.pyplot on the Agg backend (files only; no display needed)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def save_figure(fig, path: Path, dates: bool = True) -> None:
+    """Lay out a figure (with slanted date labels if ``dates``), write it at the reports'
+    resolution and free it. Shared by every PNG the project writes."""
+    if dates:
+        fig.autofmt_xdate()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    pyplot().close(fig)
 
 
 def _gain_columns(daily: pd.DataFrame) -> list[str]:
@@ -377,7 +388,7 @@ def _fan(ax, q: pd.DataFrame, colour: str, label: str) -> None:
 
 
 def _fan_figure(batches: list[Batch], path: Path) -> None:
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(
         1, len(batches), figsize=(6.5 * len(batches), 4.2), sharey=True, squeeze=False
     )
@@ -390,14 +401,11 @@ def _fan_figure(batches: list[Batch], path: Path) -> None:
         ax.set_ylabel("km² since the start")
         ax.grid(alpha=0.3)
         ax.legend(loc="upper left", fontsize=8)
-    fig.autofmt_xdate()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def _falls_figure(batches: list[Batch], places: list[str], path: Path) -> None:
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.5))
     colours = plt.get_cmap("tab10")
     styles = ["-", "--"]
@@ -417,14 +425,11 @@ def _falls_figure(batches: list[Batch], places: list[str], path: Path) -> None:
     ax.set_ylabel("share of replications fallen")
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", fontsize=7, ncol=2)
-    fig.autofmt_xdate()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def _difference_figure(diff: pd.DataFrame, a: Batch, b: Batch, path: Path) -> None:
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.2))
     v = diff.to_numpy()
     lo, mid, hi = (np.percentile(v, q, axis=1) for q in (5, 50, 95))
@@ -436,10 +441,7 @@ def _difference_figure(diff: pd.DataFrame, a: Batch, b: Batch, path: Path) -> No
     ax.set_ylabel("km² (same seed, replication by replication)")
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", fontsize=8)
-    fig.autofmt_xdate()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 # --------------------------------------------------------------------------------------------
@@ -726,7 +728,7 @@ def _sweep_report(path: Path, out: Path) -> list[str]:
 
 
 def _sweep_figure(table: pd.DataFrame, params: list[str], outcome: str, fit, path: Path) -> None:
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(2, len(params), figsize=(6 * len(params), 7), squeeze=False)
     for j, p in enumerate(params):
         t = table.sort_values(p)
@@ -770,6 +772,4 @@ def _sweep_figure(table: pd.DataFrame, params: list[str], outcome: str, fit, pat
         ax.set_ylabel("km²")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dates=False)
