@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import functools
 import io
-import math
 import os
 import tomllib
 from datetime import date, timedelta
@@ -44,6 +43,7 @@ from matplotlib.collections import LineCollection  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
+from sim.mapping import map_geometry  # noqa: E402
 from sim.model import SCENARIO_DIR, FrontlineModel, default_theatre, resolve_scenario  # noqa: E402
 from sim.params import PARAMS  # noqa: E402
 from sim.scenario import ScenarioSpec  # noqa: E402
@@ -79,8 +79,6 @@ SIDE_UNIT = {UKRAINE: "#1d4f91", RUSSIA: "#a3161f"}  # unit markers
 CONTESTED = "#f0a22e"
 POSTURE_MARKER = {0: "s", 1: "^", 2: "o", 3: "X", 4: "D"}  # hold attack reserve refit transit
 POSTURE_ALPHA = {0: 0.95, 1: 0.95, 2: 0.6, 3: 0.45, 4: 0.6}
-KM_PER_DEG_LAT = 110.57
-KM_PER_DEG_LON_EQ = 111.32
 
 
 # --------------------------------------------------------------------------------------------
@@ -238,58 +236,13 @@ def calibration_targets(
 # The map
 
 
-class MapGeometry:
-    """Arrays of one theatre drawn on every frame, computed once."""
-
-    def __init__(self, theatre: Theatre) -> None:
-        t = theatre
-        self.lon = np.asarray(t.lon, float)
-        self.lat = np.asarray(t.lat, float)
-        self.lat0 = float(np.nanmean(self.lat))
-        self.coslat = math.cos(math.radians(self.lat0))
-        pad = 0.15
-        self.xlim = (float(self.lon.min()) - pad, float(self.lon.max()) + pad)
-        self.ylim = (float(self.lat.min()) - pad, float(self.lat.max()) + pad)
-        self.side_km = np.sqrt(np.asarray(t.area_km2, float))
-        # Front geometry: each edge's share of the boundary between its two cells, drawn as a
-        # segment of the shared border's length across the edge's midpoint.
-        u, v = np.asarray(t.edge_u), np.asarray(t.edge_v)
-        self.edge_u, self.edge_v = u, v
-        kx, ky = KM_PER_DEG_LON_EQ * self.coslat, KM_PER_DEG_LAT
-        dx = (self.lon[v] - self.lon[u]) * kx
-        dy = (self.lat[v] - self.lat[u]) * ky
-        norm = np.hypot(dx, dy)
-        norm[norm == 0] = 1.0
-        half = 0.5 * np.asarray(t.edge_border_km, float)
-        half = np.where(half > 0, half, 0.5 * norm)
-        px, py = -dy / norm * half / kx, dx / norm * half / ky  # perpendicular, in degrees
-        mx, my = 0.5 * (self.lon[u] + self.lon[v]), 0.5 * (self.lat[u] + self.lat[v])
-        self.front_segments = np.stack(
-            [np.column_stack([mx - px, my - py]), np.column_stack([mx + px, my + py])], axis=1
-        )
-        self.border = np.asarray(t.border_xy, float)
-        self.outline = np.asarray(t.outline_xy, float)
-        self.hub_nodes = np.array(sorted(t.hubs.values()), dtype=int)
-        self.hub_names = [str(t.name[n]) for n in self.hub_nodes]
-
-    def marker_area(self, width_pt: float) -> np.ndarray:
-        """Scatter sizes (pt^2) that make each node's hexagon cover about its area."""
-        pt_per_km = width_pt / ((self.xlim[1] - self.xlim[0]) * KM_PER_DEG_LON_EQ * self.coslat)
-        return (1.5 * self.side_km * pt_per_km) ** 2
-
-
-@functools.cache
-def _geometry(theatre: Theatre) -> MapGeometry:
-    return MapGeometry(theatre)
-
-
 MAP_SIZE = (8.4, 6.6)  # inches
 MAP_DPI = 100
 
 
 def draw_map(model: FrontlineModel, fig: Figure) -> None:
     """Draw the theatre, control, front, border, hubs and units of ``model`` on ``fig``."""
-    g = _geometry(model.theatre)
+    g = map_geometry(model.theatre)
     ax = fig.add_axes((0.07, 0.06, 0.7, 0.92))
     ax.set_xlim(*g.xlim)
     ax.set_ylim(*g.ylim)
@@ -362,7 +315,7 @@ def _draw_units(ax, model: FrontlineModel) -> None:
     n = u.n
     if n == 0:
         return
-    g = _geometry(model.theatre)
+    g = map_geometry(model.theatre)
     live = np.flatnonzero(u.alive[:n] & (u.personnel[:n] > 0))
     node = u.node[:n][live].astype(int)
     side = u.side[:n][live].astype(int)
@@ -576,7 +529,7 @@ def _launch_scenario() -> ScenarioSpec:
 
 LAUNCH_SPEC = _launch_scenario()
 MODEL_PARAMS = model_params(LAUNCH_SPEC)
-_geometry(default_theatre())  # warm the map arrays before the first page is served
+map_geometry(default_theatre())  # warm the map arrays before the first page is served
 
 
 @solara.component

@@ -10,10 +10,14 @@ With ``out``, the directory holds::
     batch.json              the manifest: what was asked (scenario hash, seed, replications,
                             until, version); a re-run that asks for something else is refused
     parts/rep_00000.parquet one file per finished replication, written atomically: its daily
-                            table, with its seed, summary and git commit in the file's metadata
+                            table, with its seed, summary, changes of hands and git commit in
+                            the file's metadata
     runs.parquet            one row per replication (seed, provenance, numeric outcomes, end,
                             collapse, falls and hubs as JSON, parameters as param_<name>)
     daily.parquet           every replication's daily table, ``replication`` and ``seed`` first
+    events.parquet          every change of control: replication, seed, date, node, to_side
+    nodes.parquet           the theatre's nodes at the start (name, lon, lat, country,
+                            initial_side, sector, hub), to rebuild maps of control at any date
     summary.json            p05/p50/p95/mean of each numeric outcome, and for each named place
                             that fell in any replication the share that saw it fall and the
                             median date it fell
@@ -95,6 +99,9 @@ class BatchResult:
         Where the batch was written, if anywhere.
     computed : list of int
         Replications run by this call (the others were found on disk).
+    events : pandas.DataFrame
+        Every change of control in every replication (``events.parquet``): ``replication``,
+        ``seed``, ``date``, ``node``, ``to_side``.
     """
 
     runs: pd.DataFrame
@@ -102,6 +109,7 @@ class BatchResult:
     summary: dict
     out: Path | None = None
     computed: list[int] | None = None
+    events: pd.DataFrame | None = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -241,6 +249,7 @@ def run_batch(
         records = {i: _read_part(_part_path(parts, i)) for i in range(replications)}
     runs = _runs_table([(i, *records[i]) for i in range(replications)], spec)
     daily = _daily_table([(i, seeds[i], records[i][1]) for i in range(replications)])
+    events = _events_table([(i, records[i][0]) for i in range(replications)])
     summary = {**manifest, "start": spec.start.isoformat(), "end": spec.end.isoformat()}
     summary["git_commits"] = sorted(set(runs["git_commit"]))  # of the processes that ran them
     summary.update(summarise_batch(runs))
@@ -248,8 +257,11 @@ def run_batch(
     if out is not None:
         atomic_write(out / "runs.parquet", lambda p: runs.to_parquet(p, index=False))
         atomic_write(out / "daily.parquet", lambda p: daily.to_parquet(p, index=False))
+        atomic_write(out / "events.parquet", lambda p: events.to_parquet(p, index=False))
+        nodes = node_table(spec)
+        atomic_write(out / "nodes.parquet", lambda p: nodes.to_parquet(p, index=False))
         write_json(out / "summary.json", summary)
-    return BatchResult(runs, daily, summary, out, todo)
+    return BatchResult(runs, daily, summary, out, todo, events)
 
 
 def _execute(
@@ -379,7 +391,19 @@ def _replicate(
     from sim.runner import run_scenario  # imported here: loads the model
 
     result = run_scenario(spec, seed=seed)
-    record = {"replication": index, "seed": seed, "git_commit": commit, "summary": result.summary}
+    ev = result.events
+    record = {
+        "replication": index,
+        "seed": seed,
+        "git_commit": commit,
+        "summary": result.summary,
+        # Every change of hands, so maps of control at any date can be rebuilt from the tables.
+        "events": {
+            "date": ev["date"].tolist(),
+            "node": ev["node"].tolist(),
+            "to": ev["to_side"].tolist(),
+        },
+    }
     if parts is None:
         return index, (record, result.daily)
     _write_part(parts, index, record, result.daily)
@@ -410,7 +434,7 @@ def _read_part(path: Path) -> tuple[dict, pd.DataFrame]:
 
 def _claim(out: Path, manifest: dict) -> None:
     """Check ``out`` holds no other batch (nor other outputs), then write the manifest."""
-    outputs = ("runs.parquet", "daily.parquet", "summary.json", PARTS)
+    outputs = ("runs.parquet", "daily.parquet", "events.parquet", "summary.json", PARTS)
     claim_directory(out, manifest, MANIFEST, "batch", BatchError, outputs)
 
 
@@ -487,6 +511,55 @@ def _runs_table(rows: list[tuple[int, dict, pd.DataFrame]], spec: ScenarioSpec) 
         if runs[key].isna().any() or runs[key].dtype == object:
             runs[key] = pd.to_numeric(runs[key], errors="coerce").astype("float64")
     return runs
+
+
+def _events_table(records: list[tuple[int, dict]]) -> pd.DataFrame:
+    frames = []
+    for i, record in records:
+        ev = record.get("events") or {"date": [], "node": [], "to": []}
+        frames.append(
+            pd.DataFrame(
+                {
+                    "replication": np.int64(i),
+                    "seed": np.int64(record["seed"]),
+                    "date": pd.to_datetime(pd.Series(ev["date"], dtype=object)),
+                    "node": np.asarray(ev["node"], dtype=np.int64),
+                    "to_side": pd.Series(ev["to"], dtype=object),
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def node_table(spec: ScenarioSpec) -> pd.DataFrame:
+    """The theatre's nodes as a scenario starts: what a report needs to rebuild maps.
+
+    Columns: ``node``, ``name``, ``lon``, ``lat``, ``area_km2``, ``country`` (``"ukraine"`` or ``"russia"``:
+    whose soil), ``initial_side`` (who holds it at the start, after the scenario's holds),
+    ``sector`` (the scenario sector it belongs to) and ``hub`` (a logistics hub).
+    """
+    from sim.command import Sectors
+    from sim.model import default_theatre, initial_control
+    from sim.units import SIDES
+
+    t = default_theatre()
+    sides = np.asarray(SIDES, dtype=object)
+    sectors = Sectors(t, spec.sectors)
+    is_hub = np.zeros(t.n_nodes, dtype=bool)
+    is_hub[list(t.hubs.values())] = True
+    return pd.DataFrame(
+        {
+            "node": np.arange(t.n_nodes, dtype=np.int64),
+            "name": t.name,
+            "lon": t.lon,
+            "lat": t.lat,
+            "area_km2": t.area_km2,
+            "country": sides[t.country],
+            "initial_side": sides[initial_control(t, spec)],
+            "sector": np.asarray(sectors.names, dtype=object)[sectors.of_node],
+            "hub": is_hub,
+        }
+    )
 
 
 def _is_number(value: object) -> bool:

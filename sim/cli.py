@@ -15,7 +15,7 @@ Verbs::
     frontline sweep SCENARIO --design grid|lhs|sobol --param KEY=LOW:HIGH [--param ...]
                     --samples N --replications R [--seed N] [--workers W] [--until DATE]
                     [--set KEY=VALUE ...] --out DIR [--sobol OUTCOME ...]
-    frontline report DIR [DIR2] [--out OUT] [--places A,B,...]
+    frontline report DIR [DIR2] [--out OUT] [--places A,B,...] [--dates D1,D2,...]
     frontline view [SCENARIO] [--host HOST] [--port PORT]
 
 Later verbs (``calibrate``) get their own ``_add_<verb>`` parser function
@@ -227,6 +227,12 @@ def _add_report(verbs: argparse._SubParsersAction) -> None:
         default=None,
         metavar="A,B,...",
         help="places whose fall dates to report (default: the hubs that fell in any run)",
+    )
+    p.add_argument(
+        "--dates",
+        default=None,
+        metavar="YYYY-MM-DD,...",
+        help="dates of the maps and of the holdings tables (default: four spread through the run)",
     )
     p.set_defaults(handler=_report)
 
@@ -441,8 +447,14 @@ def _report(args: argparse.Namespace) -> int:
     from sim.report import ReportError, write_report
 
     places = [p.strip() for p in args.places.split(",") if p.strip()] if args.places else None
+    dates = None
+    if args.dates:
+        try:
+            dates = [date.fromisoformat(d.strip()) for d in args.dates.split(",") if d.strip()]
+        except ValueError as err:
+            raise UsageError(f"--dates: {err}; give dates as YYYY-MM-DD,YYYY-MM-DD") from None
     try:
-        report = write_report(args.dir, args.dir2, out=args.out, places=places)
+        report = write_report(args.dir, args.dir2, out=args.out, places=places, dates=dates)
     except ReportError as err:
         raise UsageError(str(err)) from None
     print(f"wrote {report}")

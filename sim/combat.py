@@ -367,6 +367,14 @@ def combat_phase(model) -> CombatResult:
     owner, engaged, power, attacking = zip(
         *(_presence(model, side, mid, border) for side in (0, 1)), strict=True
     )
+    secs = model.sectors
+    if secs.own_soil_only.any():
+        # A side whose sector attacks stop at the border assaults no cell on the other's soil.
+        attacking = list(attacking)
+        for side in (0, 1):
+            target = np.where(model.control[eu] == side, ev, eu)  # the cell it would take
+            barred = secs.own_soil_only[side, secs.of_node[target]] & (t.country[target] != side)
+            attacking[side] = attacking[side] & ~barred
     active = (engaged[0] > 0) | (engaged[1] > 0)
     both = attacking[0] & attacking[1]
     # One assaulting side per edge; in a meeting engagement the stronger side has the initiative.

@@ -27,6 +27,7 @@ from sim.units import ATTACK, HOLD, POSTURE_INDEX, REFIT, RESERVE, SIDE_INDEX, S
 if TYPE_CHECKING:
     from sim.model import FrontlineModel
     from sim.scenario import SectorSpec
+    from sim.theatre.theatre import Theatre
 
 ROAD_TORTUOSITY = 1.3  # road distance over straight-line distance, for march times
 
@@ -34,8 +35,9 @@ ROAD_TORTUOSITY = 1.3  # road distance over straight-line distance, for march ti
 class Sectors:
     """The scenario's sectors: every node belongs to the sector of its nearest anchor place."""
 
-    def __init__(self, model: FrontlineModel, specs: tuple[SectorSpec, ...]) -> None:
-        t = model.theatre
+    def __init__(self, theatre: Theatre, specs: tuple[SectorSpec, ...]) -> None:
+        t = theatre
+        xy = np.column_stack([t.x_km, t.y_km])
         self.specs = specs
         self.names = [s.name for s in specs]
         self.index = {name: k for k, name in enumerate(self.names)}
@@ -45,8 +47,12 @@ class Sectors:
                 anchor_nodes.append(t.node_by_name(place))
                 anchor_sector.append(k)
         self.anchor_node = np.array([t.node_by_name(s.anchors[0]) for s in specs])
-        _, nearest = cKDTree(model.xy[anchor_nodes]).query(model.xy)
+        _, nearest = cKDTree(xy[anchor_nodes]).query(xy)
         self.of_node = np.asarray(anchor_sector, dtype=np.int16)[nearest]
+        # own_soil_only[side, k]: the side's attacks in sector k stop at the state border.
+        self.own_soil_only = np.array(
+            [[getattr(s, f"{name}_own_soil_only") for s in specs] for name in SIDES], dtype=bool
+        )
         self.objective = np.full((2, len(specs)), -1)
         for k, s in enumerate(specs):
             for side, name in enumerate(SIDES):

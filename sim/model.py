@@ -133,13 +133,7 @@ class FrontlineModel(mesa.Model):
         self.edge_u, self.edge_v = _edge_index(t)
         self._front_key: np.ndarray | None = None  # control map the cached front belongs to
 
-        self.initial_control = t.control(spec.initial_control).astype(np.int8)
-        for hold in spec.holds:  # ground the dated polygons do not draw (e.g. the Kursk salient)
-            centre = self.xy[t.node_by_name(hold.place)]
-            near = np.hypot(*(self.xy - centre).T) <= hold.radius_km
-            if hold.soil is not None:
-                near &= t.country == SIDE_INDEX[hold.soil]
-            self.initial_control[near] = SIDE_INDEX[hold.side]
+        self.initial_control = initial_control(t, spec)
         self.control = self.initial_control.copy()
         self.fortification = np.zeros(t.n_nodes)
         self.penetration = np.zeros(t.n_nodes)
@@ -152,7 +146,7 @@ class FrontlineModel(mesa.Model):
 
         self.units = UnitTable()
         self.unit_by_row: list[Unit] = []
-        self.sectors = command.Sectors(self, spec.sectors)
+        self.sectors = command.Sectors(t, spec.sectors)
         self.sector_posture = self.sectors.initial_postures()
         self.surprise_day = np.full((2, len(spec.sectors)), -10_000)
         self.threat = np.zeros((2, len(spec.sectors)))
@@ -241,6 +235,28 @@ class FrontlineModel(mesa.Model):
         return self.unit_by_row[row]
 
 
+def initial_control(theatre: Theatre, spec: ScenarioSpec) -> np.ndarray:
+    """Controlling side of each node at a scenario's start (``UKRAINE`` 0, ``RUSSIA`` 1).
+
+    The theatre's dated map named by ``spec.initial_control``, corrected by the scenario's
+    ``[[hold]]`` entries for ground the dated polygons do not draw (e.g. the Kursk salient).
+
+    Returns
+    -------
+    ndarray of int8, shape (n_nodes,)
+    """
+    t = theatre
+    control = t.control(spec.initial_control).astype(np.int8)
+    xy = np.column_stack([t.x_km, t.y_km])
+    for hold in spec.holds:
+        centre = xy[t.node_by_name(hold.place)]
+        near = np.hypot(*(xy - centre).T) <= hold.radius_km
+        if hold.soil is not None:
+            near &= t.country == SIDE_INDEX[hold.soil]
+        control[near] = SIDE_INDEX[hold.side]
+    return control
+
+
 def _schedule_changes(spec: ScenarioSpec) -> dict[int, dict[str, float]]:
     """Map day index -> parameter values that take effect that day."""
     changes: dict[int, dict[str, float]] = {}
@@ -251,4 +267,11 @@ def _schedule_changes(spec: ScenarioSpec) -> dict[int, dict[str, float]]:
     return changes
 
 
-__all__ = ["FrontlineModel", "RUSSIA", "UKRAINE", "default_theatre", "resolve_scenario"]
+__all__ = [
+    "FrontlineModel",
+    "RUSSIA",
+    "UKRAINE",
+    "default_theatre",
+    "initial_control",
+    "resolve_scenario",
+]

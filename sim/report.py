@@ -37,6 +37,8 @@ __all__ = [
     "logistic",
     "paired_daily_difference",
     "paired_difference",
+    "russia_holds",
+    "sector_gains",
     "wilson",
     "write_report",
 ]
@@ -67,6 +69,12 @@ class Batch:
     runs: pd.DataFrame
     daily: pd.DataFrame
     summary: dict
+    nodes: pd.DataFrame | None = None  # nodes.parquet: the start map, sectors, hubs
+    events: pd.DataFrame | None = None  # events.parquet: every change of hands
+
+    @property
+    def has_maps(self) -> bool:
+        return self.nodes is not None and self.events is not None
 
     @property
     def name(self) -> str:
@@ -114,7 +122,34 @@ def _load_batch(path: Path) -> Batch:
     runs = pd.read_parquet(path / "runs.parquet")
     daily = pd.read_parquet(path / "daily.parquet")
     daily["date"] = pd.to_datetime(daily["date"])
-    return Batch(path, runs.sort_values("replication", ignore_index=True), daily, _summary(path))
+    nodes = events = None
+    if (path / "nodes.parquet").is_file() and (path / "events.parquet").is_file():
+        nodes = pd.read_parquet(path / "nodes.parquet")
+        events = pd.read_parquet(path / "events.parquet")
+        events["date"] = pd.to_datetime(events["date"])
+    runs = runs.sort_values("replication", ignore_index=True)
+    if not runs["replication"].equals(pd.Series(range(len(runs)), name="replication")):
+        raise ReportError(
+            f"{path / 'runs.parquet'}: replications are not numbered 0..{len(runs) - 1}"
+        )
+    return Batch(path, runs, daily, _summary(path), nodes, events)
+
+
+def _report_dates(b: Batch, dates: list[date] | None) -> list[pd.Timestamp]:
+    """The chosen dates (checked against the batch's dates), or four spread through the run."""
+    have = pd.DatetimeIndex(sorted(b.daily["date"].unique()))
+    if not dates:
+        return sorted({have[round(i * (len(have) - 1) / 4)] for i in range(1, 5)})
+    out = []
+    for d in dates:
+        t = pd.Timestamp(d)
+        if t not in have:
+            raise ReportError(
+                f"{b.path}: date {t.date()} is outside the batch's dates "
+                f"({have[0].date()} to {have[-1].date()})"
+            )
+        out.append(t)
+    return sorted(set(out))
 
 
 # --------------------------------------------------------------------------------------------
@@ -169,6 +204,53 @@ def fall_table(runs: pd.DataFrame, places: list[str]) -> pd.DataFrame:
         }
         rows.append({"place": place, "fell": len(days), "share": len(days) / len(falls), **q})
     return pd.DataFrame(rows, columns=["place", "fell", "share", "p05", "p50", "p95"])
+
+
+def russia_holds(nodes: pd.DataFrame, events: pd.DataFrame, n: int, when) -> np.ndarray:
+    """Who holds each node on ``when`` in each replication, rebuilt from the batch's tables.
+
+    Parameters
+    ----------
+    nodes : pandas.DataFrame
+        ``nodes.parquet``: ``node`` (0..N-1 in order) and ``initial_side``.
+    events : pandas.DataFrame
+        ``events.parquet``: ``replication``, ``date``, ``node``, ``to_side``, each replication's
+        changes of hands in the order they happened.
+    n : int
+        Number of replications (numbered 0..n-1).
+    when : date-like
+        The date; a change dated ``when`` counts (it is the state at the end of that day).
+
+    Returns
+    -------
+    ndarray of bool, shape (n, N)
+        True where Russia holds the node.
+    """
+    base = nodes["initial_side"].to_numpy() == "russia"
+    held = np.tile(base, (n, 1))
+    ev = events[events["date"] <= pd.Timestamp(when)]
+    # The last change of each node in each replication decides (stable: file order within a day).
+    last = ev.drop_duplicates(["replication", "node"], keep="last")
+    held[last["replication"].to_numpy(), last["node"].to_numpy()] = (
+        last["to_side"].to_numpy() == "russia"
+    )
+    return held
+
+
+def sector_gains(nodes: pd.DataFrame, held: np.ndarray) -> pd.DataFrame:
+    """Russian gains inside Ukraine by scenario sector (km²): one row per replication.
+
+    ``held`` is :func:`russia_holds` at some date; gains are counted against the start map, as
+    ``russia_gain_km2`` is (ground in Ukraine that Ukraine held at the start and Russia holds).
+    """
+    was_ua = (nodes["initial_side"].to_numpy() == "ukraine") & (
+        nodes["country"].to_numpy() == "ukraine"
+    )
+    area = nodes["area_km2"].to_numpy(float)
+    taken = (held & was_ua) * area
+    sectors = nodes["sector"].to_numpy()
+    names = list(dict.fromkeys(sectors))
+    return pd.DataFrame({s: taken[:, sectors == s].sum(axis=1) for s in names})
 
 
 def wilson(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
@@ -453,8 +535,22 @@ def write_report(
     path2: Path | None = None,
     out: Path | None = None,
     places: list[str] | None = None,
+    dates: list[date] | None = None,
 ) -> Path:
     """Write ``report.md`` and its PNG figures into ``out`` (default ``path/report``).
+
+    Parameters
+    ----------
+    path, path2 : Path
+        A batch or sweep directory; a second batch for a paired report.
+    out : Path, optional
+        Where to write (default ``path/report``).
+    places : list of str, optional
+        Places whose falls (and, with maps, whose holder on each date) to report; by default
+        the hubs that fell in any replication.
+    dates : list of datetime.date, optional
+        Dates of the maps, of the holdings table (what each side holds if the line froze on
+        that date) and of the tables of gains; by default four dates spread through the run.
 
     Returns the path of ``report.md``. Raises :class:`ReportError` on bad input.
     """
@@ -467,17 +563,17 @@ def write_report(
     if kind == "sweep":
         lines = _sweep_report(path, out)
     elif path2 is None:
-        lines = _batch_report([_load_batch(path)], out, places)
+        lines = _batch_report([_load_batch(path)], out, places, dates)
     else:
         a, b = _load_batch(path), _load_batch(Path(path2))
         _check_pair(a, b)
-        lines = _batch_report([a, b], out, places)
+        lines = _batch_report([a, b], out, places, dates)
     report = out / "report.md"
     report.write_text("\n".join(lines) + "\n")
     return report
 
 
-def _batch_section(b: Batch) -> list[str]:
+def _batch_section(b: Batch, picks: list[pd.Timestamp]) -> list[str]:
     n = len(b.runs)
     lines = [f"### {b.name}", ""]
     for col, (label, unit) in OUTCOMES.items():
@@ -491,9 +587,6 @@ def _batch_section(b: Batch) -> list[str]:
             f"- Collapse in {k} of {n} replications ({k / n:.0%}; Wilson 95% interval "
             f"{lo:.0%} to {hi:.0%})."
         )
-    # Gains at a few dates through the run.
-    dates = sorted(b.daily["date"].unique())
-    picks = sorted({dates[round(i * (len(dates) - 1) / 4)] for i in range(1, 5)})
     cols = _gain_columns(b.daily)
     lines += [
         "",
@@ -532,8 +625,13 @@ def _falls_section(b: Batch, places: list[str]) -> list[str]:
     return lines + [""]
 
 
-def _batch_report(batches: list[Batch], out: Path, places: list[str] | None) -> list[str]:
+def _batch_report(
+    batches: list[Batch], out: Path, places: list[str] | None, dates: list[date] | None
+) -> list[str]:
     places = _places([b.runs for b in batches], places)
+    picks = _report_dates(batches[0], dates)
+    for b in batches[1:]:
+        _report_dates(b, [p.date() for p in picks])
     names = " vs ".join(b.name for b in batches)
     lines = [f"# Report: {names}", "", "## Inputs", "", *_provenance(batches), ""]
     if len(batches) == 2:
@@ -553,7 +651,10 @@ def _batch_report(batches: list[Batch], out: Path, places: list[str] | None) -> 
         "",
     ]
     for b in batches:
-        lines += _batch_section(b)
+        lines += _batch_section(b, picks)
+    lines += _holdings_section(batches, picks, out)
+    if any(b.has_maps for b in batches):
+        lines += _maps_section(batches, picks, out)
 
     lines += ["## Falls", ""]
     if places:
@@ -561,12 +662,243 @@ def _batch_report(batches: list[Batch], out: Path, places: list[str] | None) -> 
         lines += ["![Share of replications fallen by date](falls.png)", ""]
         for b in batches:
             lines += _falls_section(b, places)
+            if b.has_maps:
+                lines += _standing_section(b, places, picks)
     else:
         lines += ["No hub fell in any replication.", ""]
 
     if len(batches) == 2:
         lines += _pair_section(*batches, places, out)
     return lines
+
+
+# Holdings if the line froze on a date (the ceasefire question): columns of the daily table.
+HOLDINGS = {
+    "russia_held_in_ukraine_km2": ("Russia holds in Ukraine", "km²"),
+    "ukraine_held_in_russia_km2": ("Ukraine holds in Russia", "km²"),
+    "russia_hubs": ("hubs held by Russia", "hubs"),
+    "ukraine_hubs": ("hubs held by Ukraine", "hubs"),
+    "russia_population": ("population on Russian-held ground", "people"),
+    "ukraine_population": ("population on Ukrainian-held ground", "people"),
+}
+
+
+def _holdings_section(batches: list[Batch], picks: list[pd.Timestamp], out: Path) -> list[str]:
+    cols = [c for c in HOLDINGS if all(c in b.daily for b in batches)]
+    if not cols:
+        return []
+    lines = [
+        "## Holdings on chosen dates",
+        "",
+        "What each side holds if the line froze on each date (a ceasefire): nothing in the "
+        "model anticipates a ceasefire, so a run's state on a date is the line frozen then, "
+        "and one batch answers for every date with the same replications. Median [90% "
+        "interval] over replications; population is the GeoNames population of the settlements "
+        "on each side's ground.",
+        "",
+    ]
+    for b in batches:
+        lines += [
+            f"**{b.name}** ({len(b.runs)} replications):",
+            "",
+            "| date | " + " | ".join(HOLDINGS[c][0] for c in cols) + " |",
+            "|---|" + "---|" * len(cols),
+        ]
+        for d in picks:
+            row = b.daily[b.daily["date"] == d]
+            cells = []
+            for c in cols:
+                lo, mid, hi = np.percentile(row[c].to_numpy(float), [5, 50, 95])
+                cells.append(f"{_num(mid)} [{_num(lo)} to {_num(hi)}]")
+            lines.append(f"| {d.date()} | " + " | ".join(cells) + " |")
+        lines.append("")
+    _holdings_figure(batches, picks, out / "holdings.png")
+    lines += ["![Holdings by date](holdings.png)", ""]
+    return lines
+
+
+def _holdings_figure(batches: list[Batch], picks: list[pd.Timestamp], path: Path) -> None:
+    plt = pyplot()
+    panels = [
+        ("russia_held_in_ukraine_km2", "Territory of Ukraine held by Russia", "km²", 1.0),
+        ("russia_hubs", "Logistics hubs held by Russia", "hubs", 1.0),
+        ("russia_population", "Population on Russian-held ground", "millions", 1e-6),
+    ]
+    panels = [p for p in panels if all(p[0] in b.daily for b in batches)]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 3.9), squeeze=False)
+    colours = ["#b2182b", "#2166ac"]
+    for ax, (col, title, unit, scale) in zip(axes[0], panels, strict=True):
+        for j, b in enumerate(batches):
+            q = fan_quantiles(b.daily, col) * scale
+            _fan(ax, q, colours[j % 2], b.name)
+        for d in picks:
+            ax.axvline(d, color="#555555", lw=0.6, ls=":")
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("date the line froze")
+        ax.set_ylabel(unit)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="upper left")
+    save_figure(fig, path)
+
+
+def _standing_section(b: Batch, places: list[str], picks: list[pd.Timestamp]) -> list[str]:
+    names = b.nodes["name"].to_numpy()
+    known = [p for p in places if p in set(names)]
+    if not known:
+        return []
+    node = {p: int(np.flatnonzero(names == p)[0]) for p in known}
+    n = len(b.runs)
+    lines = [
+        f"Chance that Ukraine holds each place on each date ({b.name}; share of replications, "
+        "Wilson 95% interval):",
+        "",
+        "| place | " + " | ".join(str(d.date()) for d in picks) + " |",
+        "|---|" + "---|" * len(picks),
+    ]
+    held = {d: russia_holds(b.nodes, b.events, n, d) for d in picks}
+    for p in known:
+        cells = []
+        for d in picks:
+            k = int((~held[d][:, node[p]]).sum())
+            lo, hi = wilson(k, n)
+            cells.append(f"{k / n:.0%} ({lo:.0%} to {hi:.0%})")
+        lines.append(f"| {p} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
+def _maps_section(batches: list[Batch], picks: list[pd.Timestamp], out: Path) -> list[str]:
+    lines = ["## Maps of control", ""]
+    for j, b in enumerate(batches):
+        if not b.has_maps:
+            continue
+        name = f"maps_{j + 1}.png" if len(batches) > 1 else "maps.png"
+        _maps_figure(b, picks, out / name)
+        lines += [
+            f"![{b.name}: control on chosen dates]({name})",
+            "",
+            f"{b.name}: each cell coloured by the share of the {len(b.runs)} replications in "
+            "which Russia holds it on the date (blue: Ukraine in every replication, red: "
+            "Russia in every one); the solid line is the median front (where that share "
+            "crosses one half), the dashed line the front at the start; dots are logistics "
+            "hubs. The map shows the ground that changed hands in at least 2% of replications, "
+            "with a margin.",
+            "",
+        ]
+        sec = sector_gains(b.nodes, russia_holds(b.nodes, b.events, len(b.runs), picks[-1]))
+        sec = sec.loc[:, sec.max(axis=0) > 0]
+        if sec.shape[1]:
+            lines += [
+                f"Russian gains by sector on {picks[-1].date()} ({b.name}; km², median [90% "
+                "interval]):",
+                "",
+                "| sector | gains |",
+                "|---|---|",
+            ]
+            for col in sec.columns:
+                lo, mid, hi = np.percentile(sec[col].to_numpy(), [5, 50, 95])
+                lines.append(f"| {col} | {_num(mid)} [{_num(lo)} to {_num(hi)}] |")
+            lines.append("")
+    return lines
+
+
+def _maps_figure(b: Batch, picks: list[pd.Timestamp], path: Path) -> None:
+    from matplotlib.collections import LineCollection
+    from matplotlib.colors import LinearSegmentedColormap
+
+    from sim.mapping import KM_PER_DEG_LON_EQ, map_geometry
+    from sim.model import default_theatre
+
+    g = map_geometry(default_theatre())
+    if len(b.nodes) != len(g.lon):
+        raise ReportError(
+            f"{b.path / 'nodes.parquet'} has {len(b.nodes)} nodes, the packaged theatre "
+            f"{len(g.lon)}: the batch was run on another theatre"
+        )
+    n = len(b.runs)
+    start = b.nodes["initial_side"].to_numpy() == "russia"
+    shares = {d: russia_holds(b.nodes, b.events, n, d).mean(axis=0) for d in picks}
+    moved = np.zeros(len(start), dtype=bool)
+    for sh in shares.values():
+        moved |= np.abs(sh - start) >= 0.02
+    if not moved.any():  # nothing changed hands: show the start front instead
+        moved = start[g.edge_u] != start[g.edge_v]
+        moved = np.isin(np.arange(len(start)), np.r_[g.edge_u[moved], g.edge_v[moved]])
+    pad = 0.35
+    x0, x1 = g.lon[moved].min() - pad, g.lon[moved].max() + pad
+    y0, y1 = g.lat[moved].min() - pad, g.lat[moved].max() + pad
+    view = (g.lon >= x0 - 0.3) & (g.lon <= x1 + 0.3) & (g.lat >= y0 - 0.3) & (g.lat <= y1 + 0.3)
+
+    plt = pyplot()
+    cols = 2 if len(picks) > 1 else 1
+    rows = math.ceil(len(picks) / cols)
+    aspect = (y1 - y0) / ((x1 - x0) * g.coslat)
+    width = 6.0
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(width * cols, width * aspect * rows + 0.9), squeeze=False
+    )
+    cmap = LinearSegmentedColormap.from_list("holder", ["#9ecae1", "#fff7bc", "#fdae6b", "#de2d26"])
+    width_pt = width * 72 * 0.8
+    pt_per_km = width_pt / ((x1 - x0) * KM_PER_DEG_LON_EQ * g.coslat)
+    sizes = (1.5 * g.side_km[view] * pt_per_km) ** 2
+    start_front = start[g.edge_u] != start[g.edge_v]
+    hubs = [(int(k), str(nm)) for k, nm in zip(g.hub_nodes, g.hub_names, strict=True) if view[k]]
+    image = None
+    for ax, d in zip(axes.flat, picks, strict=False):
+        sh = shares[d]
+        image = ax.scatter(
+            g.lon[view],
+            g.lat[view],
+            s=sizes,
+            c=sh[view],
+            cmap=cmap,
+            vmin=0,
+            vmax=1,
+            marker="h",
+            linewidths=0,
+            zorder=1,
+        )
+        ax.plot(g.border[:, 0], g.border[:, 1], color="#333333", lw=0.9, ls=(0, (4, 2)), zorder=3)
+        ax.plot(g.outline[:, 0], g.outline[:, 1], color="#7d8a93", lw=0.5, zorder=3)
+        ax.add_collection(
+            LineCollection(
+                g.front_segments[start_front],
+                colors="#444444",
+                linewidths=0.8,
+                linestyles="dashed",
+                zorder=4,
+            )
+        )
+        median = sh >= 0.5
+        ax.add_collection(
+            LineCollection(
+                g.front_segments[median[g.edge_u] != median[g.edge_v]],
+                colors="#111111",
+                linewidths=1.3,
+                zorder=5,
+            )
+        )
+        for k, nm in hubs:
+            ax.scatter(g.lon[k], g.lat[k], s=16, c="#222222", edgecolors="white", zorder=6)
+            ax.annotate(
+                nm,
+                (g.lon[k], g.lat[k]),
+                xytext=(3, 2),
+                textcoords="offset points",
+                fontsize=7,
+                zorder=7,
+            )
+        ax.set_xlim(x0, x1)
+        ax.set_ylim(y0, y1)
+        ax.set_aspect(1.0 / g.coslat)
+        ax.set_title(f"{b.name}: {d.date()}", fontsize=10)
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[len(picks) :]:
+        ax.axis("off")
+    if image is not None:
+        bar = fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.8, pad=0.02)
+        bar.set_label("share of replications in which Russia holds the cell")
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
 
 
 def _pair_section(a: Batch, b: Batch, places: list[str], out: Path) -> list[str]:
@@ -610,6 +942,29 @@ def _pair_section(a: Batch, b: Batch, places: list[str], out: Path) -> list[str]
             "![Paired difference in cumulative Russian gains](difference.png)",
             "",
         ]
+    if a.has_maps and b.has_maps:
+        last = min(pd.Timestamp(a.end), pd.Timestamp(b.end))
+        ga = sector_gains(a.nodes, russia_holds(a.nodes, a.events, len(a.runs), last))
+        gb = sector_gains(b.nodes, russia_holds(b.nodes, b.events, len(b.runs), last))
+        secs = [c for c in ga.columns if c in gb.columns and (ga[c].any() or gb[c].any())]
+        if secs:
+            lines += [
+                f"### Russian gains by sector on {last.date()}",
+                "",
+                f"Paired difference {b.name} − {a.name} of the Russian gains in each sector (km², "
+                "replication by replication): where the difference in the total comes from.",
+                "",
+                f"| sector | {a.name} | {b.name} | difference |",
+                "|---|---|---|---|",
+            ]
+            for c in secs:
+                qa, qb = (np.percentile(g[c].to_numpy(), [5, 50, 95]) for g in (ga, gb))
+                lines.append(
+                    f"| {c} | {_num(qa[1])} [{_num(qa[0])} to {_num(qa[2])}] | "
+                    f"{_num(qb[1])} [{_num(qb[0])} to {_num(qb[2])}] | "
+                    f"{_interval((gb[c] - ga[c]).to_numpy(), 'km²', signed=True)} |"
+                )
+            lines.append("")
     if places:
         ch = fall_changes(a.runs, b.runs, places)
         lines += [

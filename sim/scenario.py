@@ -92,7 +92,8 @@ _TOP_KEYS = tuple(
 _TOP_REQUIRED = ("name", "start", "end", "initial_control")
 _SECTOR_KEYS = tuple(
     "name anchors russia_units ukraine_units russia_posture ukraine_posture"
-    " russia_objective ukraine_objective russia_fortification ukraine_fortification".split()
+    " russia_objective ukraine_objective russia_fortification ukraine_fortification"
+    " russia_own_soil_only ukraine_own_soil_only".split()
 )
 _SECTOR_REQUIRED = ("name", "anchors", "russia_units", "ukraine_units")
 _EVENT_COMMON = ("date", "kind", "side", "surprise")
@@ -141,6 +142,10 @@ class SectorSpec:
     russia_fortification, ukraine_fortification : float
         Fortification (0 none, 1 hasty, 2 prepared, 3 fortified) of each side's front cells in
         the sector at the start; default 1 (hasty positions after a year of war).
+    russia_own_soil_only, ukraine_own_soil_only : bool
+        The side's attacks in the sector stop at the state border: it takes back its own soil
+        but assaults no cell on the other's (a counter-attack to clear an incursion); default
+        false.
     """
 
     name: str
@@ -153,6 +158,8 @@ class SectorSpec:
     ukraine_objective: str | None = None
     russia_fortification: float = 1.0
     ukraine_fortification: float = 1.0
+    russia_own_soil_only: bool = False
+    ukraine_own_soil_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -765,6 +772,8 @@ def _parse_sector(table: dict[str, Any], at: _At) -> dict[str, _Tagged]:
         "ukraine_objective": _str,
         "russia_fortification": _fortification,
         "ukraine_fortification": _fortification,
+        "russia_own_soil_only": _bool,
+        "ukraine_own_soil_only": _bool,
     }
     return {k: (checks[k](v, at.child(k)), at.child(k)) for k, v in table.items()}
 
