@@ -1044,6 +1044,7 @@ def _sweep_report(path: Path, out: Path) -> list[str]:
             fit = fit_logistic(table[params[0]], table["k"], table["n"])
         except ReportError as err:
             fit_note = f"No logistic fit: {err}."
+    density = _start_density(path, table["point"])
     _sweep_figure(table, params, outcome, fit, out / "sweep.png")
     lines += [
         "## Collapse probability and gains against the parameters",
@@ -1067,19 +1068,92 @@ def _sweep_report(path: Path, out: Path) -> list[str]:
         ]
     elif fit_note:
         lines += [fit_note, ""]
+    if density is not None and "collapse" in runs:
+        table["density"] = density
+        lines += _density_section(table, out)
     head = " | ".join(f"`{p}`" for p in params)
+    dens_head = " defenders per km at the start |" if density is not None else ""
     lines += [
-        f"| point | {head} | collapse (Wilson 95%) | Russian gains, km² (median [90%]) |",
-        "|---|" + "---|" * len(params) + "---|---|",
+        f"| point | {head} |{dens_head} collapse (Wilson 95%) | Russian gains, km² (median "
+        "[90%]) |",
+        "|---|" + "---|" * len(params) + ("---|" if density is not None else "") + "---|---|",
     ]
     for r in table.to_dict("records"):
         vals = " | ".join(f"{r[p]:.4g}" for p in params)
+        dens = f" {r['density']:,.0f} |" if density is not None else ""
         lines.append(
-            f"| {r['point']} | {vals} | {r['k']}/{r['n']} = {r['share']:.0%} "
+            f"| {r['point']} | {vals} |{dens} {r['k']}/{r['n']} = {r['share']:.0%} "
             f"({r['lo']:.0%} to {r['hi']:.0%}) | {_num(r['g50'])} "
             f"[{_num(r['g05'])} to {_num(r['g95'])}] |"
         )
     return lines + [""]
+
+
+def _start_density(path: Path, points: pd.Series) -> np.ndarray | None:
+    """Median over replications of each point's Ukrainian line men per km on the first day,
+    from the points' batch directories; None if any is missing."""
+    out = []
+    for i in points:
+        file = path / f"point_{int(i):04d}" / "daily.parquet"
+        if not file.is_file():
+            return None
+        daily = pd.read_parquet(file, columns=["day", "defenders_per_km"])
+        out.append(float(np.median(daily.loc[daily["day"] == 0, "defenders_per_km"])))
+    return np.asarray(out)
+
+
+def _density_section(table: pd.DataFrame, out: Path) -> list[str]:
+    """Collapse probability against the density of the defence at the start, with the
+    critical density and the width of the transition from a logistic fit."""
+    lines = ["## Collapse against the density of the defence", ""]
+    try:
+        fit = fit_logistic(table["density"], table["k"], table["n"])
+    except ReportError as err:
+        fit = None
+        lines += [f"No logistic fit in the density: {err}.", ""]
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    t = table.sort_values("density")
+    x = t["density"].to_numpy()
+    ax.errorbar(
+        x,
+        t["share"],
+        yerr=np.clip([t["share"] - t["lo"], t["hi"] - t["share"]], 0, 1),
+        fmt="o",
+        color="k",
+        capsize=3,
+        label="share of replications that collapsed (Wilson 95% interval)",
+    )
+    if fit is not None:
+        grid = np.linspace(x.min(), x.max(), 200)
+        ax.plot(
+            grid,
+            logistic(grid, fit["x_c"], fit["w"]),
+            color="#b2182b",
+            label=f"logistic fit: critical density {fit['x_c']:.0f}/km, width {fit['w']:.0f}/km",
+        )
+        ax.axvline(fit["x_c"], color="#b2182b", lw=0.8, ls=":")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("Ukrainian line troops per km of front at the start")
+    ax.set_ylabel("P(collapse within the horizon)")
+    ax.set_title("Collapse probability against the density of the defence")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    save_figure(fig, out / "collapse_density.png", dates=False)
+    lines += ["![Collapse probability against defenders per km](collapse_density.png)", ""]
+    if fit is not None:
+        # 10-90% transition: P goes from 0.9 to 0.1 over 2 ln 9 widths.
+        span = 2 * math.log(9) * abs(fit["w"])
+        z = 1.959963984540054
+        lines += [
+            f"The line collapses in half of the replications at **{fit['x_c']:,.0f} Ukrainian "
+            f"line troops per km** of front (95% confidence interval "
+            f"{fit['x_c'] - z * fit['x_c_se']:,.0f} to {fit['x_c'] + z * fit['x_c_se']:,.0f}); "
+            f"the probability of collapse falls from 90% to 10% over {span:,.0f} troops per km "
+            f"(logistic width w = {fit['w']:.1f} ± {z * fit['w_se']:.1f} per km).",
+            "",
+        ]
+    return lines
 
 
 def _sweep_figure(table: pd.DataFrame, params: list[str], outcome: str, fit, path: Path) -> None:

@@ -38,8 +38,9 @@ def reference(spec, tmp_path_factory):
     return result, out
 
 
-def tables(out: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    return pd.read_parquet(out / "runs.parquet"), pd.read_parquet(out / "daily.parquet")
+def tables(out: Path) -> tuple[pd.DataFrame, ...]:
+    names = ("runs", "daily", "events", "nodes")
+    return tuple(pd.read_parquet(out / f"{name}.parquet") for name in names)
 
 
 # --------------------------------------------------------------------------------------------
@@ -66,6 +67,8 @@ def test_batch_writes_its_outputs(reference, spec):
     assert sorted(p.name for p in out.iterdir()) == [
         "batch.json",
         "daily.parquet",
+        "events.parquet",
+        "nodes.parquet",
         "parts",
         "runs.parquet",
         "summary.json",
@@ -73,7 +76,7 @@ def test_batch_writes_its_outputs(reference, spec):
     assert sorted(p.name for p in (out / "parts").iterdir()) == [
         f"rep_{i:05d}.parquet" for i in range(REPS)
     ]
-    runs, daily = tables(out)
+    runs, daily, _, _ = tables(out)
     pd.testing.assert_frame_equal(runs, result.runs)
     pd.testing.assert_frame_equal(daily, result.daily)
     assert runs["replication"].tolist() == list(range(REPS))
@@ -246,6 +249,12 @@ def test_a_killed_batch_resumes_to_the_same_tables(spec, tmp_path):
     pd.testing.assert_frame_equal(
         pd.read_parquet(out / "daily.parquet"), whole.daily, check_exact=True
     )
+    for name in ("events", "nodes"):
+        pd.testing.assert_frame_equal(
+            pd.read_parquet(out / f"{name}.parquet"),
+            pd.read_parquet(tmp_path / "whole" / f"{name}.parquet"),
+            check_exact=True,
+        )
 
 
 # --------------------------------------------------------------------------------------------
