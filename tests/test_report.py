@@ -274,3 +274,37 @@ def test_report_of_a_real_batch(tmp_path):
     assert f"Russian gains by 2024-01-20: median {_num(mid)} km²" in text
     assert result.summary["content_hash"] in text
     assert_png(out / "report" / "gains.png")
+
+
+def test_sweep_report_fits_collapse_against_the_start_density(tmp_path):
+    """With each point's batch directory beside the sweep tables, the report reads the defenders
+    per km on day 0 and fits the logistic in that density: the critical density it states is
+    the fit of the shares against those densities."""
+    d = make_sweep(tmp_path / "s", x_c=0.4, w=0.08, reps=200)
+    design = pd.read_parquet(d / "design.parquet")
+    density = 100 + 200 * design["advance_slowdown"].to_numpy()  # 100..300 men per km
+    for i, dens in enumerate(density):
+        point = d / f"point_{i:04d}"
+        point.mkdir()
+        pd.DataFrame(
+            {"day": [0, 0, 1, 1], "defenders_per_km": [dens, dens, dens - 50, dens + 50]}
+        ).to_parquet(point / "daily.parquet", index=False)
+    assert main(["report", str(d)]) == 0
+    text = (d / "report" / "report.md").read_text()
+    runs = pd.read_parquet(d / "sweep.parquet")
+    by = runs.groupby("point")["collapse"].agg(["sum", "count"])
+    fit = report.fit_logistic(density, by["sum"], by["count"])
+    # x = 100 + 200 u, so the fit in density is the fit in u moved and stretched.
+    assert fit["x_c"] == pytest.approx(180, abs=6) and fit["w"] == pytest.approx(16, abs=5)
+    assert f"at **{fit['x_c']:,.0f} Ukrainian line troops per km**" in text
+    assert f"over {2 * np.log(9) * abs(fit['w']):,.0f} troops per km" in text
+    assert f"| 0 | 0 | {density[0]:,.0f} |" in text
+    assert_png(d / "report" / "collapse_density.png")
+
+
+def test_sweep_report_without_point_directories_has_no_density_section(tmp_path):
+    d = make_sweep(tmp_path / "s")
+    assert main(["report", str(d)]) == 0
+    text = (d / "report" / "report.md").read_text()
+    assert "density of the defence" not in text
+    assert not (d / "report" / "collapse_density.png").exists()
