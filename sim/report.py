@@ -633,7 +633,8 @@ def _batch_report(
     for b in batches[1:]:
         _report_dates(b, [p.date() for p in picks])
     names = " vs ".join(b.name for b in batches)
-    lines = [f"# Report: {names}", "", "## Inputs", "", *_provenance(batches), ""]
+    lines = [f"# Report: {names}", "", "## Answer", "", *_answers(batches, places, picks), ""]
+    lines += ["## Inputs", "", *_provenance(batches), ""]
     if len(batches) == 2:
         lines += [
             "Paired comparison: both batches were run with the same seed, so replication "
@@ -670,6 +671,59 @@ def _batch_report(
     if len(batches) == 2:
         lines += _pair_section(*batches, places, out)
     return lines
+
+
+def _answers(batches: list[Batch], places: list[str], picks: list[pd.Timestamp]) -> list[str]:
+    """The report's findings in a few sentences, each with its interval."""
+    out = []
+    last = batches[-1]
+    if len(batches) == 2:
+        a, b = batches
+        d = paired_difference(a.runs, b.runs, ["russia_gain_km2"])["russia_gain_km2"]
+        out.append(
+            f"- Russian gains inside Ukraine by {b.end} are {_interval(d, 'km²', signed=True)} "
+            f"in {b.name} against {a.name}, replication by replication (higher in "
+            f"{int((d > 0).sum())} of {len(d)})."
+        )
+    held = "ukraine_held_in_russia_km2"
+    if held in last.daily and last.daily[held].abs().max() > 0:
+        top = last.daily.groupby("replication")[held].max()
+        end = last.runs[held] if held in last.runs else top * np.nan
+        out.append(
+            f"- Ukraine's holdings in Russia ({last.name}) peak at {_interval(top, 'km²')}, "
+            f"and are {_interval(end, 'km²')} on {last.end}."
+        )
+    if len(batches) == 2 and places:
+        ch = fall_changes(batches[0].runs, batches[1].runs, places)
+        for r in ch.itertuples():
+            if r.both:
+                out.append(
+                    f"- {r.place} falls {_signed(r.median_days)} days later (−: earlier) in "
+                    f"{batches[1].name} than in {batches[0].name} (median over the {r.both} "
+                    f"replications in which it fell in both; 90% interval "
+                    f"{_signed(r.p05_days)} to {_signed(r.p95_days)} days); it fell in only "
+                    f"one of them in {r.only_a + r.only_b:.0%} of replications."
+                )
+    for b in batches:
+        if not places:
+            break
+        table = fall_table(b.runs, places)
+        n = len(b.runs)
+        for r in table.itertuples():
+            lo, hi = wilson(int(r.fell), n)
+            when = f"; median fall date {r.p50} (90% interval {r.p05} to {r.p95})" if r.fell else ""
+            out.append(
+                f"- {r.place} ({b.name}) falls by {b.end} in {r.share:.0%} of replications "
+                f"(Wilson 95% interval {lo:.0%} to {hi:.0%}){when}."
+            )
+    area = "russia_held_in_ukraine_km2"
+    if len(batches) == 1 and area in last.daily:
+        for d in picks:
+            v = last.daily.loc[last.daily["date"] == d, area]
+            out.append(
+                f"- If the line froze on {d.date()}, Russia would hold {_interval(v, 'km²')} of Ukraine."
+            )
+    return out or ["See the sections below."]
 
 
 # Holdings if the line froze on a date (the ceasefire question): columns of the daily table.
