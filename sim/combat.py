@@ -14,6 +14,9 @@ with attacker a and defender d::
     W(R) = 1 / (1 + exp(-s ln(R / R50)))      Dupuy's logistic chance that an attack succeeds
 
 ``eta`` is the day's intensity shock on the edge, LogNormal with mean 1, shared by both sides.
+A surprise attack multiplies R by ``1 + (surprise_multiplier - 1) f`` and, on an unwatched
+sector, escapes part of the transparent-battlefield slowdown: ``kappa = kappa_T + (1 - kappa_T)
+surprise_exploitation f``, where ``f`` fades linearly from 1 to 0 over ``surprise_days``.
 On a quiet edge (neither side assaults) only area fire and a small positional share of the
 direct-fire term act, and nobody advances.
 
@@ -77,6 +80,8 @@ class EdgeBattle:
     u_shock: np.ndarray  # uniforms for the intensity shock
     u_loss_a: np.ndarray  # uniforms for each side's losses
     u_loss_d: np.ndarray
+    # Share of the transparent-battlefield slowdown escaped by surprise (0 = none; None: all 0).
+    unseen: np.ndarray | None = None
 
 
 @dataclass
@@ -145,8 +150,11 @@ def fight(b: EdgeBattle, params: Params) -> EdgeOutcome:
     losses_d = _binomial_normal(b.engaged_d, 1.0 - np.exp(-(direct_d + area_d)), b.u_loss_d)
 
     v0 = np.interp(b.fortification, FORT_LEVELS, FORT_ADVANCE_KM)
+    kappa = p.advance_slowdown
+    if b.unseen is not None:
+        kappa = kappa + (1.0 - kappa) * b.unseen
     speed = (
-        p.advance_slowdown
+        kappa
         * v0
         * TERRAIN_ADVANCE[b.terrain]
         * RIVER_ADVANCE[b.river]
@@ -203,8 +211,11 @@ def fight_reference(b: EdgeBattle, params: Params) -> EdgeOutcome:
         out.ratio[e] = ratio
         if b.assault[e] and ratio > p.min_advance_ratio:
             v0 = float(np.interp(fort, fort_levels, FORT_ADVANCE_KM))
+            kappa = p.advance_slowdown
+            if b.unseen is not None:
+                kappa += (1.0 - kappa) * float(b.unseen[e])
             out.advance_km[e] = (
-                p.advance_slowdown
+                kappa
                 * v0
                 * float(TERRAIN_ADVANCE[terrain])
                 * float(RIVER_ADVANCE[int(b.river[e])])
@@ -410,11 +421,8 @@ def combat_phase(model) -> CombatResult:
 
     sector = model.sectors.of_node[defended]
     since = model.day - model.surprise_day[a, sector]
-    surprise = np.where(
-        (since >= 0) & assault,
-        1.0 + (p.surprise_multiplier - 1.0) * np.maximum(0.0, 1.0 - since / 3.0),
-        1.0,
-    )
+    fade = np.where((since >= 0) & assault, np.maximum(0.0, 1.0 - since / p.surprise_days), 0.0)
+    surprise = 1.0 + (p.surprise_multiplier - 1.0) * fade
     key, day = model.crn_key, model.day
     battle = EdgeBattle(
         engaged_a=pick(engaged, a),
@@ -432,6 +440,7 @@ def combat_phase(model) -> CombatResult:
         u_shock=uniforms(key, day, STREAM_SHOCK, fe),
         u_loss_a=uniforms(key, day, STREAM_LOSS_ATT, fe),
         u_loss_d=uniforms(key, day, STREAM_LOSS_DEF, fe),
+        unseen=p.surprise_exploitation * fade if p.surprise_exploitation > 0 else None,
     )
     out = fight(battle, p)
 

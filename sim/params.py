@@ -221,9 +221,33 @@ REGISTRY: tuple[Param, ...] = (
         2.2,
         1.0,
         2.5,
-        "force-ratio multiplier on the first day of a surprise attack, fading to 1 over 3 days",
+        "force-ratio multiplier on the first day of a surprise attack, fading to 1 over "
+        "surprise_days",
         "Dupuy: complete surprise x2.24 (QJM), x2.2 (TNDM)",
         "combat",
+    ),
+    _p(
+        "surprise_days",
+        "days",
+        3,
+        1,
+        30,
+        "days over which the effects of a surprise attack fade linearly to nothing",
+        "QJM/TNDM: surprise effects last about 3 days against a prepared enemy",
+        "combat",
+        integer=True,
+    ),
+    _p(
+        "surprise_exploitation",
+        "-",
+        0.0,
+        0.0,
+        1.0,
+        "share of the transparent-battlefield slowdown a surprise attack escapes on its first day "
+        "(fading over surprise_days): 0 none, 1 the full QJM advance rate",
+        "scenario input: 0 on a watched front; near 1 against an unwatched, unprepared sector "
+        "(Kursk 2024: ~1,000 km2 in about a week, ISW)",
+        "advance",
     ),
     _p(
         "max_force_ratio",

@@ -1,6 +1,7 @@
 """Combat kernel: closed forms of the Lanchester laws it reduces to, and the fast kernel against
 the plain-Python reference."""
 
+import dataclasses
 from types import SimpleNamespace
 
 import numpy as np
@@ -152,6 +153,7 @@ def random_battle(rng: np.random.Generator, n: int) -> EdgeBattle:
         u_shock=rng.random(n),
         u_loss_a=rng.random(n),
         u_loss_d=rng.random(n),
+        unseen=np.where(rng.random(n) < 0.2, rng.random(n), 0.0),
     )
 
 
@@ -170,3 +172,19 @@ def test_losses_never_exceed_engaged_and_are_never_negative():
     out = fight(battle, Params({"fires_lethality": 1e-3, "attacker_loss_rate": 0.08}))
     assert (out.losses_a >= 0).all() and (out.losses_a <= battle.engaged_a + 1e-9).all()
     assert (out.losses_d >= 0).all() and (out.losses_d <= battle.engaged_d + 1e-9).all()
+
+
+def test_surprise_exploitation_lifts_the_slowdown_toward_the_qjm_rate():
+    """An attack that escapes a share u of the transparent-battlefield slowdown advances at
+    kappa + (1 - kappa) u of the QJM rate: the full QJM rate at u = 1, unchanged at u = 0."""
+    p = reduced_params()
+    base = one_edge(2000.0, 1000.0)
+    slow = fight(base, p).advance_km[0]
+    assert slow > 0
+    for u in (0.0, 0.25, 1.0):
+        lifted = fight(dataclasses.replace(base, unseen=np.array([u])), p).advance_km[0]
+        kappa = p.advance_slowdown + (1 - p.advance_slowdown) * u
+        assert lifted == pytest.approx(slow * kappa / p.advance_slowdown)
+    # None (the default) and all zeros are the same computation.
+    zero = fight(dataclasses.replace(base, unseen=np.array([0.0])), p).advance_km[0]
+    assert zero == slow
