@@ -886,14 +886,18 @@ def _maps_figure(b: Batch, picks: list[pd.Timestamp], path: Path) -> None:
     cols = 2 if len(picks) > 1 else 1
     rows = math.ceil(len(picks) / cols)
     aspect = (y1 - y0) / ((x1 - x0) * g.coslat)
-    width = 6.0
+    width = 5.5  # inches per panel; the height follows the map's true aspect
     fig, axes = plt.subplots(
-        rows, cols, figsize=(width * cols, width * aspect * rows + 0.9), squeeze=False
+        rows,
+        cols,
+        figsize=(width * cols + 1.3, (width * aspect + 0.3) * rows),
+        squeeze=False,
+        layout="constrained",
     )
     cmap = LinearSegmentedColormap.from_list("holder", ["#9ecae1", "#fff7bc", "#fdae6b", "#de2d26"])
-    width_pt = width * 72 * 0.8
+    width_pt = width * 72 * 0.85
     pt_per_km = width_pt / ((x1 - x0) * KM_PER_DEG_LON_EQ * g.coslat)
-    sizes = (1.5 * g.side_km[view] * pt_per_km) ** 2
+    sizes = (1.9 * g.side_km[view] * pt_per_km) ** 2  # overlapping hexagons leave no gaps
     start_front = start[g.edge_u] != start[g.edge_v]
     hubs = [(int(k), str(nm)) for k, nm in zip(g.hub_nodes, g.hub_names, strict=True) if view[k]]
     image = None
@@ -949,7 +953,7 @@ def _maps_figure(b: Batch, picks: list[pd.Timestamp], path: Path) -> None:
     for ax in list(axes.flat)[len(picks) :]:
         ax.axis("off")
     if image is not None:
-        bar = fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.8, pad=0.02)
+        bar = fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.6, pad=0.01)
         bar.set_label("share of replications in which Russia holds the cell")
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
