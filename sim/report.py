@@ -36,6 +36,7 @@ __all__ = [
     "fit_logistic",
     "logistic",
     "paired_daily_difference",
+    "enemy_distance_km",
     "paired_difference",
     "russia_holds",
     "sector_gains",
@@ -235,6 +236,56 @@ def russia_holds(nodes: pd.DataFrame, events: pd.DataFrame, n: int, when) -> np.
         last["to_side"].to_numpy() == "russia"
     )
     return held
+
+
+def enemy_distance_km(nodes: pd.DataFrame, held: np.ndarray, places: list[str]) -> pd.DataFrame:
+    """How far the other side stands from each place: one row per replication, km.
+
+    For each place, the distance from its cell to the nearest cell held by the side that did
+    not hold the place at the start (Russia, for a place Ukraine held); 0 once that side holds
+    the place itself. Unlike a fall date, it is defined in every replication, so it shows how
+    much nearer a threat came even where the place held. Cell centres, on a local
+    equirectangular projection (errors well under 1% across the theatre).
+
+    Parameters
+    ----------
+    nodes : pandas.DataFrame
+        ``nodes.parquet``: ``name``, ``lon``, ``lat``, ``initial_side``.
+    held : ndarray of bool, shape (n, N)
+        :func:`russia_holds` on some date.
+    places : list of str
+        Place names (each a node name).
+    """
+    from scipy.spatial import cKDTree
+
+    from sim.mapping import KM_PER_DEG_LAT, KM_PER_DEG_LON_EQ
+
+    lat = nodes["lat"].to_numpy(float)
+    xy = np.column_stack(
+        [
+            nodes["lon"].to_numpy(float) * KM_PER_DEG_LON_EQ * math.cos(math.radians(lat.mean())),
+            lat * KM_PER_DEG_LAT,
+        ]
+    )
+    names = nodes["name"].to_numpy()
+    at = {}
+    for p in places:
+        hit = np.flatnonzero(names == p)
+        if not len(hit):
+            raise ReportError(f"place {p!r} is not a node of this batch's theatre")
+        at[p] = int(hit[0])
+    start_ru = nodes["initial_side"].to_numpy() == "russia"
+    out = np.zeros((held.shape[0], len(places)))
+    for i, row in enumerate(held):
+        trees = {}
+        for j, p in enumerate(places):
+            other = not start_ru[at[p]]  # True: Russia is the other side
+            if other not in trees:
+                cells = np.flatnonzero(row == other)
+                trees[other] = cKDTree(xy[cells]) if len(cells) else None
+            tree = trees[other]
+            out[i, j] = tree.query(xy[at[p]])[0] if tree is not None else np.inf
+    return pd.DataFrame(out, columns=places)
 
 
 def sector_gains(nodes: pd.DataFrame, held: np.ndarray) -> pd.DataFrame:
@@ -693,12 +744,21 @@ def _answers(batches: list[Batch], places: list[str], picks: list[pd.Timestamp])
             f"- Ukraine's holdings in Russia ({last.name}) peak at {_interval(top, 'km²')}, "
             f"and are {_interval(end, 'km²')} on {last.end}."
         )
+    dist = _paired_distances(*batches, places) if len(batches) == 2 else None
+    if dist is not None:
+        last, diff = dist
+        for p in diff.columns:
+            out.append(
+                f"- On {last.date()} the other side stands {_interval(diff[p], 'km', signed=True)}"
+                f" farther from {p} in {batches[1].name} than in {batches[0].name} (negative: "
+                "nearer; distance to the nearest cell it holds, replication by replication)."
+            )
     if len(batches) == 2 and places:
         ch = fall_changes(batches[0].runs, batches[1].runs, places)
         for r in ch.itertuples():
             if r.both:
                 out.append(
-                    f"- {r.place} falls {_signed(r.median_days)} days later (−: earlier) in "
+                    f"- {r.place} changes hands {_signed(r.median_days)} days later (−: earlier) in "
                     f"{batches[1].name} than in {batches[0].name} (median over the {r.both} "
                     f"replications in which it fell in both; 90% interval "
                     f"{_signed(r.p05_days)} to {_signed(r.p95_days)} days); it fell in only "
@@ -711,10 +771,10 @@ def _answers(batches: list[Batch], places: list[str], picks: list[pd.Timestamp])
         n = len(b.runs)
         for r in table.itertuples():
             lo, hi = wilson(int(r.fell), n)
-            when = f"; median fall date {r.p50} (90% interval {r.p05} to {r.p95})" if r.fell else ""
+            when = f"; median date {r.p50} (90% interval {r.p05} to {r.p95})" if r.fell else ""
             out.append(
-                f"- {r.place} ({b.name}) falls by {b.end} in {r.share:.0%} of replications "
-                f"(Wilson 95% interval {lo:.0%} to {hi:.0%}){when}."
+                f"- {r.place} ({b.name}) changes hands by {b.end} in {r.share:.0%} of "
+                f"replications (Wilson 95% interval {lo:.0%} to {hi:.0%}){when}."
             )
     area = "russia_held_in_ukraine_km2"
     if len(batches) == 1 and area in last.daily:
@@ -817,7 +877,37 @@ def _standing_section(b: Batch, places: list[str], picks: list[pd.Timestamp]) ->
             lo, hi = wilson(k, n)
             cells.append(f"{k / n:.0%} ({lo:.0%} to {hi:.0%})")
         lines.append(f"| {p} | " + " | ".join(cells) + " |")
+    dist = {d: enemy_distance_km(b.nodes, held[d], known) for d in picks}
+    lines += [
+        "",
+        f"Distance from each place to the nearest cell held by the side that did not hold it "
+        f"at the start ({b.name}; km, median [90% interval]; 0 once that side holds it):",
+        "",
+        "| place | " + " | ".join(str(d.date()) for d in picks) + " |",
+        "|---|" + "---|" * len(picks),
+    ]
+    for p in known:
+        cells = []
+        for d in picks:
+            lo, mid, hi = np.percentile(dist[d][p], [5, 50, 95])
+            cells.append(f"{mid:.1f} [{lo:.1f} to {hi:.1f}]")
+        lines.append(f"| {p} | " + " | ".join(cells) + " |")
     return lines + [""]
+
+
+def _paired_distances(a: Batch, b: Batch, places: list[str]):
+    """``(last date, b − a distances)`` for the places both batches know, or None."""
+    if not (a.has_maps and b.has_maps and places):
+        return None
+    known = [p for p in places if p in set(a.nodes["name"]) and p in set(b.nodes["name"])]
+    if not known:
+        return None
+    last = min(pd.Timestamp(a.end), pd.Timestamp(b.end))
+    da, db = (
+        enemy_distance_km(x.nodes, russia_holds(x.nodes, x.events, len(x.runs), last), known)
+        for x in (a, b)
+    )
+    return last, db - da
 
 
 def _maps_section(batches: list[Batch], picks: list[pd.Timestamp], out: Path) -> list[str]:
@@ -1023,6 +1113,23 @@ def _pair_section(a: Batch, b: Batch, places: list[str], out: Path) -> list[str]
                     f"{_interval((gb[c] - ga[c]).to_numpy(), 'km²', signed=True)} |"
                 )
             lines.append("")
+    dist = _paired_distances(a, b, places)
+    if dist is not None:
+        last, diff = dist
+        lines += [
+            f"### How near the other side stands on {last.date()}",
+            "",
+            f"Paired difference {b.name} − {a.name} of the distance from each place to the "
+            "nearest cell held by the side that did not hold it at the start (km; negative: "
+            f"nearer in {b.name}). Defined in every replication, including those in which the "
+            "place held.",
+            "",
+            "| place | difference |",
+            "|---|---|",
+        ]
+        for p in diff.columns:
+            lines.append(f"| {p} | {_interval(diff[p].to_numpy(), 'km', signed=True)} |")
+        lines.append("")
     if places:
         ch = fall_changes(a.runs, b.runs, places)
         lines += [

@@ -87,7 +87,14 @@ def test_report_holdings_standing_and_maps(batch, tmp_path):
     avdiivka = int(nodes.index[nodes["name"] == "Avdiivka"][0])
     k = int((~report.russia_holds(nodes, events, REPS, UNTIL)[:, avdiivka]).sum())
     lo, hi = report.wilson(k, REPS)
-    assert f"{k / REPS:.0%} ({lo:.0%} to {hi:.0%}) |" in text.split("| Avdiivka |")[-1]
+    chance = text.split("Chance that Ukraine holds")[1].split("| Avdiivka |")[1].split("\n")[0]
+    assert chance.endswith(f"{k / REPS:.0%} ({lo:.0%} to {hi:.0%}) |")
+    d = report.enemy_distance_km(
+        nodes, report.russia_holds(nodes, events, REPS, UNTIL), ["Pokrovsk"]
+    )
+    lo, mid, hi = np.percentile(d["Pokrovsk"], [5, 50, 95])
+    distance = text.split("Distance from each place")[1].split("| Pokrovsk |")[1].split("\n")[0]
+    assert distance.endswith(f"| {mid:.1f} [{lo:.1f} to {hi:.1f}] |")
     for png in ("maps.png", "holdings.png", "gains.png"):
         assert (rep / png).stat().st_size > 10_000
     assert "Russian gains by sector on 2024-02-20" in text
@@ -152,3 +159,42 @@ def test_own_soil_only_must_be_a_boolean(tmp_path):
         ScenarioError, match=r"bad.toml: sector.*russia_own_soil_only.*true or false"
     ):
         load_scenario(path)
+
+
+def test_enemy_distance_on_a_hand_made_line():
+    """Three cells on a parallel, 0.1 degree of longitude apart: the distance to the other side
+    is the spacing in km, 0 once the other side holds the place, in either direction."""
+    lat = 48.0
+    nodes = pd.DataFrame(
+        {
+            "name": ["A", "B", "C"],
+            "lon": [37.0, 37.1, 37.2],
+            "lat": [lat] * 3,
+            "initial_side": ["ukraine", "ukraine", "russia"],
+        }
+    )
+    step = 0.1 * 111.32 * np.cos(np.radians(lat))
+    held = np.array([[False, False, True], [False, True, True]])
+    d = report.enemy_distance_km(nodes, held, ["A", "B", "C"])
+    np.testing.assert_allclose(d["A"], [2 * step, step])
+    np.testing.assert_allclose(d["B"], [step, 0.0])
+    np.testing.assert_allclose(d["C"], [step, 2 * step])  # Ukraine's nearest cell to C
+    with pytest.raises(report.ReportError, match="not a node"):
+        report.enemy_distance_km(nodes, held, ["Nowhere"])
+
+
+def test_enemy_distance_agrees_with_the_theatres_projection(batch):
+    _, out = batch
+    nodes = pd.read_parquet(out / "nodes.parquet")
+    events = pd.read_parquet(out / "events.parquet")
+    held = report.russia_holds(nodes, events, REPS, UNTIL)
+    places = ["Pokrovsk", "Kramatorsk", "Kupiansk"]
+    got = report.enemy_distance_km(nodes, held, places)
+    t = FrontlineModel("baseline_2024", rng=0).theatre
+    xy = np.column_stack([t.x_km, t.y_km])  # the build's equal-area projection
+    for p in places:
+        k = t.node_by_name(p)
+        for i in range(REPS):
+            ru = np.flatnonzero(held[i])
+            expected = np.hypot(*(xy[ru] - xy[k]).T).min()
+            assert got[p][i] == pytest.approx(expected, rel=0.02)

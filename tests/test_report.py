@@ -168,7 +168,7 @@ def test_pair_report_paired_differences(tmp_path):
     # The answer, first in the report, states the same paired difference and the shift.
     answer = text.split("## Answer")[1].split("## Inputs")[0]
     assert f"median {mid:+,.0f} km² (90% interval {lo:+,.0f} to {hi:+,.0f}) in toy15" in answer
-    assert "Alpha falls +3 days later" in answer
+    assert "Alpha changes hands +3 days later" in answer
 
 
 def test_fall_changes_counts_one_sided_falls():
