@@ -534,7 +534,8 @@ def _events_table(records: list[tuple[int, dict]]) -> pd.DataFrame:
 def node_table(spec: ScenarioSpec) -> pd.DataFrame:
     """The theatre's nodes as a scenario starts: what a report needs to rebuild maps.
 
-    Columns: ``node``, ``name``, ``lon``, ``lat``, ``area_km2``, ``country`` (``"ukraine"`` or ``"russia"``:
+    Columns: ``node``, ``name``, ``lon``, ``lat``, ``area_km2``, ``population`` (GeoNames, of
+    the settlement the node is, 0 for terrain cells), ``country`` (``"ukraine"`` or ``"russia"``:
     whose soil), ``initial_side`` (who holds it at the start, after the scenario's holds),
     ``sector`` (the scenario sector it belongs to) and ``hub`` (a logistics hub).
     """
@@ -554,6 +555,7 @@ def node_table(spec: ScenarioSpec) -> pd.DataFrame:
             "lon": t.lon,
             "lat": t.lat,
             "area_km2": t.area_km2,
+            "population": np.asarray(t.population, dtype=np.int64),
             "country": sides[t.country],
             "initial_side": sides[initial_control(t, spec)],
             "sector": np.asarray(sectors.names, dtype=object)[sectors.of_node],

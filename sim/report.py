@@ -35,6 +35,7 @@ __all__ = [
     "fan_quantiles",
     "fit_logistic",
     "logistic",
+    "occupied_population",
     "paired_daily_difference",
     "enemy_distance_km",
     "paired_difference",
@@ -286,6 +287,12 @@ def enemy_distance_km(nodes: pd.DataFrame, held: np.ndarray, places: list[str]) 
             tree = trees[other]
             out[i, j] = tree.query(xy[at[p]])[0] if tree is not None else np.inf
     return pd.DataFrame(out, columns=places)
+
+
+def occupied_population(nodes: pd.DataFrame, held: np.ndarray) -> np.ndarray:
+    """GeoNames population of Ukraine's settlements on Russian-held ground, per replication."""
+    pop = nodes["population"].to_numpy(float) * (nodes["country"].to_numpy() == "ukraine")
+    return held.astype(float) @ pop
 
 
 def sector_gains(nodes: pd.DataFrame, held: np.ndarray) -> pd.DataFrame:
@@ -818,11 +825,20 @@ def _holdings_section(batches: list[Batch], picks: list[pd.Timestamp], out: Path
             "| date | " + " | ".join(HOLDINGS[c][0] for c in cols) + " |",
             "|---|" + "---|" * len(cols),
         ]
+        occupied = b.has_maps and "population" in b.nodes
+        if occupied:
+            lines[-2] += " population of Ukraine on Russian-held ground |"
+            lines[-1] += "---|"
         for d in picks:
             row = b.daily[b.daily["date"] == d]
+            values = [row[c].to_numpy(float) for c in cols]
+            if occupied:
+                values.append(
+                    occupied_population(b.nodes, russia_holds(b.nodes, b.events, len(b.runs), d))
+                )
             cells = []
-            for c in cols:
-                lo, mid, hi = np.percentile(row[c].to_numpy(float), [5, 50, 95])
+            for v in values:
+                lo, mid, hi = np.percentile(v, [5, 50, 95])
                 cells.append(f"{_num(mid)} [{_num(lo)} to {_num(hi)}]")
             lines.append(f"| {d.date()} | " + " | ".join(cells) + " |")
         lines.append("")
@@ -832,6 +848,8 @@ def _holdings_section(batches: list[Batch], picks: list[pd.Timestamp], out: Path
 
 
 def _holdings_figure(batches: list[Batch], picks: list[pd.Timestamp], path: Path) -> None:
+    from matplotlib.ticker import MaxNLocator
+
     plt = pyplot()
     panels = [
         ("russia_held_in_ukraine_km2", "Territory of Ukraine held by Russia", "km²", 1.0),
@@ -847,6 +865,8 @@ def _holdings_figure(batches: list[Batch], picks: list[pd.Timestamp], path: Path
             _fan(ax, q, colours[j % 2], b.name)
         for d in picks:
             ax.axvline(d, color="#555555", lw=0.6, ls=":")
+        if unit == "hubs":
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("date the line froze")
         ax.set_ylabel(unit)

@@ -69,6 +69,21 @@ def test_sector_gains_add_up_to_the_russian_gains(batch):
     assert (by_sector >= 0).all().all()
 
 
+def test_occupied_population_and_russian_soil_make_the_daily_russian_population(batch):
+    result, out = batch
+    nodes = pd.read_parquet(out / "nodes.parquet")
+    events = pd.read_parquet(out / "events.parquet")
+    pop = nodes["population"].to_numpy()
+    on_russian_soil = nodes["country"].to_numpy() == "russia"
+    for when in (MID, UNTIL):
+        held = report.russia_holds(nodes, events, REPS, when)
+        in_ukraine = report.occupied_population(nodes, held)
+        in_russia = (held & on_russian_soil) @ pop
+        daily = result.daily[result.daily["date"] == pd.Timestamp(when)]
+        np.testing.assert_array_equal(in_ukraine + in_russia, daily["russia_population"])
+        assert (in_ukraine > 1_000_000).all()  # Donetsk, Luhansk, Mariupol...
+
+
 def test_report_holdings_standing_and_maps(batch, tmp_path):
     result, out = batch
     dates = "2024-01-10,2024-02-01,2024-02-20"
