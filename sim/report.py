@@ -1298,32 +1298,14 @@ def _density_section(table: pd.DataFrame, out: Path) -> list[str]:
         lines += [f"No logistic fit in the density: {err}.", ""]
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.2))
-    t = table.sort_values("density")
-    x = t["density"].to_numpy()
-    ax.errorbar(
-        x,
-        t["share"],
-        yerr=np.clip([t["share"] - t["lo"], t["hi"] - t["share"]], 0, 1),
-        fmt="o",
-        color="k",
-        capsize=3,
-        label="share of replications that collapsed (Wilson 95% interval)",
-    )
+    label = None
     if fit is not None:
-        grid = np.linspace(x.min(), x.max(), 200)
-        ax.plot(
-            grid,
-            logistic(grid, fit["x_c"], fit["w"]),
-            color="#b2182b",
-            label=f"logistic fit: critical density {fit['x_c']:.0f}/km, width {fit['w']:.0f}/km",
-        )
+        label = f"logistic fit: critical density {fit['x_c']:.0f}/km, width {fit['w']:.0f}/km"
         ax.axvline(fit["x_c"], color="#b2182b", lw=0.8, ls=":")
-    ax.set_ylim(-0.02, 1.02)
+    _collapse_panel(ax, table, "density", fit, label)
     ax.set_xlabel("Ukrainian line troops per km of front at the start")
     ax.set_ylabel("P(collapse within the horizon)")
     ax.set_title("Collapse probability against the density of the defence")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
     save_figure(fig, out / "collapse_density.png", dates=False)
     lines += ["![Collapse probability against defenders per km](collapse_density.png)", ""]
     if fit is not None:
@@ -1341,6 +1323,27 @@ def _density_section(table: pd.DataFrame, out: Path) -> list[str]:
     return lines
 
 
+def _collapse_panel(ax, table: pd.DataFrame, column: str, fit: dict | None, label: str | None):
+    """Collapse shares (Wilson 95% intervals) against ``column``, with the logistic fit."""
+    t = table.sort_values(column)
+    x = t[column].to_numpy()
+    ax.errorbar(
+        x,
+        t["share"],
+        yerr=np.clip([t["share"] - t["lo"], t["hi"] - t["share"]], 0, 1),
+        fmt="o",
+        color="k",
+        capsize=3,
+        label="share of replications that collapsed (Wilson 95% interval)",
+    )
+    if fit is not None:
+        grid = np.linspace(x.min(), x.max(), 200)
+        ax.plot(grid, logistic(grid, fit["x_c"], fit["w"]), color="#b2182b", label=label)
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+
+
 def _sweep_figure(table: pd.DataFrame, params: list[str], outcome: str, fit, path: Path) -> None:
     plt = pyplot()
     fig, axes = plt.subplots(2, len(params), figsize=(6 * len(params), 7), squeeze=False)
@@ -1348,29 +1351,11 @@ def _sweep_figure(table: pd.DataFrame, params: list[str], outcome: str, fit, pat
         t = table.sort_values(p)
         x = t[p].to_numpy()
         ax = axes[0, j]
-        ax.errorbar(
-            x,
-            t["share"],
-            yerr=np.clip([t["share"] - t["lo"], t["hi"] - t["share"]], 0, 1),
-            fmt="o",
-            color="k",
-            capsize=3,
-            label="share of replications (Wilson 95% interval)",
-        )
-        if fit is not None:
-            grid = np.linspace(x.min(), x.max(), 200)
-            ax.plot(
-                grid,
-                logistic(grid, fit["x_c"], fit["w"]),
-                color="#b2182b",
-                label=f"logistic fit: x_c = {fit['x_c']:.3g}, w = {fit['w']:.3g}",
-            )
-        ax.set_ylim(-0.02, 1.02)
+        label = f"logistic fit: x_c = {fit['x_c']:.3g}, w = {fit['w']:.3g}" if fit else None
+        _collapse_panel(ax, table, p, fit, label)
         ax.set_title(f"Collapse probability against {p}")
         ax.set_xlabel(p)
         ax.set_ylabel("P(collapse)")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
         ax = axes[1, j]
         ax.errorbar(
             x,
