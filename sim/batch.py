@@ -63,7 +63,10 @@ __all__ = [
     "BatchError",
     "BatchResult",
     "MAIN_OUTCOMES",
+    "TABLES",
     "format_batch",
+    "node_table",
+    "read_tables",
     "replication_seeds",
     "run_batch",
     "summarise_batch",
@@ -511,6 +514,27 @@ def _runs_table(rows: list[tuple[int, dict, pd.DataFrame]], spec: ScenarioSpec) 
         if runs[key].isna().any() or runs[key].dtype == object:
             runs[key] = pd.to_numeric(runs[key], errors="coerce").astype("float64")
     return runs
+
+
+TABLES = ("runs", "daily", "events", "nodes")  # the parquet tables a finished batch holds
+
+
+def read_tables(out: Path) -> dict[str, pd.DataFrame]:
+    """The tables of a finished batch directory, by name (:data:`TABLES`).
+
+    Raises
+    ------
+    BatchError
+        A table is missing: the batch did not finish (re-run it to resume).
+    """
+    out = Path(out)
+    missing = [name for name in TABLES if not (out / f"{name}.parquet").is_file()]
+    if missing:
+        raise BatchError(
+            f"{out}: no {', '.join(f'{m}.parquet' for m in missing)}: not a finished batch "
+            "(re-run the same command to resume it)"
+        )
+    return {name: pd.read_parquet(out / f"{name}.parquet") for name in TABLES}
 
 
 def _events_table(records: list[tuple[int, dict]]) -> pd.DataFrame:

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 import sim.runner
-from sim.batch import BatchError, replication_seeds, run_batch, summarise_batch
+from sim.batch import BatchError, read_tables, replication_seeds, run_batch, summarise_batch
 from sim.cli import main
 from sim.scenario import find_scenario, load_scenario
 
@@ -39,8 +39,7 @@ def reference(spec, tmp_path_factory):
 
 
 def tables(out: Path) -> tuple[pd.DataFrame, ...]:
-    names = ("runs", "daily", "events", "nodes")
-    return tuple(pd.read_parquet(out / f"{name}.parquet") for name in names)
+    return tuple(read_tables(out).values())
 
 
 # --------------------------------------------------------------------------------------------
@@ -235,6 +234,8 @@ def test_a_killed_batch_resumes_to_the_same_tables(spec, tmp_path):
     finished = sorted(p.name for p in (out / "parts").glob("rep_*.parquet"))
     assert 1 <= len(finished) < reps
     assert not (out / "runs.parquet").exists()
+    with pytest.raises(BatchError, match="not a finished batch"):
+        read_tables(out)
 
     resumed = run_batch(spec, reps, seed=3, workers=1, until=UNTIL, out=out)
     assert len(resumed.computed) == reps - len(finished)

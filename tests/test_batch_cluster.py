@@ -17,7 +17,7 @@ import pytest
 
 import sim.batch
 import sim.runner
-from sim.batch import BatchError, replication_seeds, run_batch
+from sim.batch import BatchError, read_tables, replication_seeds, run_batch
 from sim.cli import main
 from sim.scenario import find_scenario, load_scenario
 
@@ -53,8 +53,8 @@ def cluster():
         yield cluster
 
 
-def tables(out: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    return pd.read_parquet(out / "runs.parquet"), pd.read_parquet(out / "daily.parquet")
+def tables(out: Path) -> tuple[pd.DataFrame, ...]:
+    return tuple(read_tables(out).values())
 
 
 def assert_same_batch(out: Path, ref: Path) -> None:
