@@ -713,7 +713,7 @@ def _batch_report(
         lines += _batch_section(b, picks)
     lines += _holdings_section(batches, picks, out)
     if any(b.has_maps for b in batches):
-        lines += _maps_section(batches, picks, out)
+        lines += _maps_section(batches, picks, out, places)
 
     lines += ["## Falls", ""]
     if places:
@@ -930,13 +930,15 @@ def _paired_distances(a: Batch, b: Batch, places: list[str]):
     return last, db - da
 
 
-def _maps_section(batches: list[Batch], picks: list[pd.Timestamp], out: Path) -> list[str]:
+def _maps_section(
+    batches: list[Batch], picks: list[pd.Timestamp], out: Path, places: list[str]
+) -> list[str]:
     lines = ["## Maps of control", ""]
     for j, b in enumerate(batches):
         if not b.has_maps:
             continue
         name = f"maps_{j + 1}.png" if len(batches) > 1 else "maps.png"
-        _maps_figure(b, picks, out / name)
+        _maps_figure(b, picks, out / name, places)
         lines += [
             f"![{b.name}: control on chosen dates]({name})",
             "",
@@ -944,10 +946,19 @@ def _maps_section(batches: list[Batch], picks: list[pd.Timestamp], out: Path) ->
             "which Russia holds it on the date (blue: Ukraine in every replication, red: "
             "Russia in every one); the solid line is the median front (where that share "
             "crosses one half), the dashed line the front at the start; dots are logistics "
-            "hubs. The map shows the ground that changed hands in at least 2% of replications, "
-            "with a margin.",
+            "hubs, diamonds the report's other places. The map shows the ground that changed "
+            "hands in at least 2% of replications, with a margin.",
             "",
         ]
+        zoom = name.replace("maps", "zoom")
+        if _zoom_figure(b, picks[-1], places, out / zoom):
+            lines += [
+                f"![{b.name}: close-ups on {picks[-1].date()}]({zoom})",
+                "",
+                f"Close-ups, 60 km across, around each place on {picks[-1].date()} "
+                "(same colours and lines).",
+                "",
+            ]
         sec = sector_gains(b.nodes, russia_holds(b.nodes, b.events, len(b.runs), picks[-1]))
         sec = sec.loc[:, sec.max(axis=0) > 0]
         if sec.shape[1]:
@@ -965,11 +976,12 @@ def _maps_section(batches: list[Batch], picks: list[pd.Timestamp], out: Path) ->
     return lines
 
 
-def _maps_figure(b: Batch, picks: list[pd.Timestamp], path: Path) -> None:
-    from matplotlib.collections import LineCollection
-    from matplotlib.colors import LinearSegmentedColormap
+_HOLDER_COLOURS = ["#9ecae1", "#fff7bc", "#fdae6b", "#de2d26"]  # Ukraine .. Russia in all runs
+_ZOOM_KM = 30.0  # half-width of a close-up map around a place
 
-    from sim.mapping import KM_PER_DEG_LON_EQ, map_geometry
+
+def _map_context(b: Batch, picks: list[pd.Timestamp]):
+    from sim.mapping import map_geometry
     from sim.model import default_theatre
 
     g = map_geometry(default_theatre())
@@ -978,25 +990,72 @@ def _maps_figure(b: Batch, picks: list[pd.Timestamp], path: Path) -> None:
             f"{b.path / 'nodes.parquet'} has {len(b.nodes)} nodes, the packaged theatre "
             f"{len(g.lon)}: the batch was run on another theatre"
         )
-    n = len(b.runs)
-    start = b.nodes["initial_side"].to_numpy() == "russia"
-    shares = {d: russia_holds(b.nodes, b.events, n, d).mean(axis=0) for d in picks}
-    moved = np.zeros(len(start), dtype=bool)
-    for sh in shares.values():
-        moved |= np.abs(sh - start) >= 0.02
-    if not moved.any():  # nothing changed hands: show the start front instead
-        moved = start[g.edge_u] != start[g.edge_v]
-        moved = np.isin(np.arange(len(start)), np.r_[g.edge_u[moved], g.edge_v[moved]])
-    pad = 0.35
-    x0, x1 = g.lon[moved].min() - pad, g.lon[moved].max() + pad
-    y0, y1 = g.lat[moved].min() - pad, g.lat[moved].max() + pad
-    view = (g.lon >= x0 - 0.3) & (g.lon <= x1 + 0.3) & (g.lat >= y0 - 0.3) & (g.lat <= y1 + 0.3)
+    shares = {d: russia_holds(b.nodes, b.events, len(b.runs), d).mean(axis=0) for d in picks}
+    return g, shares
 
+
+def _draw_shares(ax, g, b: Batch, share: np.ndarray, extent, width_in: float, places) -> object:
+    """One map panel: cells coloured by ``share`` (of replications Russia holds each), the
+    median front, the start front, the border, hubs and ``places``, clipped to ``extent``."""
+    from matplotlib.collections import LineCollection
+    from matplotlib.colors import LinearSegmentedColormap
+
+    from sim.mapping import KM_PER_DEG_LON_EQ
+
+    x0, x1, y0, y1 = extent
+    margin = 0.3
+    view = (g.lon >= x0 - margin) & (g.lon <= x1 + margin)
+    view &= (g.lat >= y0 - margin) & (g.lat <= y1 + margin)
+    pt_per_km = width_in * 72 * 0.85 / ((x1 - x0) * KM_PER_DEG_LON_EQ * g.coslat)
+    sizes = (1.9 * g.side_km[view] * pt_per_km) ** 2  # overlapping hexagons leave no gaps
+    image = ax.scatter(
+        g.lon[view],
+        g.lat[view],
+        s=sizes,
+        c=share[view],
+        cmap=LinearSegmentedColormap.from_list("holder", _HOLDER_COLOURS),
+        vmin=0,
+        vmax=1,
+        marker="h",
+        linewidths=0,
+        zorder=1,
+    )
+    ax.plot(g.border[:, 0], g.border[:, 1], color="#333333", lw=0.9, ls=(0, (4, 2)), zorder=3)
+    ax.plot(g.outline[:, 0], g.outline[:, 1], color="#7d8a93", lw=0.5, zorder=3)
+    start = b.nodes["initial_side"].to_numpy() == "russia"
+    median = share >= 0.5
+    for held, style, lw, z in ((start, "dashed", 0.8, 4), (median, "solid", 1.3, 5)):
+        ax.add_collection(
+            LineCollection(
+                g.front_segments[held[g.edge_u] != held[g.edge_v]],
+                colors="#111111" if style == "solid" else "#444444",
+                linewidths=lw,
+                linestyles=style,
+                zorder=z,
+            )
+        )
+    names = b.nodes["name"].to_numpy()
+    hubs = {int(k): str(nm) for k, nm in zip(g.hub_nodes, g.hub_names, strict=True)}
+    others = {int(np.flatnonzero(names == p)[0]): p for p in places if p in set(names)}
+    for marks, marker, size, weight in ((hubs, "o", 16, "normal"), (others, "D", 22, "bold")):
+        for k, nm in marks.items():
+            if not view[k] or (marker == "D" and k in hubs):
+                continue
+            ax.scatter(g.lon[k], g.lat[k], s=size, marker=marker, c="#222222",
+                       edgecolors="white", zorder=6)  # fmt: skip
+            ax.annotate(nm, (g.lon[k], g.lat[k]), xytext=(3, 2), textcoords="offset points",
+                        fontsize=7, fontweight=weight, zorder=7)  # fmt: skip
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    ax.set_aspect(1.0 / g.coslat)
+    ax.tick_params(labelsize=7)
+    return image
+
+
+def _panels(n: int, aspect: float, width: float):
     plt = pyplot()
-    cols = 2 if len(picks) > 1 else 1
-    rows = math.ceil(len(picks) / cols)
-    aspect = (y1 - y0) / ((x1 - x0) * g.coslat)
-    width = 5.5  # inches per panel; the height follows the map's true aspect
+    cols = 2 if n > 1 else 1
+    rows = math.ceil(n / cols)
     fig, axes = plt.subplots(
         rows,
         cols,
@@ -1004,69 +1063,65 @@ def _maps_figure(b: Batch, picks: list[pd.Timestamp], path: Path) -> None:
         squeeze=False,
         layout="constrained",
     )
-    cmap = LinearSegmentedColormap.from_list("holder", ["#9ecae1", "#fff7bc", "#fdae6b", "#de2d26"])
-    width_pt = width * 72 * 0.85
-    pt_per_km = width_pt / ((x1 - x0) * KM_PER_DEG_LON_EQ * g.coslat)
-    sizes = (1.9 * g.side_km[view] * pt_per_km) ** 2  # overlapping hexagons leave no gaps
-    start_front = start[g.edge_u] != start[g.edge_v]
-    hubs = [(int(k), str(nm)) for k, nm in zip(g.hub_nodes, g.hub_names, strict=True) if view[k]]
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    return fig, axes
+
+
+def _finish_maps(fig, axes, image, path: Path) -> None:
+    bar = fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.6, pad=0.01)
+    bar.set_label("share of replications in which Russia holds the cell")
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    pyplot().close(fig)
+
+
+def _maps_figure(b: Batch, picks: list[pd.Timestamp], path: Path, places: list[str]) -> None:
+    """Control on each chosen date, over all the ground that changed hands."""
+    g, shares = _map_context(b, picks)
+    start = b.nodes["initial_side"].to_numpy() == "russia"
+    moved = np.zeros(len(start), dtype=bool)
+    for sh in shares.values():
+        moved |= np.abs(sh - start) >= 0.02
+    if not moved.any():  # nothing changed hands: show the start front instead
+        front = start[g.edge_u] != start[g.edge_v]
+        moved[np.r_[g.edge_u[front], g.edge_v[front]]] = True
+    pad = 0.35
+    extent = (
+        g.lon[moved].min() - pad,
+        g.lon[moved].max() + pad,
+        g.lat[moved].min() - pad,
+        g.lat[moved].max() + pad,
+    )
+    aspect = (extent[3] - extent[2]) / ((extent[1] - extent[0]) * g.coslat)
+    width = 5.5  # inches per panel; the height follows the map's true aspect
+    fig, axes = _panels(len(picks), aspect, width)
     image = None
     for ax, d in zip(axes.flat, picks, strict=False):
-        sh = shares[d]
-        image = ax.scatter(
-            g.lon[view],
-            g.lat[view],
-            s=sizes,
-            c=sh[view],
-            cmap=cmap,
-            vmin=0,
-            vmax=1,
-            marker="h",
-            linewidths=0,
-            zorder=1,
-        )
-        ax.plot(g.border[:, 0], g.border[:, 1], color="#333333", lw=0.9, ls=(0, (4, 2)), zorder=3)
-        ax.plot(g.outline[:, 0], g.outline[:, 1], color="#7d8a93", lw=0.5, zorder=3)
-        ax.add_collection(
-            LineCollection(
-                g.front_segments[start_front],
-                colors="#444444",
-                linewidths=0.8,
-                linestyles="dashed",
-                zorder=4,
-            )
-        )
-        median = sh >= 0.5
-        ax.add_collection(
-            LineCollection(
-                g.front_segments[median[g.edge_u] != median[g.edge_v]],
-                colors="#111111",
-                linewidths=1.3,
-                zorder=5,
-            )
-        )
-        for k, nm in hubs:
-            ax.scatter(g.lon[k], g.lat[k], s=16, c="#222222", edgecolors="white", zorder=6)
-            ax.annotate(
-                nm,
-                (g.lon[k], g.lat[k]),
-                xytext=(3, 2),
-                textcoords="offset points",
-                fontsize=7,
-                zorder=7,
-            )
-        ax.set_xlim(x0, x1)
-        ax.set_ylim(y0, y1)
-        ax.set_aspect(1.0 / g.coslat)
+        image = _draw_shares(ax, g, b, shares[d], extent, width, places)
         ax.set_title(f"{b.name}: {d.date()}", fontsize=10)
-        ax.tick_params(labelsize=7)
-    for ax in list(axes.flat)[len(picks) :]:
-        ax.axis("off")
-    if image is not None:
-        bar = fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.6, pad=0.01)
-        bar.set_label("share of replications in which Russia holds the cell")
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
+    _finish_maps(fig, axes, image, path)
+
+
+def _zoom_figure(b: Batch, when: pd.Timestamp, places: list[str], path: Path) -> bool:
+    """Close-ups (60 km across) around each place on one date; False if no place is known."""
+    from sim.mapping import KM_PER_DEG_LAT, KM_PER_DEG_LON_EQ
+
+    names = b.nodes["name"].to_numpy()
+    known = [p for p in places if p in set(names)][:6]
+    if not known:
+        return False
+    g, shares = _map_context(b, [when])
+    fig, axes = _panels(len(known), 1.0, 4.2)
+    image = None
+    dx = _ZOOM_KM / (KM_PER_DEG_LON_EQ * g.coslat)
+    dy = _ZOOM_KM / KM_PER_DEG_LAT
+    for ax, p in zip(axes.flat, known, strict=False):
+        k = int(np.flatnonzero(names == p)[0])
+        extent = (g.lon[k] - dx, g.lon[k] + dx, g.lat[k] - dy, g.lat[k] + dy)
+        image = _draw_shares(ax, g, b, shares[when], extent, 4.2, known)
+        ax.set_title(f"{p}: {when.date()}", fontsize=10)
+    _finish_maps(fig, axes, image, path)
+    return True
 
 
 def _pair_section(a: Batch, b: Batch, places: list[str], out: Path) -> list[str]:

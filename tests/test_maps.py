@@ -110,7 +110,7 @@ def test_report_holdings_standing_and_maps(batch, tmp_path):
     lo, mid, hi = np.percentile(d["Pokrovsk"], [5, 50, 95])
     distance = text.split("Distance from each place")[1].split("| Pokrovsk |")[1].split("\n")[0]
     assert distance.endswith(f"| {mid:.1f} [{lo:.1f} to {hi:.1f}] |")
-    for png in ("maps.png", "holdings.png", "gains.png"):
+    for png in ("maps.png", "zoom.png", "holdings.png", "gains.png"):
         assert (rep / png).stat().st_size > 10_000
     assert "Russian gains by sector on 2024-02-20" in text
 
