@@ -540,7 +540,12 @@ def read_tables(out: Path) -> dict[str, pd.DataFrame]:
 def _events_table(records: list[tuple[int, dict]]) -> pd.DataFrame:
     frames = []
     for i, record in records:
-        ev = record.get("events") or {"date": [], "node": [], "to": []}
+        if "events" not in record:  # a part file from before batches kept the changes of hands
+            raise BatchError(
+                f"replication {i} was written by an older frontline without its changes of "
+                "hands: delete the batch's parts/ directory (or use another --out) and re-run"
+            )
+        ev = record["events"]
         frames.append(
             pd.DataFrame(
                 {
