@@ -284,6 +284,25 @@ def test_a_different_batch_in_out_is_refused(reference, spec, tmp_path):
         run_batch(spec, REPS, seed=7, workers=1, until=UNTIL, out=stray)
 
 
+def test_a_part_without_changes_of_hands_is_refused(reference, spec, tmp_path):
+    """A part file written before batches kept each run's changes of hands would leave the
+    events table incomplete: the batch refuses it and says what to do."""
+    import pyarrow.parquet as pq
+
+    _, ref = reference
+    out = tmp_path / "old"
+    shutil.copytree(ref, out)
+    part = out / "parts" / "rep_00001.parquet"
+    table = pq.read_table(part)
+    meta = dict(table.schema.metadata)
+    record = json.loads(meta[b"frontline.batch"])
+    del record["events"]
+    meta[b"frontline.batch"] = json.dumps(record).encode()
+    pq.write_table(table.replace_schema_metadata(meta), part)
+    with pytest.raises(BatchError, match="replication 1 was written by an older frontline"):
+        run_batch(spec, REPS, seed=7, workers=1, until=UNTIL, out=out)
+
+
 def test_bad_counts_are_value_errors(spec):
     with pytest.raises(ValueError, match="replications must be a whole number >= 1, got 0"):
         run_batch(spec, 0)
