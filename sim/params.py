@@ -246,7 +246,7 @@ REGISTRY: tuple[Param, ...] = (
         "share of the transparent-battlefield slowdown a surprise attack escapes on its first day "
         "(fading over surprise_days): 0 none, 1 the full QJM advance rate",
         "scenario input: 0 on a watched front; near 1 against an unwatched, unprepared sector "
-        "(Kursk 2024: ~1,000 km2 in about a week, ISW)",
+        "(Kursk 2024: ~1,000 km2 claimed in about a week, Syrskyi)",
         "advance",
     ),
     _p(
