@@ -799,8 +799,8 @@ HOLDINGS = {
     "ukraine_held_in_russia_km2": ("Ukraine holds in Russia", "km²"),
     "russia_hubs": ("hubs held by Russia", "hubs"),
     "ukraine_hubs": ("hubs held by Ukraine", "hubs"),
-    "russia_population": ("population on Russian-held ground", "people"),
-    "ukraine_population": ("population on Ukrainian-held ground", "people"),
+    "russia_population": ("population on Russian-held ground (both countries)", "people"),
+    "ukraine_population": ("population on Ukrainian-held ground (both countries)", "people"),
 }
 
 
@@ -854,7 +854,12 @@ def _holdings_figure(batches: list[Batch], picks: list[pd.Timestamp], path: Path
     panels = [
         ("russia_held_in_ukraine_km2", "Territory of Ukraine held by Russia", "km²", 1.0),
         ("russia_hubs", "Logistics hubs held by Russia", "hubs", 1.0),
-        ("russia_population", "Population on Russian-held ground", "millions", 1e-6),
+        (
+            "russia_population",
+            "Population on Russian-held ground (both countries)",
+            "millions",
+            1e-6,
+        ),
     ]
     panels = [p for p in panels if all(p[0] in b.daily for b in batches)]
     fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 3.9), squeeze=False)
