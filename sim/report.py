@@ -1064,7 +1064,7 @@ def _panels(n: int, aspect: float, width: float):
     fig, axes = plt.subplots(
         rows,
         cols,
-        figsize=(width * cols + 1.3, (width * aspect + 0.3) * rows),
+        figsize=(width * cols + 1.3, (0.85 * width * aspect + 0.35) * rows),
         squeeze=False,
         layout="constrained",
     )
