@@ -1313,9 +1313,30 @@ def _sweep_report(path: Path, out: Path) -> list[str]:
         ]
     elif fit_note:
         lines += [fit_note, ""]
+    answer = []
+    if fit is not None:
+        p, z = params[0], 1.959963984540054
+        answer.append(
+            f"- Half the replications collapse within the horizon at `{p}` = {fit['x_c']:,.4g} "
+            f"(95% confidence interval {fit['x_c'] - z * fit['x_c_se']:,.4g} to "
+            f"{fit['x_c'] + z * fit['x_c_se']:,.4g})."
+        )
     if density is not None and "collapse" in runs:
         table["density"] = density
-        lines += _density_section(table, out)
+        section, sentence = _density_section(table, out)
+        lines += section
+        if sentence:
+            answer.append(f"- {sentence}")
+    if "collapse" in runs:
+        ends = table.sort_values(params[0]).iloc[[0, -1]]
+        for r in ends.to_dict("records"):
+            where = ", ".join(f"`{p}` = {r[p]:,.4g}" for p in params)
+            answer.append(
+                f"- At {where}: collapse in {r['k']}/{r['n']} replications ({r['share']:.0%}, "
+                f"Wilson 95% interval {r['lo']:.0%} to {r['hi']:.0%})."
+            )
+    if answer:
+        lines[1:1] = ["", "## Answer", "", *answer]
     head = " | ".join(f"`{p}`" for p in params)
     dens_head = " defenders per km at the start |" if density is not None else ""
     lines += [
@@ -1347,9 +1368,10 @@ def _start_density(path: Path, points: pd.Series) -> np.ndarray | None:
     return np.asarray(out)
 
 
-def _density_section(table: pd.DataFrame, out: Path) -> list[str]:
+def _density_section(table: pd.DataFrame, out: Path) -> tuple[list[str], str]:
     """Collapse probability against the density of the defence at the start, with the
-    critical density and the width of the transition from a logistic fit."""
+    critical density and the width of the transition from a logistic fit: the section's lines
+    and its finding in a sentence ("" without a fit)."""
     lines = ["## Collapse against the density of the defence", ""]
     try:
         fit = fit_logistic(table["density"], table["k"], table["n"])
@@ -1368,19 +1390,20 @@ def _density_section(table: pd.DataFrame, out: Path) -> list[str]:
     ax.set_title("Collapse probability against the density of the defence")
     save_figure(fig, out / "collapse_density.png", dates=False)
     lines += ["![Collapse probability against defenders per km](collapse_density.png)", ""]
+    sentence = ""
     if fit is not None:
         # 10-90% transition: P goes from 0.9 to 0.1 over 2 ln 9 widths.
         span = 2 * math.log(9) * abs(fit["w"])
         z = 1.959963984540054
-        lines += [
+        sentence = (
             f"The line collapses in half of the replications at **{fit['x_c']:,.0f} Ukrainian "
             f"line troops per km** of front (95% confidence interval "
             f"{fit['x_c'] - z * fit['x_c_se']:,.0f} to {fit['x_c'] + z * fit['x_c_se']:,.0f}); "
             f"the probability of collapse falls from 90% to 10% over {span:,.0f} troops per km "
-            f"(logistic width w = {fit['w']:.1f} ± {z * fit['w_se']:.1f} per km).",
-            "",
-        ]
-    return lines
+            f"(logistic width w = {fit['w']:.1f} ± {z * fit['w_se']:.1f} per km)."
+        )
+        lines += [sentence, ""]
+    return lines, sentence
 
 
 def _collapse_panel(ax, table: pd.DataFrame, column: str, fit: dict | None, label: str | None):
