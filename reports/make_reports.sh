@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Re-make every scenario report in reports/ (issue #4), as the README's "Scenario analyses"
-# section gives the commands: 200 replications per arm, batch seed 1. About 50 minutes on 2
+# section gives the commands: 200 replications per arm, batch seed 1. About 70 minutes on 2
 # cores. Batch outputs go to out/ (not committed; a killed run resumes where it stopped);
 # reports/ gets the Markdown and PNG figures.
 set -euo pipefail
@@ -24,3 +24,7 @@ $F report out/ceasefire --out reports/ceasefire \
 $F sweep line_stretch --design grid --param ukraine_unit_personnel=600:1400 --samples 9 \
     --replications $R --seed 1 --out out/line_stretch
 $F report out/line_stretch --out reports/line_stretch
+# a finer grid across the transition the first sweep found
+$F sweep line_stretch --design grid --param ukraine_unit_personnel=900:1100 --samples 9 \
+    --replications $R --seed 1 --out out/line_stretch_fine
+$F report out/line_stretch_fine --out reports/line_stretch_fine

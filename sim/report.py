@@ -1396,9 +1396,9 @@ def _density_section(table: pd.DataFrame, out: Path) -> tuple[list[str], str]:
         span = 2 * math.log(9) * abs(fit["w"])
         z = 1.959963984540054
         sentence = (
-            f"The line collapses in half of the replications at **{fit['x_c']:,.0f} Ukrainian "
+            f"The line collapses in half of the replications at **{fit['x_c']:,.1f} Ukrainian "
             f"line troops per km** of front (95% confidence interval "
-            f"{fit['x_c'] - z * fit['x_c_se']:,.0f} to {fit['x_c'] + z * fit['x_c_se']:,.0f}); "
+            f"{fit['x_c'] - z * fit['x_c_se']:,.1f} to {fit['x_c'] + z * fit['x_c_se']:,.1f}); "
             f"the probability of collapse falls from 90% to 10% over {span:,.0f} troops per km "
             f"(logistic width w = {fit['w']:.1f} ± {z * fit['w_se']:.1f} per km)."
         )

@@ -300,9 +300,9 @@ def test_sweep_report_fits_collapse_against_the_start_density(tmp_path):
     fit = report.fit_logistic(density, by["sum"], by["count"])
     # x = 100 + 200 u, so the fit in density is the fit in u moved and stretched.
     assert fit["x_c"] == pytest.approx(180, abs=6) and fit["w"] == pytest.approx(16, abs=5)
-    assert f"at **{fit['x_c']:,.0f} Ukrainian line troops per km**" in text
+    assert f"at **{fit['x_c']:,.1f} Ukrainian line troops per km**" in text
     answer = text.split("## Answer")[1].split("## Inputs")[0]
-    assert f"at **{fit['x_c']:,.0f} Ukrainian line troops per km**" in answer
+    assert f"at **{fit['x_c']:,.1f} Ukrainian line troops per km**" in answer
     k0, n0 = int(by["sum"].iloc[0]), int(by["count"].iloc[0])
     assert f"`advance_slowdown` = 0: collapse in {k0}/{n0} replications" in answer
     assert f"over {2 * np.log(9) * abs(fit['w']):,.0f} troops per km" in text
