@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -73,10 +73,19 @@ class Batch:
     summary: dict
     nodes: pd.DataFrame | None = None  # nodes.parquet: the start map, sectors, hubs
     events: pd.DataFrame | None = None  # events.parquet: every change of hands
+    _held: dict = field(default_factory=dict, repr=False)  # russia_holds by date, made once
 
     @property
     def has_maps(self) -> bool:
         return self.nodes is not None and self.events is not None
+
+    def held(self, when) -> np.ndarray:
+        """:func:`russia_holds` on ``when`` for this batch, computed once per date (several
+        sections of a report ask for the same dates)."""
+        key = pd.Timestamp(when)
+        if key not in self._held:
+            self._held[key] = russia_holds(self.nodes, self.events, len(self.runs), key)
+        return self._held[key]
 
     @property
     def name(self) -> str:
@@ -833,9 +842,7 @@ def _holdings_section(batches: list[Batch], picks: list[pd.Timestamp], out: Path
             row = b.daily[b.daily["date"] == d]
             values = [row[c].to_numpy(float) for c in cols]
             if occupied:
-                values.append(
-                    occupied_population(b.nodes, russia_holds(b.nodes, b.events, len(b.runs), d))
-                )
+                values.append(occupied_population(b.nodes, b.held(d)))
             cells = []
             for v in values:
                 lo, mid, hi = np.percentile(v, [5, 50, 95])
@@ -894,7 +901,7 @@ def _standing_section(b: Batch, places: list[str], picks: list[pd.Timestamp]) ->
         "| place | " + " | ".join(str(d.date()) for d in picks) + " |",
         "|---|" + "---|" * len(picks),
     ]
-    held = {d: russia_holds(b.nodes, b.events, n, d) for d in picks}
+    held = {d: b.held(d) for d in picks}
     for p in known:
         cells = []
         for d in picks:
@@ -928,10 +935,7 @@ def _paired_distances(a: Batch, b: Batch, places: list[str]):
     if not known:
         return None
     last = min(pd.Timestamp(a.end), pd.Timestamp(b.end))
-    da, db = (
-        enemy_distance_km(x.nodes, russia_holds(x.nodes, x.events, len(x.runs), last), known)
-        for x in (a, b)
-    )
+    da, db = (enemy_distance_km(x.nodes, x.held(last), known) for x in (a, b))
     return last, db - da
 
 
@@ -964,7 +968,7 @@ def _maps_section(
                 "(same colours and lines).",
                 "",
             ]
-        sec = sector_gains(b.nodes, russia_holds(b.nodes, b.events, len(b.runs), picks[-1]))
+        sec = sector_gains(b.nodes, b.held(picks[-1]))
         sec = sec.loc[:, sec.max(axis=0) > 0]
         if sec.shape[1]:
             lines += [
@@ -995,7 +999,7 @@ def _map_context(b: Batch, picks: list[pd.Timestamp]):
             f"{b.path / 'nodes.parquet'} has {len(b.nodes)} nodes, the packaged theatre "
             f"{len(g.lon)}: the batch was run on another theatre"
         )
-    shares = {d: russia_holds(b.nodes, b.events, len(b.runs), d).mean(axis=0) for d in picks}
+    shares = {d: b.held(d).mean(axis=0) for d in picks}
     return g, shares
 
 
@@ -1172,8 +1176,8 @@ def _pair_section(a: Batch, b: Batch, places: list[str], out: Path) -> list[str]
         ]
     if a.has_maps and b.has_maps:
         last = min(pd.Timestamp(a.end), pd.Timestamp(b.end))
-        ga = sector_gains(a.nodes, russia_holds(a.nodes, a.events, len(a.runs), last))
-        gb = sector_gains(b.nodes, russia_holds(b.nodes, b.events, len(b.runs), last))
+        ga = sector_gains(a.nodes, a.held(last))
+        gb = sector_gains(b.nodes, b.held(last))
         secs = [c for c in ga.columns if c in gb.columns and (ga[c].any() or gb[c].any())]
         if secs:
             lines += [
