@@ -39,6 +39,7 @@ __all__ = [
     "paired_daily_difference",
     "enemy_distance_km",
     "paired_difference",
+    "place_nodes",
     "russia_holds",
     "sector_gains",
     "wilson",
@@ -59,6 +60,7 @@ OUTCOMES = {
     "front_length_km": ("Front length", "km"),
 }
 _MAX_CURVES = 10  # places drawn in a fall-date figure (the table lists them all)
+Z95 = 1.959963984540054  # standard normal quantile of a two-sided 95% interval
 
 
 class ReportError(ValueError):
@@ -277,13 +279,10 @@ def enemy_distance_km(nodes: pd.DataFrame, held: np.ndarray, places: list[str]) 
             lat * KM_PER_DEG_LAT,
         ]
     )
-    names = nodes["name"].to_numpy()
-    at = {}
+    at = place_nodes(nodes, places)
     for p in places:
-        hit = np.flatnonzero(names == p)
-        if not len(hit):
+        if p not in at:
             raise ReportError(f"place {p!r} is not a node of this batch's theatre")
-        at[p] = int(hit[0])
     start_ru = nodes["initial_side"].to_numpy() == "russia"
     out = np.zeros((held.shape[0], len(places)))
     for i, row in enumerate(held):
@@ -296,6 +295,17 @@ def enemy_distance_km(nodes: pd.DataFrame, held: np.ndarray, places: list[str]) 
             tree = trees[other]
             out[i, j] = tree.query(xy[at[p]])[0] if tree is not None else np.inf
     return pd.DataFrame(out, columns=places)
+
+
+def place_nodes(nodes: pd.DataFrame, places: list[str]) -> dict[str, int]:
+    """Node of each place that names one (the first such node), in the order given."""
+    names = nodes["name"].to_numpy()
+    found = {}
+    for p in places:
+        hit = np.flatnonzero(names == p)
+        if len(hit):
+            found[p] = int(hit[0])
+    return found
 
 
 def occupied_population(nodes: pd.DataFrame, held: np.ndarray) -> np.ndarray:
@@ -320,7 +330,7 @@ def sector_gains(nodes: pd.DataFrame, held: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame({s: taken[:, sectors == s].sum(axis=1) for s in names})
 
 
-def wilson(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
+def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
     """Wilson score interval (95% by default) of a proportion ``k / n``."""
     if n <= 0:
         return (float("nan"), float("nan"))
@@ -468,6 +478,13 @@ def _interval(values, unit: str, signed: bool = False) -> str:
     f = _signed if signed else _num
     lo, mid, hi = np.percentile(v, [5, 50, 95])
     return f"median {f(mid)} {unit} (90% interval {f(lo)} to {f(hi)})"
+
+
+def _bracket(values, fmt=None) -> str:
+    """``median [5th to 95th percentile]`` of ``values``, each formatted by ``fmt``."""
+    fmt = fmt or _num
+    lo, mid, hi = np.percentile(np.asarray(values, float), [5, 50, 95])
+    return f"{fmt(mid)} [{fmt(lo)} to {fmt(hi)}]"
 
 
 def _date(d) -> str:
@@ -664,8 +681,7 @@ def _batch_section(b: Batch, picks: list[pd.Timestamp]) -> list[str]:
         row = b.daily[b.daily["date"] == d]
         cells = []
         for c in cols:
-            lo, mid, hi = np.percentile(row[c].to_numpy(float), [5, 50, 95])
-            cells.append(f"{_num(mid)} [{_num(lo)} to {_num(hi)}]")
+            cells.append(_bracket(row[c]))
         lines.append(f"| {pd.Timestamp(d).date()} | " + " | ".join(cells) + " |")
     return lines + [""]
 
@@ -762,10 +778,10 @@ def _answers(batches: list[Batch], places: list[str], picks: list[pd.Timestamp])
         )
     dist = _paired_distances(*batches, places) if len(batches) == 2 else None
     if dist is not None:
-        last, diff = dist
+        when, diff = dist
         for p in diff.columns:
             out.append(
-                f"- On {last.date()} the other side stands {_interval(diff[p], 'km', signed=True)}"
+                f"- On {when.date()} the other side stands {_interval(diff[p], 'km', signed=True)}"
                 f" farther from {p} in {batches[1].name} than in {batches[0].name} (negative: "
                 "nearer; distance to the nearest cell it holds, replication by replication)."
             )
@@ -843,10 +859,7 @@ def _holdings_section(batches: list[Batch], picks: list[pd.Timestamp], out: Path
             values = [row[c].to_numpy(float) for c in cols]
             if occupied:
                 values.append(occupied_population(b.nodes, b.held(d)))
-            cells = []
-            for v in values:
-                lo, mid, hi = np.percentile(v, [5, 50, 95])
-                cells.append(f"{_num(mid)} [{_num(lo)} to {_num(hi)}]")
+            cells = [_bracket(v) for v in values]
             lines.append(f"| {d.date()} | " + " | ".join(cells) + " |")
         lines.append("")
     _holdings_figure(batches, picks, out / "holdings.png")
@@ -888,11 +901,10 @@ def _holdings_figure(batches: list[Batch], picks: list[pd.Timestamp], path: Path
 
 
 def _standing_section(b: Batch, places: list[str], picks: list[pd.Timestamp]) -> list[str]:
-    names = b.nodes["name"].to_numpy()
-    known = [p for p in places if p in set(names)]
+    node = place_nodes(b.nodes, places)
+    known = list(node)
     if not known:
         return []
-    node = {p: int(np.flatnonzero(names == p)[0]) for p in known}
     n = len(b.runs)
     lines = [
         f"Chance that Ukraine holds each place on each date ({b.name}; share of replications, "
@@ -919,10 +931,7 @@ def _standing_section(b: Batch, places: list[str], picks: list[pd.Timestamp]) ->
         "|---|" + "---|" * len(picks),
     ]
     for p in known:
-        cells = []
-        for d in picks:
-            lo, mid, hi = np.percentile(dist[d][p], [5, 50, 95])
-            cells.append(f"{mid:.1f} [{lo:.1f} to {hi:.1f}]")
+        cells = [_bracket(dist[d][p], "{:.1f}".format) for d in picks]
         lines.append(f"| {p} | " + " | ".join(cells) + " |")
     return lines + [""]
 
@@ -979,8 +988,7 @@ def _maps_section(
                 "|---|---|",
             ]
             for col in sec.columns:
-                lo, mid, hi = np.percentile(sec[col].to_numpy(), [5, 50, 95])
-                lines.append(f"| {col} | {_num(mid)} [{_num(lo)} to {_num(hi)}] |")
+                lines.append(f"| {col} | {_bracket(sec[col])} |")
             lines.append("")
     return lines
 
@@ -1043,9 +1051,8 @@ def _draw_shares(ax, g, b: Batch, share: np.ndarray, extent, width_in: float, pl
                 zorder=z,
             )
         )
-    names = b.nodes["name"].to_numpy()
     hubs = {int(k): str(nm) for k, nm in zip(g.hub_nodes, g.hub_names, strict=True)}
-    others = {int(np.flatnonzero(names == p)[0]): p for p in places if p in set(names)}
+    others = {k: p for p, k in place_nodes(b.nodes, places).items()}
     for marks, marker, size, weight in ((hubs, "o", 16, "normal"), (others, "D", 22, "bold")):
         for k, nm in marks.items():
             if not view[k] or (marker == "D" and k in hubs):
@@ -1115,8 +1122,8 @@ def _zoom_figure(b: Batch, when: pd.Timestamp, places: list[str], path: Path) ->
     """Close-ups (60 km across) around each place on one date; False if no place is known."""
     from sim.mapping import KM_PER_DEG_LAT, KM_PER_DEG_LON_EQ
 
-    names = b.nodes["name"].to_numpy()
-    known = [p for p in places if p in set(names)][:6]
+    node = dict(list(place_nodes(b.nodes, places).items())[:6])
+    known = list(node)
     if not known:
         return False
     g, shares = _map_context(b, [when])
@@ -1125,7 +1132,7 @@ def _zoom_figure(b: Batch, when: pd.Timestamp, places: list[str], path: Path) ->
     dx = _ZOOM_KM / (KM_PER_DEG_LON_EQ * g.coslat)
     dy = _ZOOM_KM / KM_PER_DEG_LAT
     for ax, p in zip(axes.flat, known, strict=False):
-        k = int(np.flatnonzero(names == p)[0])
+        k = node[p]
         extent = (g.lon[k] - dx, g.lon[k] + dx, g.lat[k] - dy, g.lat[k] + dy)
         image = _draw_shares(ax, g, b, shares[when], extent, 4.2, known)
         ax.set_title(f"{p}: {when.date()}", fontsize=10)
@@ -1190,10 +1197,8 @@ def _pair_section(a: Batch, b: Batch, places: list[str], out: Path) -> list[str]
                 "|---|---|---|---|",
             ]
             for c in secs:
-                qa, qb = (np.percentile(g[c].to_numpy(), [5, 50, 95]) for g in (ga, gb))
                 lines.append(
-                    f"| {c} | {_num(qa[1])} [{_num(qa[0])} to {_num(qa[2])}] | "
-                    f"{_num(qb[1])} [{_num(qb[0])} to {_num(qb[2])}] | "
+                    f"| {c} | {_bracket(ga[c])} | {_bracket(gb[c])} | "
                     f"{_interval((gb[c] - ga[c]).to_numpy(), 'km²', signed=True)} |"
                 )
             lines.append("")
@@ -1319,7 +1324,7 @@ def _sweep_report(path: Path, out: Path) -> list[str]:
         lines += [fit_note, ""]
     answer = []
     if fit is not None:
-        p, z = params[0], 1.959963984540054
+        p, z = params[0], Z95
         answer.append(
             f"- Half the replications collapse within the horizon at `{p}` = {fit['x_c']:,.4g} "
             f"(95% confidence interval {fit['x_c'] - z * fit['x_c_se']:,.4g} to "
@@ -1398,7 +1403,7 @@ def _density_section(table: pd.DataFrame, out: Path) -> tuple[list[str], str]:
     if fit is not None:
         # 10-90% transition: P goes from 0.9 to 0.1 over 2 ln 9 widths.
         span = 2 * math.log(9) * abs(fit["w"])
-        z = 1.959963984540054
+        z = Z95
         sentence = (
             f"The line collapses in half of the replications at **{fit['x_c']:,.1f} Ukrainian "
             f"line troops per km** of front (95% confidence interval "
