@@ -255,3 +255,118 @@ def ukrainian_places(theatre: Theatre) -> list[str]:
 
     with open(Path(__file__).resolve().parent / "data" / "places.csv", newline="") as fh:
         return [r["name"] for r in csv.DictReader(fh) if r["country"] == "UA"]
+
+
+# --------------------------------------------------------------------------------------------
+# The series as `frontline record` prints it
+
+YEARS = (("2023", "2023-01-01", "2024-01-01"), ("2024", "2024-01-01", "2024-11-20"))
+
+
+def series(
+    by: str = "half-month",
+    sectors: str | None = None,
+    places: bool = False,
+    record: Record | None = None,
+    theatre: Theatre | None = None,
+) -> dict:
+    """The record's series as plain data (what ``frontline record --json`` prints).
+
+    Parameters
+    ----------
+    by : {"half-month", "month"}
+        Period of the gains series.
+    sectors : str, optional
+        A scenario whose sectors split the gains (e.g. ``"baseline_2024"``).
+    places : bool
+        Add every change of hands of the places of ``places.csv`` in Ukraine, and the places
+        that never changed hands.
+
+    Returns
+    -------
+    dict
+        ``gains`` (rows of :func:`period_gains`), ``years`` (each year's map difference),
+        and optionally ``sectors`` (rows of :func:`sector_gains`, plus each year's by sector)
+        and ``places`` / ``held``.
+    """
+    t = theatre if theatre is not None else Theatre.load()
+    r = record if record is not None else load_record(theatre=t)
+    dates = period_dates(r, by)
+    out: dict = {
+        "by": by,
+        "rule": r.meta.get("control_rule", ""),
+        "gains": period_gains(r, t, dates).to_dict("records"),
+        "years": [
+            {"year": y, **period_gains(r, t, [a, b]).to_dict("records")[0]} for y, a, b in YEARS
+        ],
+    }
+    if sectors:
+        out["sector_scenario"] = sectors
+        out["sectors"] = sector_gains(r, t, dates, sectors).to_dict("records")
+        out["sector_years"] = [
+            {"year": y, **row}
+            for y, a, b in YEARS
+            for row in sector_gains(r, t, [a, b], sectors).to_dict("records")
+        ]
+    if places:
+        names = ukrainian_places(t)
+        ch = place_changes(r, t, names)
+        out["places"] = [
+            {k: (v.isoformat() if isinstance(v, date) else v) for k, v in row.items()}
+            for row in ch.to_dict("records")
+        ]
+        out["held"] = [
+            {"place": p, "side": SIDES[int(r.control[0, place_node(t, p)])]}
+            for p in names
+            if p not in set(ch["place"])
+        ]
+    return out
+
+
+def format_series(s: dict) -> str:
+    """Plain-text tables of :func:`series`."""
+    lines = [
+        f"The record on the theatre, by {s['by']} (km², map difference inside Ukraine; a map",
+        "dated D shows the state at 00:00 UTC of D). Control rule: " + s["rule"],
+        "",
+        f"{'from':<11} {'to':<11} {'russia':>8} {'ukraine':>8} {'net':>8}",
+    ]
+    for g in s["gains"]:
+        lines.append(
+            f"{g['from']:<11} {g['to']:<11} {g['russia_gain_km2']:8.0f} "
+            f"{g['ukraine_gain_km2']:8.0f} {g['russia_net_gain_km2']:8.0f}"
+        )
+    lines.append("")
+    for y in s["years"]:
+        lines.append(
+            f"{y['year']} ({y['from']} to {y['to']}): Russia {y['russia_gain_km2']:.0f}, "
+            f"Ukraine {y['ukraine_gain_km2']:.0f}, net {y['russia_net_gain_km2']:.0f} km²"
+        )
+    if "sectors" in s:
+        names = list(dict.fromkeys(row["sector"] for row in s["sectors"]))
+        lines += ["", f"Russian gains by sector of {s['sector_scenario']} (km²)", ""]
+        width = max(len(n) for n in names)
+        lines.append(f"{'from':<11} " + " ".join(f"{n[:8]:>8}" for n in names))
+        periods = list(dict.fromkeys(row["from"] for row in s["sectors"]))
+        for p in periods:
+            vals = {row["sector"]: row for row in s["sectors"] if row["from"] == p}
+            lines.append(
+                f"{p:<11} " + " ".join(f"{vals[n]['russia_gain_km2']:8.0f}" for n in names)
+            )
+        lines += ["", f"{'sector':<{width}} " + " ".join(f"{y} RU {y} UA" for y, _, _ in YEARS)]
+        for n in names:
+            cells = []
+            for y, _, _ in YEARS:
+                row = next(r for r in s["sector_years"] if r["year"] == y and r["sector"] == n)
+                cells.append(f"{row['russia_gain_km2']:7.0f} {row['ukraine_gain_km2']:7.0f}")
+            lines.append(f"{n:<{width}} " + " ".join(cells))
+    if "places" in s:
+        lines += ["", "Changes of hands (between the maps 'from' and 'to')", ""]
+        lines.append(f"{'place':<20} {'k':>2} {'from':<11} {'to':<11} to")
+        for p in s["places"]:
+            lines.append(
+                f"{p['place']:<20} {p['k']:>2} {p['from']:<11} {p['to']:<11} {p['to_side']}"
+            )
+        held = ", ".join(f"{h['place']} ({h['side']})" for h in s["held"])
+        lines += ["", "Never changed hands in the record: " + held]
+    return "\n".join(lines) + "\n"
