@@ -7,7 +7,7 @@ needs them, so ``frontline params`` stays instant and works without the build ex
 Verbs::
 
     frontline params [--markdown]
-    frontline theatre build [--frontlines DIR] [--out PATH]
+    frontline theatre build [--frontlines DIR] [--out PATH] [--record DIR]
     frontline theatre info [--json]
     frontline run SCENARIO [--seed N] [--until DATE] [--set KEY=VALUE ...] [--out DIR]
     frontline batch SCENARIO --replications R [--workers W | --scheduler ADDRESS] [--seed N]
@@ -112,6 +112,13 @@ def _add_theatre(verbs: argparse._SubParsersAction) -> None:
         "--frontlines", type=Path, default=None, help="directory of control_DATE.geojson"
     )
     build.add_argument("--out", type=Path, default=None, help="theatre file to write (.npz)")
+    build.add_argument(
+        "--record",
+        type=Path,
+        default=None,
+        help="directory of the record's control_DATE.geojson (default ../shared/data/record); "
+        "record.npz is written beside the theatre file",
+    )
     build.set_defaults(handler=_theatre_build)
     info = sub.add_parser("info", help="summarise the committed theatre file")
     info.add_argument("--json", action="store_true", help="print the full summary as JSON")
@@ -347,8 +354,9 @@ def render_parameters_doc() -> str:
 def _theatre_build(args: argparse.Namespace) -> int:
     from sim.theatre import build  # needs the [build] extras
 
+    extra = {"record_dir": args.record} if args.record else {}
     summary = build.build_theatre(
-        args.frontlines or build.DEFAULT_FRONTLINES, args.out or build.DEFAULT_OUT
+        args.frontlines or build.DEFAULT_FRONTLINES, args.out or build.DEFAULT_OUT, **extra
     )
     print(json.dumps(summary, indent=2, default=float))
     return 0

@@ -184,3 +184,21 @@ def test_record_places_that_changed_hands(theatre, record):
     # Robotyne changed hands twice: Ukraine in August 2023, Russia in 2024.
     assert ch[ch.place == "Robotyne"]["to_side"].tolist() == ["ukraine", "russia"]
     assert "Pokrovsk" not in set(ch.place)
+
+
+def test_theatre_build_passes_the_record_directory(monkeypatch, capsys, tmp_path):
+    import sys
+    import types
+    from pathlib import Path
+
+    import sim.theatre
+    from sim.cli import main
+
+    calls = []
+    fake = types.ModuleType("sim.theatre.build")
+    fake.DEFAULT_FRONTLINES, fake.DEFAULT_OUT = Path("fl"), Path("out.npz")
+    fake.build_theatre = lambda fl, out, **kw: calls.append((fl, out, kw)) or {"nodes": 3}
+    monkeypatch.setitem(sys.modules, "sim.theatre.build", fake)
+    monkeypatch.setattr(sim.theatre, "build", fake, raising=False)
+    assert main(["theatre", "build", "--record", str(tmp_path)]) == 0
+    assert calls == [(Path("fl"), Path("out.npz"), {"record_dir": tmp_path})]
