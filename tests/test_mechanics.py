@@ -273,16 +273,30 @@ def test_a_redeployment_sends_the_strongest_units_and_lands_them_after_the_march
     assert all(u.arrival_day[r] == d for r, d in due.items())
     assert max(due.values()) > 3  # the march takes days: a real test of the landing day
     last = max(due.values())
+    anchor = m.sectors.anchor_node[1]  # the attack's objective: the event names none
     while m.day <= last:
+        landing = [r for r, d in due.items() if d == m.day]
+        taken = set(u.node[m.line_rows(UKRAINE)].tolist())
         m.step()  # the step of day m.day - 1 has ended
         for r, d in due.items():
             landed = u.posture[r] != TRANSIT
             assert landed == (m.day - 1 >= d), (r, d, m.day)
-    front = own_front(m, UKRAINE)
+        if not landing:
+            continue
+        # An attacking arrival takes a free front node of its new sector, the nearest the
+        # objective: the landers of a day take the free nodes nearest it, one each.
+        front = np.flatnonzero(own_front(m, UKRAINE) & (m.sectors.of_node == 1))
+        free = np.array([n for n in front if n not in taken])
+        dist = lambda nodes: np.hypot(*(m.xy[nodes] - m.xy[anchor]).T)  # noqa: E731
+        nodes = u.node[landing]
+        assert len(set(nodes.tolist())) == len(landing)
+        assert set(nodes.tolist()) <= set(free.tolist())
+        np.testing.assert_allclose(
+            np.sort(dist(nodes)), np.sort(dist(free))[: len(landing)], rtol=1e-12
+        )
     for r in due:
         assert u.posture[r] == ATTACK  # the target sector's posture, set by the event
         assert u.sector[r] == 1
-        assert m.sectors.of_node[u.node[r]] == 1 and front[u.node[r]]
 
 
 # --- M5: fortification ----------------------------------------------------------------------
