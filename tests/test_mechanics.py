@@ -412,6 +412,28 @@ def test_a_defender_cedes_a_node_when_its_averaged_losses_pass_the_threshold(tmp
     assert m.control[held] == UKRAINE
 
 
+def test_one_day_of_heavy_losses_does_not_empty_a_position(tmp_path):
+    """The same first day of a Russian assault, remembered over 7 days or over 1: the day's loss
+    fraction enters the average with weight 1/withdrawal_memory_days, so with a 1-day memory
+    exactly the nodes whose defenders lost more than ``defender_withdrawal_loss`` that day are
+    ceded, and with a 7-day memory none is."""
+    models = []
+    for memory in (7, 1):
+        (tmp_path / str(memory)).mkdir()
+        params = {"russia_shells_per_day": 25000, "withdrawal_memory_days": memory}
+        models.append(held_front(tmp_path / str(memory), params, ru_posture="attack"))
+        models[-1].step()  # day 0 is fought alike in both: the memory only acts afterwards
+    week, day = models
+    threshold = week.p.defender_withdrawal_loss
+    today = week.loss_memory * 7  # each node's loss fraction of the day
+    hit = np.flatnonzero(today > 0)
+    assert (week.control == week.initial_control).all()
+    assert (week.initial_control[hit] == UKRAINE).all()  # the defended nodes
+    assert (today[hit] > threshold).any() and (today[hit] < threshold).any()
+    ceded = np.flatnonzero(day.control != day.initial_control)
+    assert ceded.tolist() == np.flatnonzero(today > threshold).tolist()
+
+
 def test_fortification_is_lost_with_the_ground_and_stops_growing_off_the_front(tmp_path):
     """A ceded node's works go with it (fortification 0 for the new holder), and a node the
     front has left, here the Russian cell facing it, keeps what it had but digs no further."""
