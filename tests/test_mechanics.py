@@ -14,7 +14,10 @@ from datetime import date, timedelta
 
 import numpy as np
 import pytest
-from mechanics_world import (
+
+from sim.params import Params
+from sim.units import ATTACK, HOLD, REFIT, RESERVE, TRANSIT
+from tests.mechanics_world import (
     FORT_MAX,
     HASTY,
     MIN_DONOR_LINE,
@@ -34,9 +37,6 @@ from mechanics_world import (
     sector,
     step_until,
 )
-
-from sim.params import Params
-from sim.units import ATTACK, HOLD, REFIT, RESERVE, TRANSIT
 
 DEFAULTS = Params()
 
