@@ -42,7 +42,7 @@ DEFAULTS = Params()
 
 
 # --- M6: rotation and refit -----------------------------------------------------------------
-# Two sectors 81 km apart along a 32-row front, each side with a hub behind each sector, so that
+# Two sectors 69 km apart along a 96 km (32-row) front, each side with a hub behind each sector, so that
 # "nearest" and "which sector" have different answers for different units.
 TWO_HUBS = {"UH south": (9, 2), "UH north": (9, 29), "RH south": (0, 2), "RH north": (0, 29)}
 
@@ -86,6 +86,7 @@ def test_a_unit_at_its_breakpoint_rotates_out_and_a_reserve_marches_to_relieve_i
 
 
 def test_a_worn_unit_stays_in_the_line_when_no_reserve_can_relieve_it(tmp_path):
+    """Rotation needs a relief: with no reserve, a unit far past its breakpoint holds on."""
     m = two_sectors(tmp_path, params={"reserve_fraction": 0.0})
     u = m.units
     assert len(rows(m, UKRAINE, RESERVE)) == 0
@@ -161,6 +162,8 @@ def test_a_reserve_is_committed_once_the_threat_passes_the_threshold(tmp_path, f
 
 
 def test_one_reserve_a_day_goes_to_the_most_threatened_sector(tmp_path):
+    """With both sectors past the threshold, a side still sends one unit a day, to the sector
+    under most pressure."""
     m = two_sectors(tmp_path)
     u = m.units
     t = m.p.reserve_commit_threshold
@@ -260,8 +263,10 @@ def test_a_redeployment_sends_the_strongest_units_and_lands_them_after_the_march
     )
     u = m.units
     south = rows(m, UKRAINE, HOLD)[u.sector[rows(m, UKRAINE, HOLD)] == 0]
-    # Distinct strengths: the two strongest are neither the first nor the last rows.
-    strength = np.linspace(1500.0, 2400.0, len(south))[np.argsort(np.arange(len(south)) % 3)]
+    # Distinct strengths, shuffled so that the two strongest are neither the first nor the last
+    # rows: 0, 3, 6, 1, 4, 7, 2, 5 hundred men above 1,500.
+    assert len(south) == 8
+    strength = 1500.0 + 100.0 * ((3 * np.arange(8)) % 8)
     u.personnel[south] = strength
     strongest = south[np.argsort(-strength)[:2]]
     step_until(m, 2)
