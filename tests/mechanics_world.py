@@ -15,6 +15,7 @@ file of tests to adapt, not every test.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -84,7 +85,7 @@ def grid_world(
     sectors: list[dict],
     *,
     params: dict | None = None,
-    events: list[dict] = (),  # type: ignore[assignment]
+    events: Iterable[dict] = (),
     schedule: dict[str, dict[str, float]] | None = None,
     nx: int = 10,
     ny: int = 12,
@@ -101,7 +102,7 @@ def grid_world(
         From :func:`sector`; each anchor is a place named after the sector.
     params : dict, optional
         ``[params]`` of the scenario (registry names).
-    events : list of dict
+    events : iterable of dict
         ``[[event]]`` tables.
     schedule : dict, optional
         ``{parameter: {"YYYY-MM-DD": value}}``.
