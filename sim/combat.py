@@ -29,6 +29,7 @@ edge in plain Python, kept as a differential-test oracle and benchmark baseline.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -36,6 +37,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 from scipy.special import ndtri
 
+from sim.jit import nearest_on_candidates
 from sim.params import Params
 from sim.rng import uniforms
 
@@ -241,15 +243,21 @@ class CombatResult:
     unit_losses: np.ndarray  # per unit row, men lost today
 
 
-def _presence(model, side: int, mid: np.ndarray, border: np.ndarray):
-    """Which line unit of ``side`` covers each front edge, and with how many men per km."""
+def _presence(
+    model, side: int, mid: np.ndarray, border: np.ndarray, edges: np.ndarray | None = None
+):
+    """Which line unit of ``side`` covers each front edge, and with how many men per km.
+
+    ``mid`` are the edges' midpoints; with the edges' ids ``edges``, the nearest units are found
+    from each edge's nearby nodes instead of a k-d tree (the same answer, see
+    :func:`_nearest_unit`)."""
     p, u = model.p, model.units
     n_edges = len(mid)
     rows = model.line_rows(side)
     if len(rows) == 0:
         none = np.zeros(n_edges)
         return np.full(n_edges, -1), none, none, np.zeros(n_edges, dtype=bool)
-    dist, k = _nearest_unit(model, side, rows, mid, p.unit_frontage_km)
+    dist, k = _nearest_unit(model, side, rows, mid, p.unit_frontage_km, edges)
     present = np.isfinite(dist)
     k = np.where(present, k, 0)
     # An attacking unit puts all its men on its assault frontage; the edges farther from it are
@@ -345,9 +353,79 @@ def presence_reference(model, side: int, mid: np.ndarray, border: np.ndarray, ti
     return np.array(owner), np.array(engaged), np.array(power), np.array(attacking, dtype=bool)
 
 
-def _nearest_unit(model, side: int, rows: np.ndarray, mid: np.ndarray, reach: float):
+class _EdgeReach:
+    """The theatre's nodes within ``reach`` of each edge's midpoint, nearest first: built for an
+    edge the first time it is asked for, and shared by every model of the process.
+
+    Squared distances are computed as ``cKDTree`` computes them (``dx*dx + dy*dy`` from the same
+    midpoint), so comparing them reproduces its answers exactly; ties keep node order.
+    """
+
+    def __init__(self, xy: np.ndarray, edge_u: np.ndarray, edge_v: np.ndarray, reach: float):
+        self.xy, self.edge_u, self.edge_v, self.reach = xy, edge_u, edge_v, reach
+        self.start = np.zeros(len(edge_u), dtype=np.int64)
+        self.count = np.full(len(edge_u), -1, dtype=np.int64)  # -1: not built yet
+        self.node = np.zeros(0, dtype=np.int64)
+        self.d2 = np.zeros(0)
+        self.tree = None
+
+    def ensure(self, edges: np.ndarray) -> None:
+        """Build the candidate lists of those ``edges`` that have none yet."""
+        missing = np.unique(edges[self.count[edges] < 0])
+        if len(missing) == 0:
+            return
+        if self.tree is None:
+            self.tree = cKDTree(self.xy)
+        xy = self.xy
+        mid = 0.5 * (xy[self.edge_u[missing]] + xy[self.edge_v[missing]])
+        # A kilometre of slack: the exact test below decides.
+        near = self.tree.query_ball_point(mid, self.reach + 1.0, return_sorted=False)
+        lens = np.fromiter((len(x) for x in near), dtype=np.int64, count=len(near))
+        node = np.fromiter(itertools.chain.from_iterable(near), dtype=np.int64, count=lens.sum())
+        group = np.repeat(np.arange(len(missing)), lens)
+        dx = xy[node, 0] - mid[group, 0]
+        dy = xy[node, 1] - mid[group, 1]
+        d2 = dx * dx + dy * dy
+        keep = d2 < self.reach * self.reach
+        node, group, d2 = node[keep], group[keep], d2[keep]
+        order = np.lexsort((node, d2, group))  # by edge, then distance, then node
+        counts = np.bincount(group, minlength=len(missing))
+        self.start[missing] = len(self.node) + np.cumsum(counts) - counts
+        self.count[missing] = counts
+        self.node = np.concatenate([self.node, node[order]])
+        self.d2 = np.concatenate([self.d2, d2[order]])
+
+
+_REACH_CACHE: dict = {}
+
+
+def _edge_reach(model, reach: float) -> _EdgeReach:
+    key = (id(model.theatre), reach)
+    hit = _REACH_CACHE.get(key)
+    if hit is None or hit[0] is not model.theatre:
+        hit = _REACH_CACHE[key] = (
+            model.theatre,
+            _EdgeReach(model.xy, model.edge_u, model.edge_v, reach),
+        )
+    return hit[1]
+
+
+def _nearest_unit(
+    model,
+    side: int,
+    rows: np.ndarray,
+    mid: np.ndarray,
+    reach: float,
+    edges: np.ndarray | None = None,
+):
     """Distance to, and index in ``rows`` of, the nearest unit within ``reach`` of each point
     (``inf`` and ``len(rows)`` beyond it), as ``cKDTree.query`` gives them.
+
+    With ``edges`` (the theatre edges whose midpoints ``mid`` are), the nearest unit is read off
+    each edge's list of nearby nodes (:class:`_EdgeReach`); where several units are equally near
+    (units share nodes, and the theatre's regular fill makes equidistant nodes common), the
+    k-d tree decides, as it did for every edge before, since its choice among equals follows
+    its traversal order, which no plain rule reproduces.
 
     On about half the days neither the front nor any line unit moved: the last answer is kept
     per side and reused when the points, the rows, their nodes and ``reach`` are all unchanged.
@@ -363,9 +441,33 @@ def _nearest_unit(model, side: int, rows: np.ndarray, mid: np.ndarray, reach: fl
         and np.array_equal(hit[0], mid)
     ):
         return hit[4]
-    answer = cKDTree(model.xy[nodes]).query(mid, distance_upper_bound=reach)
+    if edges is None:
+        answer = cKDTree(model.xy[nodes]).query(mid, distance_upper_bound=reach)
+    else:
+        answer = _nearest_by_edge(model, rows, nodes, mid, reach, edges)
     cache[side] = (mid.copy(), rows.copy(), nodes.copy(), reach, answer)
     return answer
+
+
+def _nearest_by_edge(model, rows, nodes, mid, reach, edges):
+    near = _edge_reach(model, reach)
+    near.ensure(edges)
+    n_nodes = len(model.xy)
+    occupancy = np.bincount(nodes, minlength=n_nodes)
+    first = np.zeros(n_nodes, dtype=np.int64)
+    first[nodes] = np.arange(len(nodes))
+    d2 = np.empty(len(edges))
+    k = np.empty(len(edges), dtype=np.int64)
+    nearest_on_candidates(
+        edges, near.start, near.count, near.node, near.d2, occupancy, first, d2, k
+    )
+    dist = np.sqrt(d2)
+    tied = np.flatnonzero(k == -2)
+    k[k == -1] = len(rows)
+    if len(tied):
+        dist_t, k_t = cKDTree(model.xy[nodes]).query(mid[tied], distance_upper_bound=reach)
+        dist[tied], k[tied] = dist_t, k_t
+    return dist, k
 
 
 def combat_phase(model) -> CombatResult:
@@ -376,7 +478,7 @@ def combat_phase(model) -> CombatResult:
     border = t.edge_border_km[fe]
     mid = 0.5 * (model.xy[eu] + model.xy[ev])
     owner, engaged, power, attacking = zip(
-        *(_presence(model, side, mid, border) for side in (0, 1)), strict=True
+        *(_presence(model, side, mid, border, fe) for side in (0, 1)), strict=True
     )
     secs = model.sectors
     if secs.own_soil_only.any():
