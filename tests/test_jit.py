@@ -1,0 +1,103 @@
+"""The compiled kernels of sim/jit.py against the numpy expressions they replace: equal to the
+bit, which is what keeps the golden runs (tests/test_golden.py) unchanged."""
+
+import numpy as np
+import pytest
+
+from sim import jit
+from sim.model import FrontlineModel
+
+
+def test_np_sum_is_numpy_sum_to_the_bit():
+    rng = np.random.default_rng(0)
+    lengths = [*range(300), 1000, 1023, 1024, 1025, 8191, 8192, 8193, 40_000, 100_003]
+    for n in lengths:
+        # Magnitudes over nine decades make every difference in summation order show.
+        a = rng.standard_normal(n) * 10.0 ** rng.integers(-3, 6, n)
+        buf = np.concatenate([a, rng.standard_normal(7)])  # only the first n count
+        assert jit.np_sum(buf, n) == a.sum(), n
+
+
+def test_a_plain_loop_sum_would_differ():
+    """The test above can fail: a sequential sum of the same numbers is not numpy's."""
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal(5000) * 10.0 ** rng.integers(-3, 6, 5000)
+    seq = 0.0
+    for x in a.tolist():
+        seq += x
+    assert seq != a.sum()
+
+
+@pytest.fixture(scope="module")
+def state():
+    m = FrontlineModel("kursk_2024", rng=2)
+    m.run_for(200)  # into the incursion: ground held on both sides of the border
+    return m
+
+
+def test_node_metrics_equal_masked_sums(state):
+    m = state
+    t, init = m.theatre, m.initial_control
+    area, in_ua = t.area_km2, t.country == 0
+    # Ukraine also retakes some ground inside Ukraine, so that every mask selects something.
+    ctrl = m.control.copy()
+    ctrl[np.flatnonzero(in_ua & (init == 1) & (ctrl == 1))[::97]] = 0
+    got = jit.node_metrics(
+        ctrl, init, t.country, area, m.penetration, t.population, np.empty((5, t.n_nodes))
+    )
+    ru, ua = ctrl == 1, ctrl != 1
+    want = (
+        area[in_ua & (init == 0) & ru].sum(),
+        area[in_ua & (init == 1) & ua].sum(),
+        area[in_ua & ru].sum(),
+        area[~in_ua & ua].sum(),
+        area[m.penetration > 0].sum(),
+        int((ctrl != init).sum()),
+        int(t.population @ ru),
+    )
+    assert got == want
+    assert all(x > 0 for x in want)  # every mask selected something
+
+
+def test_front_length_equals_masked_sum(state):
+    m = state
+    t = m.theatre
+    fe = np.flatnonzero(m.front_edge_mask())
+    own = t.country == m.control
+    want = t.edge_border_km[fe[~(own[m.edge_u[fe]] & own[m.edge_v[fe]])]].sum()
+    got = jit.front_length(
+        fe, m.edge_u, m.edge_v, t.edge_border_km, t.country, m.control, np.empty(len(fe))
+    )
+    assert got == want
+    assert want < t.edge_border_km[fe].sum()  # the border's quiet stretch was left out
+
+
+def test_unit_metrics_equal_masked_sums(state):
+    u = state.units
+    n = u.n
+    alive, side, pers = u.alive[:n], u.side[:n], u.personnel[:n]
+    line = alive & (u.posture[:n] <= 1)
+    got = jit.unit_metrics(
+        alive,
+        side,
+        u.posture[:n],
+        pers,
+        u.captured_total[:n],
+        u.supply[:n],
+        u.node[:n],
+        state.connected,
+        np.empty((8, n)),
+    )
+    want = (
+        pers[line & (side == 0)].sum(),
+        pers[line & (side == 1)].sum(),
+        pers[alive & (side == 0)].sum(),
+        pers[alive & (side == 1)].sum(),
+        u.captured_total[:n][side == 0].sum(),
+        u.captured_total[:n][side == 1].sum(),
+        u.supply[:n][line & (side == 0)].mean(),
+        u.supply[:n][line & (side == 1)].mean(),
+        int((alive & ~state.connected[side, u.node[:n]] & (side == 0)).sum()),
+    )
+    assert got == want
+    assert (~alive).any() and (alive & ~line).any()  # dead and reserve units were left out
