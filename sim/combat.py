@@ -37,9 +37,16 @@ import numpy as np
 from scipy.spatial import cKDTree
 from scipy.special import ndtri
 
-from sim.jit import nearest_on_candidates
+from sim.jit import (
+    fires_and_surprise,
+    losses_and_threat,
+    nearest_on_candidates,
+    presence_frontage,
+    presence_power,
+    select_battles,
+)
 from sim.params import Params
-from sim.rng import uniforms
+from sim.rng import uniforms_streams
 
 # --- NPW tables (MECHANICS section 4) -------------------------------------------------------
 # Terrain codes of the theatre: 0 open steppe (rolling/flat mixed), 1 urban, 2 forest
@@ -258,17 +265,17 @@ def _presence(
         none = np.zeros(n_edges)
         return np.full(n_edges, -1), none, none, np.zeros(n_edges, dtype=bool)
     dist, k = _nearest_unit(model, side, rows, mid, p.unit_frontage_km, edges)
-    present = np.isfinite(dist)
-    k = np.where(present, k, 0)
+    k = k.astype(np.int64)  # a copy: the nearest-unit answer is cached
+    n_rows = len(rows)
+    posture = u.posture[rows]
+    present = np.empty(n_edges, dtype=np.bool_)
+    per_km = np.empty(n_rows)
     # An attacking unit puts all its men on its assault frontage; the edges farther from it are
-    # left to whoever else is near (an attacker does not also hold a long line).
-    assaulting = u.posture[rows][k] == 1
-    present &= ~assaulting | (dist <= p.attack_frontage_km)
-    # Each unit spreads its men over the stretch of front it is nearest to: force-to-space.
-    frontage = np.bincount(k[present], weights=border[present], minlength=len(rows))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        per_km = np.where(frontage > 0, u.personnel[rows] / frontage, 0.0)
-    engaged = np.where(present, np.minimum(per_km[k], p.frontage_cap_per_km) * border, 0.0)
+    # left to whoever else is near (an attacker does not also hold a long line). Each unit
+    # spreads its men over the stretch of front it is nearest to: force-to-space.
+    presence_frontage(
+        dist, k, n_rows, posture, u.personnel[rows], border, p.attack_frontage_km, present, per_km
+    )
     eff = (
         u.quality[rows]
         * u.cohesion[rows]
@@ -277,9 +284,24 @@ def _presence(
     # Men beyond the frontage cap cannot all fire at once, but echelons in depth replace losses
     # and keep up the pressure: they add power with diminishing returns.
     depth = np.maximum(per_km / p.frontage_cap_per_km, 1.0) ** p.depth_exponent
-    power = engaged * (eff * depth)[k]
-    attacking = present & assaulting
-    owner = np.where(present, rows[k], -1)
+    owner = np.empty(n_edges, dtype=rows.dtype)
+    engaged, power = np.empty(n_edges), np.empty(n_edges)
+    attacking = np.empty(n_edges, dtype=np.bool_)
+    presence_power(
+        k,
+        present,
+        posture,
+        rows,
+        per_km,
+        p.frontage_cap_per_km,
+        border,
+        eff,
+        depth,
+        owner,
+        engaged,
+        power,
+        attacking,
+    )
     return owner, engaged, power, attacking
 
 
@@ -470,13 +492,24 @@ def _nearest_by_edge(model, rows, nodes, mid, reach, edges):
     return dist, k
 
 
+def front_edges(model) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Ids, end nodes, border lengths and midpoints of the front edges, recomputed only when the
+    model's cached front (:meth:`FrontlineModel.front_edge_mask`) changes."""
+    mask = model.front_edge_mask()
+    hit = model.__dict__.get("_front_edges_geometry")
+    if hit is None or hit[0] is not mask:
+        fe = np.flatnonzero(mask)
+        eu, ev = model.edge_u[fe], model.edge_v[fe]
+        mid = 0.5 * (model.xy[eu] + model.xy[ev])
+        hit = (mask, fe, eu, ev, model.theatre.edge_border_km[fe], mid)
+        model._front_edges_geometry = hit
+    return hit[1:]
+
+
 def combat_phase(model) -> CombatResult:
     """Phase 3: gather the front from the unit table, fight every edge, return the result."""
     t, p = model.theatre, model.p
-    fe = np.flatnonzero(model.front_edge_mask())
-    eu, ev = model.edge_u[fe], model.edge_v[fe]
-    border = t.edge_border_km[fe]
-    mid = 0.5 * (model.xy[eu] + model.xy[ev])
+    fe, eu, ev, border, mid = front_edges(model)
     owner, engaged, power, attacking = zip(
         *(_presence(model, side, mid, border, fe) for side in (0, 1)), strict=True
     )
@@ -488,18 +521,11 @@ def combat_phase(model) -> CombatResult:
             target = np.where(model.control[eu] == side, ev, eu)  # the cell it would take
             barred = secs.own_soil_only[side, secs.of_node[target]] & (t.country[target] != side)
             attacking[side] = attacking[side] & ~barred
-    active = (engaged[0] > 0) | (engaged[1] > 0)
-    both = attacking[0] & attacking[1]
-    # One assaulting side per edge; in a meeting engagement the stronger side has the initiative.
-    attacker = np.where(attacking[1] & (~attacking[0] | (power[1] >= power[0])), 1, 0)
-    assault = attacking[0] | attacking[1] | both
-    sel = np.flatnonzero(active)
-    fe, eu, ev, border = fe[sel], eu[sel], ev[sel], border[sel]
-    a = attacker[sel].astype(np.int8)
-    assault = assault[sel]
-    d = 1 - a
-    defended = np.where(model.control[eu] == d, eu, ev)
-    pick = lambda arrs, s: np.where(s == 1, arrs[1][sel], arrs[0][sel])  # noqa: E731
+    # The edges where anyone is engaged; one assaulting side per edge (in a meeting engagement
+    # the stronger side has the initiative), its engaged men, power and units.
+    (fe, eu, ev, border, a, assault, defended, eng_a, eng_d, pow_a, pow_d, own_a, own_d) = (
+        select_battles(fe, eu, ev, border, model.control, *engaged, *power, *attacking, *owner)
+    )
 
     inputs = model.inputs
     fires_total = np.array(
@@ -511,62 +537,65 @@ def combat_phase(model) -> CombatResult:
             + p.drone_shell_equivalent * inputs["russia_drone_sorties_per_day"],
         ]
     )
-    weight = (1.0 - p.fires_axis_focus) * border / max(border.sum(), 1e-9)
-    focus = border * assault
-    if focus.sum() > 0:
-        weight = weight + p.fires_axis_focus * focus / focus.sum()
-    else:
-        weight = border / max(border.sum(), 1e-9)
-    fires_a = fires_total[a] * weight
-    fires_d = fires_total[d] * weight
-    glide = np.where(a == 1, inputs["russia_glide_bombs_per_day"] * weight, 0.0)
-
     sector = model.sectors.of_node[defended]
-    since = model.day - model.surprise_day[a, sector]
-    fade = np.where((since >= 0) & assault, np.maximum(0.0, 1.0 - since / p.surprise_days), 0.0)
-    surprise = 1.0 + (p.surprise_multiplier - 1.0) * fade
+    # Fires: a share spread along the front by length, the rest on the assault axes. Surprise
+    # multiplies the force ratio, fading linearly over surprise_days.
+    fires_a, fires_d, glide, surprise, unseen = fires_and_surprise(
+        border,
+        assault,
+        a,
+        fires_total,
+        float(inputs["russia_glide_bombs_per_day"]),
+        p.fires_axis_focus,
+        sector,
+        model.surprise_day,
+        model.day,
+        p.surprise_days,
+        p.surprise_multiplier,
+        p.surprise_exploitation,
+        np.empty(len(border)),
+    )
     key, day = model.crn_key, model.day
+    u_shock, u_loss_a, u_loss_d = uniforms_streams(
+        key, day, (STREAM_SHOCK, STREAM_LOSS_ATT, STREAM_LOSS_DEF), fe
+    )
+    fortification = model.fortification[defended]
     battle = EdgeBattle(
-        engaged_a=pick(engaged, a),
-        engaged_d=pick(engaged, d),
-        power_a=pick(power, a),
-        power_d=pick(power, d),
+        engaged_a=eng_a,
+        engaged_d=eng_d,
+        power_a=pow_a,
+        power_d=pow_d,
         fires_a=fires_a,
         fires_d=fires_d,
         border_km=border,
         terrain=t.terrain[defended],
-        fortification=model.fortification[defended],
+        fortification=fortification,
         river=t.edge_river[fe],
         assault=assault,
         surprise=surprise,
-        u_shock=uniforms(key, day, STREAM_SHOCK, fe),
-        u_loss_a=uniforms(key, day, STREAM_LOSS_ATT, fe),
-        u_loss_d=uniforms(key, day, STREAM_LOSS_DEF, fe),
-        unseen=p.surprise_exploitation * fade if p.surprise_exploitation > 0 else None,
+        u_shock=u_shock,
+        u_loss_a=u_loss_a,
+        u_loss_d=u_loss_d,
+        unseen=unseen if p.surprise_exploitation > 0 else None,
     )
     out = fight(battle, p)
 
-    unit_losses = np.zeros(model.units.n)
-    for side_losses, side in ((out.losses_a, a), (out.losses_d, d)):
-        rows = pick(owner, side)
-        ok = rows >= 0
-        unit_losses += np.bincount(rows[ok], weights=side_losses[ok], minlength=model.units.n)
-
-    # Pressure on each defending side by sector, and each attacker's edge by sector, for
-    # tomorrow's reserve decisions.
-    model.threat[:] = 0.0
-    model.attack_ratio[:] = 0.0
-    posture = np.interp(battle.fortification, FORT_LEVELS, FORT_STRENGTH)
-    for side in (0, 1):
-        m = assault & (d == side)
-        if m.any():
-            k = len(model.sectors.names)
-            push = np.bincount(sector[m], weights=battle.power_a[m], minlength=k)
-            hold = np.bincount(sector[m], weights=battle.power_d[m] * posture[m], minlength=k)
-            undefended = np.where(push > 0, p.max_force_ratio, 0.0)
-            ratio = np.where(hold > 0, push / np.maximum(hold, 1e-9), undefended)
-            model.threat[side] = ratio
-            model.attack_ratio[1 - side] = np.maximum(model.attack_ratio[1 - side], ratio)
-    return CombatResult(
-        fe, a, defended, assault, out, battle.engaged_a, battle.engaged_d, glide, unit_losses
+    # Men lost by each unit; pressure on each defending side by sector, and each attacker's
+    # edge by sector, for tomorrow's reserve decisions.
+    unit_losses = losses_and_threat(
+        model.units.n,
+        out.losses_a,
+        out.losses_d,
+        own_a,
+        own_d,
+        assault,
+        a,
+        sector,
+        pow_a,
+        pow_d,
+        np.interp(fortification, FORT_LEVELS, FORT_STRENGTH),
+        p.max_force_ratio,
+        model.threat,
+        model.attack_ratio,
     )
+    return CombatResult(fe, a, defended, assault, out, eng_a, eng_d, glide, unit_losses)

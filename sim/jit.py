@@ -251,3 +251,235 @@ def unit_metrics(alive, side, posture, personnel, captured, supply, node, connec
         sup_ru,
         cut,
     )
+
+
+# --- combat -----------------------------------------------------------------------------------
+@njit(cache=True, nogil=True)
+def presence_frontage(
+    dist, k, n_rows, posture, personnel, border, attack_frontage, present, per_km
+):
+    """First half of :func:`sim.combat._presence`, after the nearest-unit search.
+
+    ``k`` (index among the rows, ``n_rows`` where ``dist`` is infinite) is made 0 where no unit
+    is near; ``present`` is written (a unit covers the edge: attackers only within
+    ``attack_frontage``) and ``per_km`` (men per km of each row's stretch of front). The
+    frontage sums add each edge's border in edge order, as ``np.bincount`` does.
+    """
+    frontage = np.zeros(n_rows)
+    for e in range(len(dist)):
+        ok = dist[e] < np.inf
+        if not ok:
+            k[e] = 0
+        ok = ok and (posture[k[e]] != 1 or dist[e] <= attack_frontage)
+        present[e] = ok
+        if ok:
+            frontage[k[e]] += border[e]
+    for r in range(n_rows):
+        per_km[r] = personnel[r] / frontage[r] if frontage[r] > 0 else 0.0
+
+
+@njit(cache=True, nogil=True)
+def presence_power(
+    k, present, posture, rows, per_km, cap, border, eff, depth, owner, engaged, power, attacking
+):
+    """Second half of :func:`sim.combat._presence`: men engaged and combat power per edge
+    (``eff`` and ``depth`` per row), the owning row and whether it assaults."""
+    for e in range(len(k)):
+        r = k[e]
+        if present[e]:
+            m = per_km[r]
+            engaged[e] = (m if m < cap else cap) * border[e]
+            owner[e] = rows[r]
+            attacking[e] = posture[r] == 1
+        else:
+            engaged[e] = 0.0
+            owner[e] = -1
+            attacking[e] = False
+        power[e] = engaged[e] * (eff[r] * depth[r])
+
+
+# --- counter-based uniforms ------------------------------------------------------------------
+@njit(cache=True, nogil=True)
+def splitmix_uniforms(heads, ids, out):
+    """``out[s, i]`` = :func:`sim.rng.uniforms` of ``ids[i]`` for the stream whose head (the
+    hash of key, day and stream) is ``heads[s]``: the same wrapping uint64 arithmetic."""
+    golden = np.uint64(0x9E3779B97F4A7C15)
+    m1 = np.uint64(0xBF58476D1CE4E5B9)
+    m2 = np.uint64(0x94D049BB133111EB)
+    scale = 1.0 / 9007199254740992.0
+    for s in range(len(heads)):
+        h = heads[s]
+        for i in range(len(ids)):
+            x = (np.uint64(ids[i]) ^ h) + golden
+            x = (x ^ (x >> np.uint64(30))) * m1
+            x = (x ^ (x >> np.uint64(27))) * m2
+            x = x ^ (x >> np.uint64(31))
+            out[s, i] = (np.float64(x >> np.uint64(11)) + 0.5) * scale
+
+
+@njit(cache=True, nogil=True)
+def select_battles(
+    fe, eu, ev, border, control, engaged0, engaged1, power0, power1, att0, att1, owner0, owner1
+):
+    """The front edges where anyone is engaged, with who assaults and who defends (the middle
+    of :func:`sim.combat.combat_phase`).
+
+    Returns
+    -------
+    tuple of arrays over the selected edges
+        edge, u end, v end, border, attacker (int8), assault, defended node, engaged (attacker,
+        defender), power (attacker, defender), owner row (attacker, defender).
+    """
+    n = 0
+    for i in range(len(fe)):
+        if engaged0[i] > 0 or engaged1[i] > 0:
+            n += 1
+    s_fe = np.empty(n, dtype=fe.dtype)
+    s_u = np.empty(n, dtype=eu.dtype)
+    s_v = np.empty(n, dtype=ev.dtype)
+    s_border = np.empty(n)
+    a = np.empty(n, dtype=np.int8)
+    assault = np.empty(n, dtype=np.bool_)
+    defended = np.empty(n, dtype=eu.dtype)
+    eng_a, eng_d = np.empty(n), np.empty(n)
+    pow_a, pow_d = np.empty(n), np.empty(n)
+    own_a = np.empty(n, dtype=owner0.dtype)
+    own_d = np.empty(n, dtype=owner0.dtype)
+    j = 0
+    for i in range(len(fe)):
+        if not (engaged0[i] > 0 or engaged1[i] > 0):
+            continue
+        # One assaulting side per edge; in a meeting engagement the stronger side leads.
+        side_a = 1 if att1[i] and (not att0[i] or power1[i] >= power0[i]) else 0
+        s_fe[j], s_u[j], s_v[j], s_border[j] = fe[i], eu[i], ev[i], border[i]
+        a[j] = side_a
+        assault[j] = att0[i] or att1[i]
+        defended[j] = eu[i] if control[eu[i]] == 1 - side_a else ev[i]
+        if side_a == 1:
+            eng_a[j], eng_d[j] = engaged1[i], engaged0[i]
+            pow_a[j], pow_d[j] = power1[i], power0[i]
+            own_a[j], own_d[j] = owner1[i], owner0[i]
+        else:
+            eng_a[j], eng_d[j] = engaged0[i], engaged1[i]
+            pow_a[j], pow_d[j] = power0[i], power1[i]
+            own_a[j], own_d[j] = owner0[i], owner1[i]
+        j += 1
+    return (
+        s_fe,
+        s_u,
+        s_v,
+        s_border,
+        a,
+        assault,
+        defended,
+        eng_a,
+        eng_d,
+        pow_a,
+        pow_d,
+        own_a,
+        own_d,
+    )
+
+
+@njit(cache=True, nogil=True)
+def fires_and_surprise(
+    border,
+    assault,
+    a,
+    fires_total,
+    glide_per_day,
+    focus_share,
+    sector,
+    surprise_day,
+    day,
+    surprise_days,
+    surprise_multiplier,
+    surprise_exploitation,
+    scratch,
+):
+    """Fires delivered on each edge (a share spread along the front, the rest on the assault
+    axes), glide bombs, and the fading surprise multiplier and unseen share, as the numpy
+    expressions of :func:`sim.combat.combat_phase` compute them (``scratch``: len(border))."""
+    n = len(border)
+    weight = np.empty(n)
+    norm = max(np_sum(border, n), 1e-9)
+    for i in range(n):
+        scratch[i] = border[i] * (1.0 if assault[i] else 0.0)
+    focus_total = np_sum(scratch, n)
+    if focus_total > 0:
+        for i in range(n):
+            weight[i] = (1.0 - focus_share) * border[i] / norm + focus_share * scratch[
+                i
+            ] / focus_total
+    else:
+        for i in range(n):
+            weight[i] = border[i] / norm
+    fires_a, fires_d, glide = np.empty(n), np.empty(n), np.empty(n)
+    surprise, unseen = np.empty(n), np.empty(n)
+    for i in range(n):
+        fires_a[i] = fires_total[a[i]] * weight[i]
+        fires_d[i] = fires_total[1 - a[i]] * weight[i]
+        glide[i] = glide_per_day * weight[i] if a[i] == 1 else 0.0
+        since = day - surprise_day[a[i], sector[i]]
+        f = 0.0
+        if since >= 0 and assault[i]:
+            f = 1.0 - since / surprise_days
+            if not f > 0.0:  # np.maximum(0.0, f)
+                f = 0.0
+        surprise[i] = 1.0 + (surprise_multiplier - 1.0) * f
+        unseen[i] = surprise_exploitation * f
+    return fires_a, fires_d, glide, surprise, unseen
+
+
+@njit(cache=True, nogil=True)
+def losses_and_threat(
+    n_units,
+    losses_a,
+    losses_d,
+    owner_a,
+    owner_d,
+    assault,
+    a,
+    sector,
+    power_a,
+    power_d,
+    posture,
+    max_ratio,
+    threat,
+    attack_ratio,
+):
+    """Men each unit lost today, and each side's threat and attack ratio by sector, as the
+    bincounts of :func:`sim.combat.combat_phase` sum them (edge order; ``threat`` and
+    ``attack_ratio`` are written in place).
+    """
+    lost_a = np.zeros(n_units)
+    lost_d = np.zeros(n_units)
+    for i in range(len(losses_a)):
+        if owner_a[i] >= 0:
+            lost_a[owner_a[i]] += losses_a[i]
+        if owner_d[i] >= 0:
+            lost_d[owner_d[i]] += losses_d[i]
+    unit_losses = lost_a + lost_d
+    k = threat.shape[1]
+    threat[:] = 0.0
+    attack_ratio[:] = 0.0
+    for side in range(2):
+        push = np.zeros(k)
+        hold = np.zeros(k)
+        seen = False
+        for i in range(len(a)):
+            if assault[i] and 1 - a[i] == side:
+                seen = True
+                push[sector[i]] += power_a[i]
+                hold[sector[i]] += power_d[i] * posture[i]
+        if not seen:
+            continue
+        for s in range(k):
+            if hold[s] > 0:
+                ratio = push[s] / max(hold[s], 1e-9)
+            else:
+                ratio = max_ratio if push[s] > 0 else 0.0
+            threat[side, s] = ratio
+            other = attack_ratio[1 - side, s]
+            attack_ratio[1 - side, s] = other if other >= ratio else ratio
+    return unit_losses

@@ -101,3 +101,16 @@ def test_unit_metrics_equal_masked_sums(state):
     )
     assert got == want
     assert (~alive).any() and (alive & ~line).any()  # dead and reserve units were left out
+
+
+def test_uniforms_streams_equal_uniforms():
+    from sim.rng import uniforms, uniforms_streams
+
+    rng = np.random.default_rng(2)
+    for key in (0, 1, 2**63 - 2, int(rng.integers(2**62))):
+        for day in (0, 17, 400):
+            ids = rng.integers(0, 40_000, 700)
+            rows = uniforms_streams(key, day, (0, 1, 2), ids)
+            for stream in (0, 1, 2):
+                np.testing.assert_array_equal(rows[stream], uniforms(key, day, stream, ids))
+    assert not np.array_equal(rows[0], rows[1])  # streams differ
