@@ -390,6 +390,7 @@ class _EdgeReach:
         self.node = np.zeros(0, dtype=np.int64)
         self.d2 = np.zeros(0)
         self.tree = None
+        self.ensured = None  # the edges array last passed to ensure()
 
     def ensure(self, edges: np.ndarray) -> None:
         """Build the candidate lists of those ``edges`` that have none yet."""
@@ -473,19 +474,16 @@ def _nearest_unit(
 
 def _nearest_by_edge(model, rows, nodes, mid, reach, edges):
     near = _edge_reach(model, reach)
-    near.ensure(edges)
-    n_nodes = len(model.xy)
-    occupancy = np.bincount(nodes, minlength=n_nodes)
-    first = np.zeros(n_nodes, dtype=np.int64)
-    first[nodes] = np.arange(len(nodes))
-    d2 = np.empty(len(edges))
-    k = np.empty(len(edges), dtype=np.int64)
-    nearest_on_candidates(
-        edges, near.start, near.count, near.node, near.d2, occupancy, first, d2, k
+    if near.ensured is not edges:
+        near.ensure(edges)
+        near.ensured = edges
+    scratch = model.__dict__.get("_node_scratch")
+    if scratch is None:
+        n = len(model.xy)
+        scratch = model._node_scratch = (np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64))
+    dist, k, tied = nearest_on_candidates(
+        edges, near.start, near.count, near.node, near.d2, nodes.astype(np.int64), *scratch
     )
-    dist = np.sqrt(d2)
-    tied = np.flatnonzero(k == -2)
-    k[k == -1] = len(rows)
     if len(tied):
         dist_t, k_t = cKDTree(model.xy[nodes]).query(mid[tied], distance_upper_bound=reach)
         dist[tied], k[tied] = dist_t, k_t

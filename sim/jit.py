@@ -17,8 +17,8 @@ from numba import njit
 
 
 @njit(cache=True, nogil=True)
-def nearest_on_candidates(edges, start, count, cand_node, cand_d2, occupancy, first, out_d2, out_k):
-    """Nearest occupied candidate node of each edge, and whether the nearest unit is unique.
+def nearest_on_candidates(edges, start, count, cand_node, cand_d2, unit_nodes, occupancy, first):
+    """Nearest unit of each edge among its candidate nodes, as ``cKDTree.query`` answers.
 
     Parameters
     ----------
@@ -27,23 +27,37 @@ def nearest_on_candidates(edges, start, count, cand_node, cand_d2, occupancy, fi
     start, count : int arrays
         Per theatre edge, the run of its candidate nodes in ``cand_node``/``cand_d2``, sorted by
         squared distance from the edge's midpoint (ties in node order), all within reach.
-    occupancy : int array
-        Per node, how many of the units queried stand on it.
-    first : int array
-        Per node, the index (among the units queried) of one unit on it.
-    out_d2 : float array
-        Written: squared distance to the nearest unit, ``inf`` if none within reach.
-    out_k : int array
-        Written: index of the nearest unit; -1 if none; -2 if several units are equally near
-        (the caller decides those).
+    unit_nodes : int array
+        Node of each unit queried.
+    occupancy, first : int arrays, one entry per node
+        Scratch, all zero on entry and on return.
+
+    Returns
+    -------
+    dist : float array
+        Distance to the nearest unit, ``inf`` if none within reach.
+    k : int array
+        Index of the nearest unit in ``unit_nodes``; ``len(unit_nodes)`` if none.
+    tied : int array
+        Positions in ``edges`` where several units are equally near (``k`` is then -2):
+        the caller decides those.
     """
-    for i in range(len(edges)):
+    n_units = len(unit_nodes)
+    for r in range(n_units):
+        occupancy[unit_nodes[r]] += 1
+        first[unit_nodes[r]] = r
+    n = len(edges)
+    dist = np.empty(n)
+    k = np.empty(n, dtype=np.int64)
+    tied = np.empty(n, dtype=np.int64)
+    n_tied = 0
+    for i in range(n):
         e = edges[i]
         lo = start[e]
         hi = lo + count[e]
         best = np.inf
         units = 0
-        k = -1
+        kk = n_units
         for j in range(lo, hi):
             d2 = cand_d2[j]
             if units > 0 and d2 != best:
@@ -53,10 +67,18 @@ def nearest_on_candidates(edges, start, count, cand_node, cand_d2, occupancy, fi
             if c > 0:
                 if units == 0:
                     best = d2
-                    k = first[node]
+                    kk = first[node]
                 units += c
-        out_d2[i] = best
-        out_k[i] = k if units <= 1 else -2
+        dist[i] = np.sqrt(best)
+        if units > 1:
+            kk = -2
+            tied[n_tied] = i
+            n_tied += 1
+        k[i] = kk
+    for r in range(n_units):
+        occupancy[unit_nodes[r]] = 0
+        first[unit_nodes[r]] = 0
+    return dist, k, tied[:n_tied]
 
 
 # --- sums as numpy sums ----------------------------------------------------------------------
