@@ -606,3 +606,25 @@ def fortify(
             x = x if x > 0.0 else 0.0
             x = x if x < 3.0 else 3.0
         fortification[n] = x
+
+
+# --- command ----------------------------------------------------------------------------------
+@njit(cache=True, nogil=True)
+def farthest_from(points, candidates):
+    """Index of the candidate farthest from its nearest point: ``argmax`` (first of equals) of
+    the distances ``cKDTree(points).query(candidates)`` returns, which are the square roots of
+    the least ``dx*dx + dy*dy``, computed the same way here."""
+    best, arg = -1.0, 0
+    for c in range(len(candidates)):
+        cx, cy = candidates[c, 0], candidates[c, 1]
+        near = np.inf
+        for p in range(len(points)):
+            dx = points[p, 0] - cx
+            dy = points[p, 1] - cy
+            d2 = dx * dx + dy * dy
+            if d2 < near:
+                near = d2
+        d = np.sqrt(near)
+        if d > best:
+            best, arg = d, c
+    return arg

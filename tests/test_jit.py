@@ -114,3 +114,21 @@ def test_uniforms_streams_equal_uniforms():
             for stream in (0, 1, 2):
                 np.testing.assert_array_equal(rows[stream], uniforms(key, day, stream, ids))
     assert not np.array_equal(rows[0], rows[1])  # streams differ
+
+
+def test_farthest_from_equals_kd_tree_argmax():
+    from scipy.spatial import cKDTree
+
+    rng = np.random.default_rng(3)
+    for n_points, n_cand in ((1, 5), (40, 60), (150, 300)):
+        # Points on a coarse grid: many equal distances, as on the theatre's regular fill.
+        points = rng.integers(0, 30, (n_points, 2)) * 3.0
+        cand = rng.integers(0, 30, (n_cand, 2)) * 3.0
+        d, _ = cKDTree(points).query(cand)
+        assert jit.farthest_from(points, cand) == int(np.argmax(d))
+
+
+def test_sector_node_lists(state):
+    secs = state.sectors
+    for k in range(len(secs.names)):
+        np.testing.assert_array_equal(secs.nodes_of(k), np.flatnonzero(secs.of_node == k))
