@@ -628,3 +628,18 @@ def farthest_from(points, candidates):
         if d > best:
             best, arg = d, c
     return arg
+
+
+# --- the front ----------------------------------------------------------------------------------
+@njit(cache=True, nogil=True)
+def front_masks(control, edge_u, edge_v, edges, nodes):
+    """``edges[e]``: the ends of edge ``e`` are held by different sides; ``nodes[n]``: node ``n``
+    is an end of such an edge (both written in full)."""
+    nodes[:] = False
+    for e in range(len(edge_u)):
+        u, v = edge_u[e], edge_v[e]
+        front = control[u] != control[v]
+        edges[e] = front
+        if front:
+            nodes[u] = True
+            nodes[v] = True

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from mesa import DataCollector
 
+from sim.combat import front_edges
 from sim.jit import front_length, node_metrics, unit_metrics
 from sim.units import RUSSIA, UKRAINE
 
@@ -161,7 +162,7 @@ def metrics_phase(model: FrontlineModel, record: bool = True) -> None:
 
     # The quiet international border (each side on its own soil) is not part of the front.
     model.front_length_km = front_length(
-        _front_edge_ids(model),
+        front_edges(model)[0],
         model.edge_u,
         model.edge_v,
         t.edge_border_km,
@@ -244,15 +245,6 @@ def _static_masks(model: FrontlineModel) -> _StaticMasks:
     if st is None or not np.array_equal(st.initial_control, model.initial_control):
         st = model._metrics_static = _StaticMasks(model)
     return st
-
-
-def _front_edge_ids(model: FrontlineModel) -> np.ndarray:
-    """Ids of the front edges, recomputed only when the model's cached front changes."""
-    mask = model.front_edge_mask()
-    hit = model.__dict__.get("_front_edge_ids")
-    if hit is None or hit[0] is not mask:
-        hit = model._front_edge_ids = (mask, np.flatnonzero(mask))
-    return hit[1]
 
 
 def hub_control(model: FrontlineModel) -> dict[str, str]:

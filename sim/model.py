@@ -21,6 +21,7 @@ from mesa.discrete_space import Network
 
 from sim import command, metrics, movement, supply
 from sim.combat import combat_phase
+from sim.jit import front_masks
 from sim.scenario import ScenarioSpec, load_scenario
 from sim.theatre.theatre import Theatre
 from sim.units import RUSSIA, SIDE_INDEX, UKRAINE, Unit, UnitTable
@@ -212,12 +213,12 @@ class FrontlineModel(mesa.Model):
 
     def _update_front(self) -> None:
         control = self.control
-        if self._front_key is not None and np.array_equal(control, self._front_key):
+        # Compared as bytes (a memcmp): several times a day, and control rarely changes.
+        if self._front_key is not None and control.tobytes() == self._front_key.tobytes():
             return
-        edges = control[self.edge_u] != control[self.edge_v]
-        nodes = np.zeros(len(control), dtype=bool)
-        nodes[self.edge_u[edges]] = True
-        nodes[self.edge_v[edges]] = True
+        edges = np.empty(len(self.edge_u), dtype=bool)
+        nodes = np.empty(len(control), dtype=bool)
+        front_masks(control, self.edge_u, self.edge_v, edges, nodes)
         edges.setflags(write=False)
         nodes.setflags(write=False)
         self._front_edges, self._front_nodes = edges, nodes
