@@ -39,6 +39,7 @@ from scipy.special import ndtri
 
 from sim.jit import (
     fires_and_surprise,
+    kd_resolve,
     losses_and_threat,
     nearest_on_candidates,
     presence_frontage,
@@ -448,7 +449,8 @@ def _nearest_unit(
     each edge's list of nearby nodes (:class:`_EdgeReach`); where several units are equally near
     (units share nodes, and the theatre's regular fill makes equidistant nodes common), the
     k-d tree decides, as it did for every edge before, since its choice among equals follows
-    its traversal order, which no plain rule reproduces.
+    its build and traversal order, which no plain rule reproduces: a compiled copy of scipy's
+    cKDTree (:func:`sim.jit.kd_resolve`), or scipy's own on the rare build it does not copy.
 
     On about half the days neither the front nor any line unit moved: the last answer is kept
     per side and reused when the points, the rows, their nodes and ``reach`` are all unchanged.
@@ -484,7 +486,7 @@ def _nearest_by_edge(model, rows, nodes, mid, reach, edges):
     dist, k, tied = nearest_on_candidates(
         edges, near.start, near.count, near.node, near.d2, nodes.astype(np.int64), *scratch
     )
-    if len(tied):
+    if len(tied) and not kd_resolve(model.xy[nodes], mid, tied, reach, dist, k):
         dist_t, k_t = cKDTree(model.xy[nodes]).query(mid[tied], distance_upper_bound=reach)
         dist[tied], k[tied] = dist_t, k_t
     return dist, k
