@@ -974,3 +974,29 @@ def kd_resolve(points, mids, rows, bound, dist, k):
     for r in rows:
         dist[r], k[r] = kd_query(points, tree, mids[r, 0], mids[r, 1], bound)
     return True
+
+
+# --- supply ------------------------------------------------------------------------------------
+@njit(cache=True, nogil=True)
+def nearest_hub_distance(nodes, start, hub_of, dist, n_hubs):
+    """Per hub, the least of ``dist`` over the (node, hub) pairs of ``nodes`` (pairs of node
+    ``v`` at ``start[v]:start[v+1]``); ``inf`` for a hub with none."""
+    out = np.full(n_hubs, np.inf)
+    for v in nodes:
+        for j in range(start[v], start[v + 1]):
+            h = hub_of[j]
+            if dist[j] < out[h]:
+                out[h] = dist[j]
+    return out
+
+
+@njit(cache=True, nogil=True)
+def line_rows(alive, side, posture, personnel, which):
+    """Rows of side ``which``'s living units in the line (hold or attack) with men left."""
+    out = np.empty(len(alive), dtype=np.int64)
+    n = 0
+    for i in range(len(alive)):
+        if alive[i] and side[i] == which and posture[i] <= 1 and personnel[i] > 0:
+            out[n] = i
+            n += 1
+    return out[:n]

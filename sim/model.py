@@ -21,7 +21,7 @@ from mesa.discrete_space import Network
 
 from sim import command, metrics, movement, supply
 from sim.combat import combat_phase
-from sim.jit import front_masks
+from sim.jit import front_masks, line_rows
 from sim.scenario import ScenarioSpec, load_scenario
 from sim.theatre.theatre import Theatre
 from sim.units import RUSSIA, SIDE_INDEX, UKRAINE, Unit, UnitTable
@@ -228,9 +228,7 @@ class FrontlineModel(mesa.Model):
         """Rows of this side's living units that are in the line (hold or attack)."""
         u = self.units
         n = u.n
-        return np.flatnonzero(
-            u.alive[:n] & (u.side[:n] == side) & (u.posture[:n] <= 1) & (u.personnel[:n] > 0)
-        )
+        return line_rows(u.alive[:n], u.side[:n], u.posture[:n], u.personnel[:n], side)
 
     def unit(self, row: int) -> Unit:
         return self.unit_by_row[row]
