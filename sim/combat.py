@@ -39,6 +39,7 @@ from scipy.special import ndtri
 
 from sim.jit import (
     fires_and_surprise,
+    front_geometry,
     kd_resolve,
     losses_and_threat,
     nearest_on_candidates,
@@ -498,11 +499,10 @@ def front_edges(model) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, 
     mask = model.front_edge_mask()
     hit = model.__dict__.get("_front_edges_geometry")
     if hit is None or hit[0] is not mask:
-        fe = np.flatnonzero(mask)
-        eu, ev = model.edge_u[fe], model.edge_v[fe]
-        mid = 0.5 * (model.xy[eu] + model.xy[ev])
-        hit = (mask, fe, eu, ev, model.theatre.edge_border_km[fe], mid)
-        model._front_edges_geometry = hit
+        geometry = front_geometry(
+            mask, model.edge_u, model.edge_v, model.theatre.edge_border_km, model.xy
+        )
+        hit = model._front_edges_geometry = (mask, *geometry)
     return hit[1:]
 
 

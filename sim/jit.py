@@ -1000,3 +1000,27 @@ def line_rows(alive, side, posture, personnel, which):
             out[n] = i
             n += 1
     return out[:n]
+
+
+@njit(cache=True, nogil=True)
+def front_geometry(mask, edge_u, edge_v, border, xy):
+    """Ids, ends, border lengths and midpoints ``0.5 * (xy[u] + xy[v])`` of the edges in
+    ``mask``, ascending."""
+    n = 0
+    for e in range(len(mask)):
+        if mask[e]:
+            n += 1
+    fe = np.empty(n, dtype=np.int64)
+    eu = np.empty(n, dtype=np.int64)
+    ev = np.empty(n, dtype=np.int64)
+    b = np.empty(n)
+    mid = np.empty((n, 2))
+    j = 0
+    for e in range(len(mask)):
+        if mask[e]:
+            u, v = edge_u[e], edge_v[e]
+            fe[j], eu[j], ev[j], b[j] = e, u, v, border[e]
+            mid[j, 0] = 0.5 * (xy[u, 0] + xy[v, 0])
+            mid[j, 1] = 0.5 * (xy[u, 1] + xy[v, 1])
+            j += 1
+    return fe, eu, ev, b, mid
