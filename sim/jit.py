@@ -1024,3 +1024,91 @@ def front_geometry(mask, edge_u, edge_v, border, xy):
             mid[j, 1] = 0.5 * (xy[u, 1] + xy[v, 1])
             j += 1
     return fe, eu, ev, b, mid
+
+
+@njit(cache=True, nogil=True)
+def apply_losses(
+    losses,
+    personnel,
+    establishment,
+    losses_total,
+    losses_since_refit,
+    cohesion,
+    side,
+    cohesion_per_loss,
+    buf,
+):
+    """Today's losses off each unit (capped at its men), its loss counters and cohesion, in
+    place (see :func:`sim.movement._apply_losses`); returns each side's total, summed as numpy
+    sums the masked array (``buf``: scratch, shape (2, n))."""
+    c0 = c1 = 0
+    for i in range(len(losses)):
+        before = personnel[i]
+        lost = losses[i] if losses[i] < before else before
+        personnel[i] = before - lost
+        losses_total[i] += lost
+        losses_since_refit[i] += lost / establishment[i]
+        frac = lost / before if before > 0 else 0.0
+        x = cohesion[i] - cohesion_per_loss * frac
+        if not np.isnan(x):  # np.clip(x, 0, 1): min(max(x, 0), 1)
+            x = x if x > 0.0 else 0.0
+            x = x if x < 1.0 else 1.0
+        cohesion[i] = x
+        if side[i] == 0:
+            buf[0, c0] = lost
+            c0 += 1
+        elif side[i] == 1:
+            buf[1, c1] = lost
+            c1 += 1
+    return np_sum(buf[0], c0), np_sum(buf[1], c1)
+
+
+@njit(cache=True, nogil=True)
+def supply_units(
+    alive,
+    side,
+    node,
+    posture,
+    personnel,
+    establishment,
+    supply,
+    cohesion,
+    captured_total,
+    connected,
+    supply_level,
+    decay_keep,
+    decay,
+    surrender,
+    min_surrender,
+    recovery_reserve,
+    recovery_line,
+    reserve_posture,
+):
+    """Supply reaches each living unit, or its stocks run down and, cut off, it loses cohesion
+    and men to surrender; cohesion recovers (in place; see :func:`sim.movement._supply_units`).
+    Returns the rows of units now below 5% of establishment."""
+    dead = np.empty(len(alive), dtype=np.int64)
+    n_dead = 0
+    for i in range(len(alive)):
+        if not alive[i]:
+            continue
+        s, v = side[i], node[i]
+        linked = connected[s, v]
+        if linked:
+            supply[i] = supply_level[s, v]
+        else:
+            supply[i] = supply[i] * decay_keep
+            x = cohesion[i] - decay * (1 - supply[i])
+            cohesion[i] = x if x >= 0.0 else 0.0  # np.maximum(0.0, x)
+            rate = surrender * (1 - supply[i]) * (1 - cohesion[i])
+            rate = min_surrender if min_surrender >= rate else rate
+            captured = personnel[i] * rate
+            personnel[i] -= captured
+            captured_total[i] += captured
+        recovery = recovery_reserve if posture[i] >= reserve_posture else recovery_line
+        y = cohesion[i] + recovery * (1.0 if linked else 0.0)
+        cohesion[i] = 1.0 if 1.0 <= y else y  # np.minimum(1.0, y)
+        if personnel[i] < 0.05 * establishment[i]:
+            dead[n_dead] = i
+            n_dead += 1
+    return dead[:n_dead]

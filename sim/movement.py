@@ -26,7 +26,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from sim.combat import CombatResult
-from sim.jit import advance, fortify
+from sim.jit import advance, apply_losses, fortify, supply_units
 from sim.units import REFIT, RESERVE
 
 if TYPE_CHECKING:
@@ -52,17 +52,23 @@ def movement_phase(model: FrontlineModel, result: CombatResult) -> None:
 
 
 def _apply_losses(model: FrontlineModel, losses: np.ndarray) -> None:
+    """Losses come off the units (at most their men); cohesion falls with the day's loss
+    fraction."""
     u = model.units
     n = u.n
-    before = u.personnel[:n].copy()
-    lost = np.minimum(losses, before)
-    u.personnel[:n] = before - lost
-    u.losses_total[:n] += lost
-    u.losses_since_refit[:n] += lost / u.establishment[:n]
-    frac = np.divide(lost, before, out=np.zeros(n), where=before > 0)
-    u.cohesion[:n] = np.clip(u.cohesion[:n] - model.p.cohesion_loss_per_loss * frac, 0.0, 1.0)
-    side = u.side[:n]
-    model.losses_today = np.array([lost[side == 0].sum(), lost[side == 1].sum()])
+    model.losses_today = np.array(
+        apply_losses(
+            losses,
+            u.personnel[:n],
+            u.establishment[:n],
+            u.losses_total[:n],
+            u.losses_since_refit[:n],
+            u.cohesion[:n],
+            u.side[:n],
+            model.p.cohesion_loss_per_loss,
+            np.empty((2, n)),
+        )
+    )
 
 
 def _advance(model: FrontlineModel, r: CombatResult) -> np.ndarray:
@@ -259,31 +265,30 @@ def _fall_back(model: FrontlineModel) -> None:
 
 
 def _supply_units(model: FrontlineModel) -> bool:
-    """Deliver supply; cut-off units starve and surrender. True if a unit died."""
+    """Deliver supply; cut-off units starve and surrender: hunger and isolation erode cohesion,
+    which in turn speeds surrender (M8). True if a unit died."""
     p, u = model.p, model.units
-    rows = np.flatnonzero(u.alive[: u.n])
-    side, node = u.side[rows], u.node[rows]
-    linked = model.connected[side, node]
-    level = model.supply_level[side, node]
-    u.supply[rows] = np.where(linked, level, u.supply[rows] * (1.0 - p.pocket_supply_decay))
-    cut = rows[~linked]
-    if len(cut):
-        # Hunger and isolation erode cohesion, which in turn speeds surrender (M8).
-        u.cohesion[cut] = np.maximum(
-            0.0, u.cohesion[cut] - p.pocket_supply_decay * (1 - u.supply[cut])
-        )
-        rate = np.maximum(
-            MIN_SURRENDER_RATE,
-            p.pocket_surrender_rate * (1 - u.supply[cut]) * (1 - u.cohesion[cut]),
-        )
-        captured = u.personnel[cut] * rate
-        u.personnel[cut] -= captured
-        u.captured_total[cut] += captured
-    recovery = np.where(
-        u.posture[rows] >= RESERVE, p.cohesion_recovery, p.cohesion_recovery_in_line
+    n = u.n
+    dead = supply_units(
+        u.alive[:n],
+        u.side[:n],
+        u.node[:n],
+        u.posture[:n],
+        u.personnel[:n],
+        u.establishment[:n],
+        u.supply[:n],
+        u.cohesion[:n],
+        u.captured_total[:n],
+        model.connected,
+        model.supply_level,
+        1.0 - p.pocket_supply_decay,
+        p.pocket_supply_decay,
+        p.pocket_surrender_rate,
+        MIN_SURRENDER_RATE,
+        p.cohesion_recovery,
+        p.cohesion_recovery_in_line,
+        RESERVE,
     )
-    u.cohesion[rows] = np.minimum(1.0, u.cohesion[rows] + recovery * linked)
-    dead = rows[u.personnel[rows] < 0.05 * u.establishment[rows]]
     for row in dead:
         model.unit(int(row)).remove()
     return len(dead) > 0
