@@ -387,9 +387,10 @@ class _EdgeReach:
 
     def __init__(self, xy: np.ndarray, edge_u: np.ndarray, edge_v: np.ndarray, reach: float):
         self.xy, self.edge_u, self.edge_v, self.reach = xy, edge_u, edge_v, reach
-        self.start = np.zeros(len(edge_u), dtype=np.int64)
-        self.count = np.full(len(edge_u), -1, dtype=np.int64)  # -1: not built yet
-        self.node = np.zeros(0, dtype=np.int64)
+        # 32-bit where it fits: the daily search reads these at random, so smaller is faster.
+        self.start = np.zeros(len(edge_u), dtype=np.int32)
+        self.count = np.full(len(edge_u), -1, dtype=np.int32)  # -1: not built yet
+        self.node = np.zeros(0, dtype=np.int32)
         self.d2 = np.zeros(0)
         self.tree = None
         self.ensured = None  # the edges array last passed to ensure()
@@ -417,7 +418,9 @@ class _EdgeReach:
         counts = np.bincount(group, minlength=len(missing))
         self.start[missing] = len(self.node) + np.cumsum(counts) - counts
         self.count[missing] = counts
-        self.node = np.concatenate([self.node, node[order]])
+        if len(self.node) + len(order) >= 2**31:
+            raise OverflowError("candidate lists beyond 2**31 entries")
+        self.node = np.concatenate([self.node, node[order].astype(np.int32)])
         self.d2 = np.concatenate([self.d2, d2[order]])
 
 
@@ -483,7 +486,7 @@ def _nearest_by_edge(model, rows, nodes, mid, reach, edges):
     scratch = model.__dict__.get("_node_scratch")
     if scratch is None:
         n = len(model.xy)
-        scratch = model._node_scratch = (np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64))
+        scratch = model._node_scratch = (np.zeros(n, dtype=np.int32), np.zeros(n, dtype=np.int32))
     dist, k, tied = nearest_on_candidates(
         edges, near.start, near.count, near.node, near.d2, nodes.astype(np.int64), *scratch
     )
