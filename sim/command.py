@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy.spatial import cKDTree
 
-from sim.jit import farthest_from
+from sim.jit import farthest_from, kd_build, kd_knn
 from sim.units import ATTACK, HOLD, POSTURE_INDEX, REFIT, RESERVE, SIDE_INDEX, SIDES, TRANSIT, Unit
 
 if TYPE_CHECKING:
@@ -390,8 +390,7 @@ def _restore_contact(model: FrontlineModel, fronts: list[np.ndarray]) -> None:
             continue
         occupancy = np.bincount(u.node[rows], minlength=len(front)).astype(float)
         k = min(6, len(cand))
-        dist, idx = _front_tree(model, side, front, cand).query(model.xy[u.node[lost]], k=k)
-        dist, idx = dist.reshape(len(lost), k), idx.reshape(len(lost), k)
+        dist, idx = _front_knn(model, side, front, cand, model.xy[u.node[lost]], k)
         for i, row in enumerate(lost):
             options = cand[idx[i]]
             same = model.sectors.of_node[options] == u.sector[row]
@@ -402,14 +401,24 @@ def _restore_contact(model: FrontlineModel, fronts: list[np.ndarray]) -> None:
             model.unit(int(row)).move_to_node(node)
 
 
-def _front_tree(model: FrontlineModel, side: int, front: np.ndarray, cand: np.ndarray) -> cKDTree:
-    # The k-d tree of a side's front nodes, kept while its front (the same array) is unchanged:
-    # the same points in the same order make the same tree, so the same answers and tie-breaks.
+def _front_knn(
+    model: FrontlineModel, side: int, front: np.ndarray, cand: np.ndarray, xy: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``cKDTree(model.xy[cand]).query(xy, k=k)`` as arrays of shape (len(xy), k): the k-d tree
+    of a side's front nodes decides the order among equally near nodes. A compiled copy of
+    scipy's tree (:func:`sim.jit.kd_build`), kept while the side's front (the same array) is
+    unchanged; scipy's own on the rare build the copy does not reproduce."""
     trees = model.__dict__.setdefault("_front_trees", {})
     hit = trees.get(side)
     if hit is None or hit[0] is not front:
-        hit = trees[side] = (front, cKDTree(model.xy[cand]))
-    return hit[1]
+        points = np.ascontiguousarray(model.xy[cand])
+        tree = kd_build(points)
+        hit = trees[side] = (front, points, tree if tree[-1] else cKDTree(points))
+    _, points, tree = hit
+    if isinstance(tree, cKDTree):
+        dist, idx = tree.query(xy, k=k)
+        return dist.reshape(len(xy), k), idx.reshape(len(xy), k)
+    return kd_knn(points, tree, np.ascontiguousarray(xy), k)
 
 
 __all__ = ["Sectors", "command_phase", "set_up_order_of_battle", "placement_nodes", "HOLD"]

@@ -1112,3 +1112,165 @@ def supply_units(
             dead[n_dead] = i
             n_dead += 1
     return dead[:n_dead]
+
+
+@njit(cache=True, nogil=True)
+def kd_knn(points, tree, queries, kmax):
+    """scipy's ``cKDTree.query(queries, k=kmax)`` (p=2, eps=0, no bound) on a tree from
+    :func:`kd_build`: distances and indices, shape (len(queries), kmax), nearest first, with
+    scipy's order among equals (its neighbour heap, emptied from the back)."""
+    idx, split_dim, split, start, end, less, greater, _ = tree
+    n = len(points)
+    mx0, mn0, mx1, mn1 = points[0, 0], points[0, 0], points[0, 1], points[0, 1]
+    for j in range(1, n):
+        t0, t1 = points[j, 0], points[j, 1]
+        mx0 = mx0 if mx0 >= t0 else t0
+        mn0 = mn0 if mn0 <= t0 else t0
+        mx1 = mx1 if mx1 >= t1 else t1
+        mn1 = mn1 if mn1 <= t1 else t1
+    out_d = np.full((len(queries), kmax), np.inf)
+    out_i = np.full((len(queries), kmax), n, dtype=np.int64)
+    cap = 64
+    h_pri = np.empty(cap)
+    h_node = np.empty(cap, dtype=np.int64)
+    h_s0 = np.empty(cap)
+    h_s1 = np.empty(cap)
+    nb_pri = np.empty(kmax + 1)
+    nb_idx = np.empty(kmax + 1, dtype=np.int64)
+    for q in range(len(queries)):
+        x0, x1 = queries[q, 0], queries[q, 1]
+        s0 = 0.0
+        t = x0 - mx0
+        if t > s0:
+            s0 = t
+        else:
+            t = mn0 - x0
+            if t > s0:
+                s0 = t
+        s0 = s0 * s0
+        s1 = 0.0
+        t = x1 - mx1
+        if t > s1:
+            s1 = t
+        else:
+            t = mn1 - x1
+            if t > s1:
+                s1 = t
+        s1 = s1 * s1
+        cur_node = 0
+        cur_min = 0.0
+        cur_min += s0 - 0.0
+        cur_min += s1 - 0.0
+        cur_s0, cur_s1 = s0, s1
+        ub = np.inf
+        hn = 0
+        nn = 0  # neighbours held, a heap on priority -d (the farthest on top)
+        while True:
+            if split_dim[cur_node] == -1:
+                for i in range(start[cur_node], end[cur_node]):
+                    j = idx[i]
+                    u0 = points[j, 0] - x0
+                    u1 = points[j, 1] - x1
+                    d = 0.0
+                    d += u0 * u0
+                    d += u1 * u1
+                    if d < ub:
+                        if nn == kmax:  # remove the farthest
+                            nn = _heap_remove(nb_pri, nb_idx, nn)
+                        nn = _heap_push(nb_pri, nb_idx, nn, -d, j)
+                        if nn == kmax:
+                            ub = -nb_pri[0]
+                if hn == 0:
+                    break
+                cur_min, cur_node, cur_s0, cur_s1 = h_pri[0], h_node[0], h_s0[0], h_s1[0]
+                hn -= 1
+                h_pri[0], h_node[0], h_s0[0], h_s1[0] = h_pri[hn], h_node[hn], h_s0[hn], h_s1[hn]
+                i, j, k = 0, 1, 2
+                while (j < hn and h_pri[i] > h_pri[j]) or (k < hn and h_pri[i] > h_pri[k]):
+                    c = k if (k < hn and h_pri[j] > h_pri[k]) else j
+                    h_pri[i], h_pri[c] = h_pri[c], h_pri[i]
+                    h_node[i], h_node[c] = h_node[c], h_node[i]
+                    h_s0[i], h_s0[c] = h_s0[c], h_s0[i]
+                    h_s1[i], h_s1[c] = h_s1[c], h_s1[i]
+                    i = c
+                    j = 2 * i + 1
+                    k = 2 * i + 2
+            else:
+                if cur_min > ub * 1.0:
+                    break
+                sd = split_dim[cur_node]
+                sv = split[cur_node]
+                xv = x0 if sd == 0 else x1
+                far_min, far_s0, far_s1 = cur_min, cur_s0, cur_s1
+                if xv < sv:
+                    near, far = less[cur_node], greater[cur_node]
+                    side = sv - xv
+                else:
+                    near, far = greater[cur_node], less[cur_node]
+                    side = xv - sv
+                side = side * side
+                if sd == 0:
+                    far_min += side - far_s0
+                    far_s0 = side
+                else:
+                    far_min += side - far_s1
+                    far_s1 = side
+                cur_node = near
+                if cur_min > far_min:
+                    cur_node, far = far, cur_node
+                    cur_min, far_min = far_min, cur_min
+                    cur_s0, far_s0 = far_s0, cur_s0
+                    cur_s1, far_s1 = far_s1, cur_s1
+                if far_min <= ub * 1.0:
+                    if hn == cap:
+                        cap *= 2
+                        h_pri = np.concatenate((h_pri, np.empty(cap - hn)))
+                        h_node = np.concatenate((h_node, np.empty(cap - hn, dtype=np.int64)))
+                        h_s0 = np.concatenate((h_s0, np.empty(cap - hn)))
+                        h_s1 = np.concatenate((h_s1, np.empty(cap - hn)))
+                    i = hn
+                    hn += 1
+                    h_pri[i], h_node[i], h_s0[i], h_s1[i] = far_min, far, far_s0, far_s1
+                    while i > 0 and h_pri[i] < h_pri[(i - 1) // 2]:
+                        p = (i - 1) // 2
+                        h_pri[i], h_pri[p] = h_pri[p], h_pri[i]
+                        h_node[i], h_node[p] = h_node[p], h_node[i]
+                        h_s0[i], h_s0[p] = h_s0[p], h_s0[i]
+                        h_s1[i], h_s1[p] = h_s1[p], h_s1[i]
+                        i = p
+        # scipy's heapsort: pop into place from the back
+        for r in range(nn - 1, -1, -1):
+            pri, j = nb_pri[0], nb_idx[0]
+            nn = _heap_remove(nb_pri, nb_idx, nn)
+            out_d[q, r] = np.sqrt(-pri)
+            out_i[q, r] = j
+    return out_d, out_i
+
+
+@njit(cache=True, nogil=True)
+def _heap_push(pri, val, n, p, v):
+    # scipy ckdtree's heap::push (sift up while strictly smaller than the parent)
+    i = n
+    pri[i], val[i] = p, v
+    while i > 0 and pri[i] < pri[(i - 1) // 2]:
+        q = (i - 1) // 2
+        pri[i], pri[q] = pri[q], pri[i]
+        val[i], val[q] = val[q], val[i]
+        i = q
+    return n + 1
+
+
+@njit(cache=True, nogil=True)
+def _heap_remove(pri, val, n):
+    # scipy ckdtree's heap::remove (last to the root, sift down)
+    pri[0], val[0] = pri[n - 1], val[n - 1]
+    n -= 1
+    i, j, k = 0, 1, 2
+    while (j < n and pri[i] > pri[j]) or (k < n and pri[i] > pri[k]):
+        c = k if (k < n and pri[j] > pri[k]) else j
+        pri[i], pri[c] = pri[c], pri[i]
+        val[i], val[c] = val[c], val[i]
+        i = c
+        j = 2 * i + 1
+        k = 2 * i + 2
+    return n

@@ -158,3 +158,26 @@ def test_kd_tree_emulation_equals_scipy():
             assert jit.kd_query(pts, tree, q[r, 0], q[r, 1], bound) == (want_d[r], want_i[r])
         checked += 1
     assert checked > 390
+
+
+def test_kd_knn_emulation_equals_scipy():
+    """k nearest neighbours in scipy's order, equal distances included."""
+    from scipy.spatial import cKDTree
+
+    rng = np.random.default_rng(5)
+    checked = 0
+    for _ in range(300):
+        n = int(rng.integers(1, 450))
+        pts = rng.integers(0, 20, (n, 2)) * 3.0
+        pts[rng.integers(0, n, n // 2)] = pts[rng.integers(0, n, n // 2)]
+        tree = jit.kd_build(pts)
+        if not tree[-1]:
+            continue
+        q = (rng.integers(0, 20, (15, 2)) + rng.choice([0.0, 0.5], (15, 2))) * 3.0
+        k = int(rng.integers(1, 8))
+        want_d, want_i = cKDTree(pts).query(q, k=k)
+        got_d, got_i = jit.kd_knn(pts, tree, q, k)
+        np.testing.assert_array_equal(got_d, want_d.reshape(len(q), k))
+        np.testing.assert_array_equal(got_i, want_i.reshape(len(q), k))
+        checked += 1
+    assert checked > 290
