@@ -29,6 +29,7 @@ edge in plain Python, kept as a differential-test oracle and benchmark baseline.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -36,8 +37,18 @@ import numpy as np
 from scipy.spatial import cKDTree
 from scipy.special import ndtri
 
+from sim.jit import (
+    fires_and_surprise,
+    front_geometry,
+    kd_resolve,
+    losses_and_threat,
+    nearest_on_candidates,
+    presence_frontage,
+    presence_power,
+    select_battles,
+)
 from sim.params import Params
-from sim.rng import uniforms
+from sim.rng import uniforms_streams
 
 # --- NPW tables (MECHANICS section 4) -------------------------------------------------------
 # Terrain codes of the theatre: 0 open steppe (rolling/flat mixed), 1 urban, 2 forest
@@ -241,26 +252,32 @@ class CombatResult:
     unit_losses: np.ndarray  # per unit row, men lost today
 
 
-def _presence(model, side: int, mid: np.ndarray, border: np.ndarray):
-    """Which line unit of ``side`` covers each front edge, and with how many men per km."""
+def _presence(
+    model, side: int, mid: np.ndarray, border: np.ndarray, edges: np.ndarray | None = None
+):
+    """Which line unit of ``side`` covers each front edge, and with how many men per km.
+
+    ``mid`` are the edges' midpoints; with the edges' ids ``edges``, the nearest units are found
+    from each edge's nearby nodes instead of a k-d tree (the same answer, see
+    :func:`_nearest_unit`)."""
     p, u = model.p, model.units
     n_edges = len(mid)
     rows = model.line_rows(side)
     if len(rows) == 0:
         none = np.zeros(n_edges)
         return np.full(n_edges, -1), none, none, np.zeros(n_edges, dtype=bool)
-    dist, k = _nearest_unit(model, side, rows, mid, p.unit_frontage_km)
-    present = np.isfinite(dist)
-    k = np.where(present, k, 0)
+    dist, k = _nearest_unit(model, side, rows, mid, p.unit_frontage_km, edges)
+    k = k.astype(np.int64)  # a copy: the nearest-unit answer is cached
+    n_rows = len(rows)
+    posture = u.posture[rows]
+    present = np.empty(n_edges, dtype=np.bool_)
+    per_km = np.empty(n_rows)
     # An attacking unit puts all its men on its assault frontage; the edges farther from it are
-    # left to whoever else is near (an attacker does not also hold a long line).
-    assaulting = u.posture[rows][k] == 1
-    present &= ~assaulting | (dist <= p.attack_frontage_km)
-    # Each unit spreads its men over the stretch of front it is nearest to: force-to-space.
-    frontage = np.bincount(k[present], weights=border[present], minlength=len(rows))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        per_km = np.where(frontage > 0, u.personnel[rows] / frontage, 0.0)
-    engaged = np.where(present, np.minimum(per_km[k], p.frontage_cap_per_km) * border, 0.0)
+    # left to whoever else is near (an attacker does not also hold a long line). Each unit
+    # spreads its men over the stretch of front it is nearest to: force-to-space.
+    presence_frontage(
+        dist, k, n_rows, posture, u.personnel[rows], border, p.attack_frontage_km, present, per_km
+    )
     eff = (
         u.quality[rows]
         * u.cohesion[rows]
@@ -269,9 +286,24 @@ def _presence(model, side: int, mid: np.ndarray, border: np.ndarray):
     # Men beyond the frontage cap cannot all fire at once, but echelons in depth replace losses
     # and keep up the pressure: they add power with diminishing returns.
     depth = np.maximum(per_km / p.frontage_cap_per_km, 1.0) ** p.depth_exponent
-    power = engaged * (eff * depth)[k]
-    attacking = present & assaulting
-    owner = np.where(present, rows[k], -1)
+    owner = np.empty(n_edges, dtype=rows.dtype)
+    engaged, power = np.empty(n_edges), np.empty(n_edges)
+    attacking = np.empty(n_edges, dtype=np.bool_)
+    presence_power(
+        k,
+        present,
+        posture,
+        rows,
+        per_km,
+        p.frontage_cap_per_km,
+        border,
+        eff,
+        depth,
+        owner,
+        engaged,
+        power,
+        attacking,
+    )
     return owner, engaged, power, attacking
 
 
@@ -345,9 +377,84 @@ def presence_reference(model, side: int, mid: np.ndarray, border: np.ndarray, ti
     return np.array(owner), np.array(engaged), np.array(power), np.array(attacking, dtype=bool)
 
 
-def _nearest_unit(model, side: int, rows: np.ndarray, mid: np.ndarray, reach: float):
+class _EdgeReach:
+    """The theatre's nodes within ``reach`` of each edge's midpoint, nearest first: built for an
+    edge the first time it is asked for, and shared by every model of the process.
+
+    Squared distances are computed as ``cKDTree`` computes them (``dx*dx + dy*dy`` from the same
+    midpoint), so comparing them reproduces its answers exactly; ties keep node order.
+    """
+
+    def __init__(self, xy: np.ndarray, edge_u: np.ndarray, edge_v: np.ndarray, reach: float):
+        self.xy, self.edge_u, self.edge_v, self.reach = xy, edge_u, edge_v, reach
+        # 32-bit where it fits: the daily search reads these at random, so smaller is faster.
+        self.start = np.zeros(len(edge_u), dtype=np.int32)
+        self.count = np.full(len(edge_u), -1, dtype=np.int32)  # -1: not built yet
+        self.node = np.zeros(0, dtype=np.int32)
+        self.d2 = np.zeros(0)
+        self.tree = None
+        self.ensured = None  # the edges array last passed to ensure()
+
+    def ensure(self, edges: np.ndarray) -> None:
+        """Build the candidate lists of those ``edges`` that have none yet."""
+        missing = np.unique(edges[self.count[edges] < 0])
+        if len(missing) == 0:
+            return
+        if self.tree is None:
+            self.tree = cKDTree(self.xy)
+        xy = self.xy
+        mid = 0.5 * (xy[self.edge_u[missing]] + xy[self.edge_v[missing]])
+        # A kilometre of slack: the exact test below decides.
+        near = self.tree.query_ball_point(mid, self.reach + 1.0, return_sorted=False)
+        lens = np.fromiter((len(x) for x in near), dtype=np.int64, count=len(near))
+        node = np.fromiter(itertools.chain.from_iterable(near), dtype=np.int64, count=lens.sum())
+        group = np.repeat(np.arange(len(missing)), lens)
+        dx = xy[node, 0] - mid[group, 0]
+        dy = xy[node, 1] - mid[group, 1]
+        d2 = dx * dx + dy * dy
+        keep = d2 < self.reach * self.reach
+        node, group, d2 = node[keep], group[keep], d2[keep]
+        order = np.lexsort((node, d2, group))  # by edge, then distance, then node
+        counts = np.bincount(group, minlength=len(missing))
+        self.start[missing] = len(self.node) + np.cumsum(counts) - counts
+        self.count[missing] = counts
+        if len(self.node) + len(order) >= 2**31:
+            raise OverflowError("candidate lists beyond 2**31 entries")
+        self.node = np.concatenate([self.node, node[order].astype(np.int32)])
+        self.d2 = np.concatenate([self.d2, d2[order]])
+
+
+_REACH_CACHE: dict = {}
+
+
+def _edge_reach(model, reach: float) -> _EdgeReach:
+    key = (id(model.theatre), reach)
+    hit = _REACH_CACHE.get(key)
+    if hit is None or hit[0] is not model.theatre:
+        hit = _REACH_CACHE[key] = (
+            model.theatre,
+            _EdgeReach(model.xy, model.edge_u, model.edge_v, reach),
+        )
+    return hit[1]
+
+
+def _nearest_unit(
+    model,
+    side: int,
+    rows: np.ndarray,
+    mid: np.ndarray,
+    reach: float,
+    edges: np.ndarray | None = None,
+):
     """Distance to, and index in ``rows`` of, the nearest unit within ``reach`` of each point
     (``inf`` and ``len(rows)`` beyond it), as ``cKDTree.query`` gives them.
+
+    With ``edges`` (the theatre edges whose midpoints ``mid`` are), the nearest unit is read off
+    each edge's list of nearby nodes (:class:`_EdgeReach`); where several units are equally near
+    (units share nodes, and the theatre's regular fill makes equidistant nodes common), the
+    k-d tree decides, as it did for every edge before, since its choice among equals follows
+    its build and traversal order, which no plain rule reproduces: a compiled copy of scipy's
+    cKDTree (:func:`sim.jit.kd_resolve`), or scipy's own on the rare build it does not copy.
 
     On about half the days neither the front nor any line unit moved: the last answer is kept
     per side and reused when the points, the rows, their nodes and ``reach`` are all unchanged.
@@ -363,20 +470,51 @@ def _nearest_unit(model, side: int, rows: np.ndarray, mid: np.ndarray, reach: fl
         and np.array_equal(hit[0], mid)
     ):
         return hit[4]
-    answer = cKDTree(model.xy[nodes]).query(mid, distance_upper_bound=reach)
+    if edges is None:
+        answer = cKDTree(model.xy[nodes]).query(mid, distance_upper_bound=reach)
+    else:
+        answer = _nearest_by_edge(model, rows, nodes, mid, reach, edges)
     cache[side] = (mid.copy(), rows.copy(), nodes.copy(), reach, answer)
     return answer
+
+
+def _nearest_by_edge(model, rows, nodes, mid, reach, edges):
+    near = _edge_reach(model, reach)
+    if near.ensured is not edges:
+        near.ensure(edges)
+        near.ensured = edges
+    scratch = model.__dict__.get("_node_scratch")
+    if scratch is None:
+        n = len(model.xy)
+        scratch = model._node_scratch = (np.zeros(n, dtype=np.int32), np.zeros(n, dtype=np.int32))
+    dist, k, tied = nearest_on_candidates(
+        edges, near.start, near.count, near.node, near.d2, nodes.astype(np.int64), *scratch
+    )
+    if len(tied) and not kd_resolve(model.xy[nodes], mid, tied, reach, dist, k):
+        dist_t, k_t = cKDTree(model.xy[nodes]).query(mid[tied], distance_upper_bound=reach)
+        dist[tied], k[tied] = dist_t, k_t
+    return dist, k
+
+
+def front_edges(model) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Ids, end nodes, border lengths and midpoints of the front edges, recomputed only when the
+    model's cached front (:meth:`FrontlineModel.front_edge_mask`) changes."""
+    mask = model.front_edge_mask()
+    hit = model.__dict__.get("_front_edges_geometry")
+    if hit is None or hit[0] is not mask:
+        geometry = front_geometry(
+            mask, model.edge_u, model.edge_v, model.theatre.edge_border_km, model.xy
+        )
+        hit = model._front_edges_geometry = (mask, *geometry)
+    return hit[1:]
 
 
 def combat_phase(model) -> CombatResult:
     """Phase 3: gather the front from the unit table, fight every edge, return the result."""
     t, p = model.theatre, model.p
-    fe = np.flatnonzero(model.front_edge_mask())
-    eu, ev = model.edge_u[fe], model.edge_v[fe]
-    border = t.edge_border_km[fe]
-    mid = 0.5 * (model.xy[eu] + model.xy[ev])
+    fe, eu, ev, border, mid = front_edges(model)
     owner, engaged, power, attacking = zip(
-        *(_presence(model, side, mid, border) for side in (0, 1)), strict=True
+        *(_presence(model, side, mid, border, fe) for side in (0, 1)), strict=True
     )
     secs = model.sectors
     if secs.own_soil_only.any():
@@ -386,18 +524,11 @@ def combat_phase(model) -> CombatResult:
             target = np.where(model.control[eu] == side, ev, eu)  # the cell it would take
             barred = secs.own_soil_only[side, secs.of_node[target]] & (t.country[target] != side)
             attacking[side] = attacking[side] & ~barred
-    active = (engaged[0] > 0) | (engaged[1] > 0)
-    both = attacking[0] & attacking[1]
-    # One assaulting side per edge; in a meeting engagement the stronger side has the initiative.
-    attacker = np.where(attacking[1] & (~attacking[0] | (power[1] >= power[0])), 1, 0)
-    assault = attacking[0] | attacking[1] | both
-    sel = np.flatnonzero(active)
-    fe, eu, ev, border = fe[sel], eu[sel], ev[sel], border[sel]
-    a = attacker[sel].astype(np.int8)
-    assault = assault[sel]
-    d = 1 - a
-    defended = np.where(model.control[eu] == d, eu, ev)
-    pick = lambda arrs, s: np.where(s == 1, arrs[1][sel], arrs[0][sel])  # noqa: E731
+    # The edges where anyone is engaged; one assaulting side per edge (in a meeting engagement
+    # the stronger side has the initiative), its engaged men, power and units.
+    (fe, eu, ev, border, a, assault, defended, eng_a, eng_d, pow_a, pow_d, own_a, own_d) = (
+        select_battles(fe, eu, ev, border, model.control, *engaged, *power, *attacking, *owner)
+    )
 
     inputs = model.inputs
     fires_total = np.array(
@@ -409,62 +540,65 @@ def combat_phase(model) -> CombatResult:
             + p.drone_shell_equivalent * inputs["russia_drone_sorties_per_day"],
         ]
     )
-    weight = (1.0 - p.fires_axis_focus) * border / max(border.sum(), 1e-9)
-    focus = border * assault
-    if focus.sum() > 0:
-        weight = weight + p.fires_axis_focus * focus / focus.sum()
-    else:
-        weight = border / max(border.sum(), 1e-9)
-    fires_a = fires_total[a] * weight
-    fires_d = fires_total[d] * weight
-    glide = np.where(a == 1, inputs["russia_glide_bombs_per_day"] * weight, 0.0)
-
     sector = model.sectors.of_node[defended]
-    since = model.day - model.surprise_day[a, sector]
-    fade = np.where((since >= 0) & assault, np.maximum(0.0, 1.0 - since / p.surprise_days), 0.0)
-    surprise = 1.0 + (p.surprise_multiplier - 1.0) * fade
+    # Fires: a share spread along the front by length, the rest on the assault axes. Surprise
+    # multiplies the force ratio, fading linearly over surprise_days.
+    fires_a, fires_d, glide, surprise, unseen = fires_and_surprise(
+        border,
+        assault,
+        a,
+        fires_total,
+        float(inputs["russia_glide_bombs_per_day"]),
+        p.fires_axis_focus,
+        sector,
+        model.surprise_day,
+        model.day,
+        p.surprise_days,
+        p.surprise_multiplier,
+        p.surprise_exploitation,
+        np.empty(len(border)),
+    )
     key, day = model.crn_key, model.day
+    u_shock, u_loss_a, u_loss_d = uniforms_streams(
+        key, day, (STREAM_SHOCK, STREAM_LOSS_ATT, STREAM_LOSS_DEF), fe
+    )
+    fortification = model.fortification[defended]
     battle = EdgeBattle(
-        engaged_a=pick(engaged, a),
-        engaged_d=pick(engaged, d),
-        power_a=pick(power, a),
-        power_d=pick(power, d),
+        engaged_a=eng_a,
+        engaged_d=eng_d,
+        power_a=pow_a,
+        power_d=pow_d,
         fires_a=fires_a,
         fires_d=fires_d,
         border_km=border,
         terrain=t.terrain[defended],
-        fortification=model.fortification[defended],
+        fortification=fortification,
         river=t.edge_river[fe],
         assault=assault,
         surprise=surprise,
-        u_shock=uniforms(key, day, STREAM_SHOCK, fe),
-        u_loss_a=uniforms(key, day, STREAM_LOSS_ATT, fe),
-        u_loss_d=uniforms(key, day, STREAM_LOSS_DEF, fe),
-        unseen=p.surprise_exploitation * fade if p.surprise_exploitation > 0 else None,
+        u_shock=u_shock,
+        u_loss_a=u_loss_a,
+        u_loss_d=u_loss_d,
+        unseen=unseen if p.surprise_exploitation > 0 else None,
     )
     out = fight(battle, p)
 
-    unit_losses = np.zeros(model.units.n)
-    for side_losses, side in ((out.losses_a, a), (out.losses_d, d)):
-        rows = pick(owner, side)
-        ok = rows >= 0
-        unit_losses += np.bincount(rows[ok], weights=side_losses[ok], minlength=model.units.n)
-
-    # Pressure on each defending side by sector, and each attacker's edge by sector, for
-    # tomorrow's reserve decisions.
-    model.threat[:] = 0.0
-    model.attack_ratio[:] = 0.0
-    posture = np.interp(battle.fortification, FORT_LEVELS, FORT_STRENGTH)
-    for side in (0, 1):
-        m = assault & (d == side)
-        if m.any():
-            k = len(model.sectors.names)
-            push = np.bincount(sector[m], weights=battle.power_a[m], minlength=k)
-            hold = np.bincount(sector[m], weights=battle.power_d[m] * posture[m], minlength=k)
-            undefended = np.where(push > 0, p.max_force_ratio, 0.0)
-            ratio = np.where(hold > 0, push / np.maximum(hold, 1e-9), undefended)
-            model.threat[side] = ratio
-            model.attack_ratio[1 - side] = np.maximum(model.attack_ratio[1 - side], ratio)
-    return CombatResult(
-        fe, a, defended, assault, out, battle.engaged_a, battle.engaged_d, glide, unit_losses
+    # Men lost by each unit; pressure on each defending side by sector, and each attacker's
+    # edge by sector, for tomorrow's reserve decisions.
+    unit_losses = losses_and_threat(
+        model.units.n,
+        out.losses_a,
+        out.losses_d,
+        own_a,
+        own_d,
+        assault,
+        a,
+        sector,
+        pow_a,
+        pow_d,
+        np.interp(fortification, FORT_LEVELS, FORT_STRENGTH),
+        p.max_force_ratio,
+        model.threat,
+        model.attack_ratio,
     )
+    return CombatResult(fe, a, defended, assault, out, eng_a, eng_d, glide, unit_losses)

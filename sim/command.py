@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy.spatial import cKDTree
 
+from sim.jit import farthest_from, kd_build, kd_knn
 from sim.units import ATTACK, HOLD, POSTURE_INDEX, REFIT, RESERVE, SIDE_INDEX, SIDES, TRANSIT, Unit
 
 if TYPE_CHECKING:
@@ -60,6 +61,19 @@ class Sectors:
                 if place:
                     self.objective[side, k] = t.node_by_name(place)
 
+    def nodes_of(self, k: int) -> np.ndarray:
+        """The nodes of sector ``k``, ascending (a read-only array, made once)."""
+        lists = self.__dict__.get("_nodes_of")
+        if lists is None:
+            order = np.argsort(self.of_node, kind="stable")
+            bounds = np.searchsorted(self.of_node[order], np.arange(len(self.names) + 1))
+            lists = self._nodes_of = [
+                order[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+            ]
+            for x in lists:
+                x.setflags(write=False)
+        return lists[k]
+
     def initial_postures(self) -> np.ndarray:
         """Posture (HOLD or ATTACK) of each side in each sector, shape (2, n_sectors)."""
         return np.array(
@@ -72,6 +86,18 @@ class Sectors:
 def own_front_nodes(model: FrontlineModel, side: int) -> np.ndarray:
     """Boolean mask of nodes held by ``side`` that touch an enemy-held node."""
     return model.front_node_mask() & (model.control == side)
+
+
+def _own_fronts(model: FrontlineModel) -> list[np.ndarray]:
+    """Both sides' :func:`own_front_nodes` (read-only), kept while the front is unchanged."""
+    mask = model.front_node_mask()
+    hit = model.__dict__.get("_own_fronts")
+    if hit is None or hit[0] is not mask:
+        fronts = [own_front_nodes(model, side) for side in (0, 1)]
+        for f in fronts:
+            f.setflags(write=False)
+        hit = model._own_fronts = (mask, fronts)
+    return hit[1]
 
 
 def _farthest_points(xy: np.ndarray, n: int, first: int) -> np.ndarray:
@@ -98,7 +124,8 @@ def placement_nodes(
     if n == 0:
         return np.zeros(0, dtype=np.int64)
     secs = model.sectors
-    cand = np.flatnonzero(front & (secs.of_node == sector))
+    cand = secs.nodes_of(sector)
+    cand = cand[front[cand]]
     if len(cand) == 0:
         own = np.flatnonzero(model.control == side)
         _, k = cKDTree(model.xy[own]).query(model.xy[secs.anchor_node[sector]], k=min(n, len(own)))
@@ -176,7 +203,7 @@ def set_up_order_of_battle(model: FrontlineModel) -> None:
 # --- the daily phase -----------------------------------------------------------------------
 def command_phase(model: FrontlineModel) -> None:
     """Phase 2: events, arrivals, rotation, reserves and re-placement (see module doc)."""
-    fronts = [own_front_nodes(model, side) for side in (0, 1)]
+    fronts = _own_fronts(model)
     for event in model.spec.events:
         if event.date == model.date:
             _apply_event(model, event, fronts)
@@ -255,7 +282,8 @@ def _least_covered(
     """Front node of sector k farthest from the side's other line units (or nearest the
     objective, for an attacker), where an arriving unit adds most."""
     secs = model.sectors
-    cand = np.flatnonzero(front & (secs.of_node == k))
+    cand = secs.nodes_of(k)
+    cand = cand[front[cand]]
     if len(cand) == 0:
         return int(placement_nodes(model, side, k, 1, posture, front)[0])
     if posture == ATTACK:
@@ -266,8 +294,7 @@ def _least_covered(
     rows = model.line_rows(side)
     if len(rows) == 0:
         return int(cand[0])
-    d, _ = cKDTree(model.xy[model.units.node[rows]]).query(model.xy[cand])
-    return int(cand[np.argmax(d)])
+    return int(cand[farthest_from(model.xy[model.units.node[rows]], model.xy[cand])])
 
 
 def _rotate_and_refit(model: FrontlineModel) -> None:
@@ -363,8 +390,7 @@ def _restore_contact(model: FrontlineModel, fronts: list[np.ndarray]) -> None:
             continue
         occupancy = np.bincount(u.node[rows], minlength=len(front)).astype(float)
         k = min(6, len(cand))
-        dist, idx = cKDTree(model.xy[cand]).query(model.xy[u.node[lost]], k=k)
-        dist, idx = dist.reshape(len(lost), k), idx.reshape(len(lost), k)
+        dist, idx = _front_knn(model, side, front, cand, model.xy[u.node[lost]], k)
         for i, row in enumerate(lost):
             options = cand[idx[i]]
             same = model.sectors.of_node[options] == u.sector[row]
@@ -373,6 +399,26 @@ def _restore_contact(model: FrontlineModel, fronts: list[np.ndarray]) -> None:
             node = int(options[np.argmin(score)])
             occupancy[node] += 1
             model.unit(int(row)).move_to_node(node)
+
+
+def _front_knn(
+    model: FrontlineModel, side: int, front: np.ndarray, cand: np.ndarray, xy: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``cKDTree(model.xy[cand]).query(xy, k=k)`` as arrays of shape (len(xy), k): the k-d tree
+    of a side's front nodes decides the order among equally near nodes. A compiled copy of
+    scipy's tree (:func:`sim.jit.kd_build`), kept while the side's front (the same array) is
+    unchanged; scipy's own on the rare build the copy does not reproduce."""
+    trees = model.__dict__.setdefault("_front_trees", {})
+    hit = trees.get(side)
+    if hit is None or hit[0] is not front:
+        points = np.ascontiguousarray(model.xy[cand])
+        tree = kd_build(points)
+        hit = trees[side] = (front, points, tree if tree[-1] else cKDTree(points))
+    _, points, tree = hit
+    if isinstance(tree, cKDTree):
+        dist, idx = tree.query(xy, k=k)
+        return dist.reshape(len(xy), k), idx.reshape(len(xy), k)
+    return kd_knn(points, tree, np.ascontiguousarray(xy), k)
 
 
 __all__ = ["Sectors", "command_phase", "set_up_order_of_battle", "placement_nodes", "HOLD"]

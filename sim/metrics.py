@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from mesa import DataCollector
 
+from sim.combat import front_edges
+from sim.jit import front_length, node_metrics, unit_metrics
 from sim.units import RUSSIA, UKRAINE
 
 if TYPE_CHECKING:
@@ -112,7 +114,16 @@ class Recorder:
         self.window.append(model.russia_gain_km2)
 
     def collect(self, model: FrontlineModel) -> None:
-        self.collector.collect(model)
+        c = self.collector
+        if not c._validated or c.agent_reporters or c.agenttype_reporters:
+            c.collect(model)
+            return
+        # What DataCollector.collect does for string reporters, without its deepcopy of each
+        # value: every column is a Python float, int or bool, which deepcopy returns as is.
+        if hasattr(c, "_collection_steps"):
+            c._collection_steps.append(model.time)
+        for var, values in c.model_vars.items():
+            values.append(getattr(model, var, None))
 
     def table(self):
         """The daily metrics as a pandas DataFrame with a ``date`` column."""
@@ -129,57 +140,73 @@ def metrics_phase(model: FrontlineModel, record: bool = True) -> None:
     rec = getattr(model, "recorder", None)
     st = _static_masks(model)
     ctrl = model.control
-    area = t.area_km2
-    # As gains() computes them; the masks that do not change during a run are made once. Each
-    # sum runs over the same elements in the same order as the plain expression, so the
-    # figures are identical to it.
-    is_ru = ctrl == RUSSIA
-    is_ua = ~is_ru
-    ru = float(area[st.was_ua_in_ua & is_ru].sum())
-    ua = float(area[st.was_ru_in_ua & is_ua].sum())
+    # What gains() and the plain masked sums compute, in one compiled pass over the nodes and
+    # one over the units: each sum adds the same elements in the same order as numpy's
+    # ``x[mask].sum()``, with its pairwise summation, so the figures are identical to them.
+    ru, ua, held_ua, held_ru, contested, changed, pop_ru = node_metrics(
+        ctrl,
+        model.initial_control,
+        t.country,
+        t.area_km2,
+        model.penetration,
+        st.population,
+        st.node_buf,
+    )
     model.russia_gain_km2 = ru
     model.ukraine_gain_km2 = ua
     model.russia_net_gain_km2 = ru - ua
-    model.russia_held_in_ukraine_km2 = float(area[st.in_ua & is_ru].sum())
-    model.ukraine_held_in_russia_km2 = float(area[st.in_ru & is_ua].sum())
-    model.contested_km2 = float(area[model.penetration > 0].sum())
-    model.nodes_changed = int((ctrl != model.initial_control).sum())
+    model.russia_held_in_ukraine_km2 = held_ua
+    model.ukraine_held_in_russia_km2 = held_ru
+    model.contested_km2 = contested
+    model.nodes_changed = int(changed)
 
-    fe = np.flatnonzero(model.front_edge_mask())
-    eu, ev = model.edge_u[fe], model.edge_v[fe]
     # The quiet international border (each side on its own soil) is not part of the front.
-    own = t.country == ctrl
-    model.front_length_km = float(t.edge_border_km[fe[~(own[eu] & own[ev])]].sum())
+    model.front_length_km = front_length(
+        front_edges(model)[0],
+        model.edge_u,
+        model.edge_v,
+        t.edge_border_km,
+        t.country,
+        ctrl,
+        st.edge_buf,
+    )
 
-    alive = u.alive[: u.n]
-    side = u.side[: u.n]
-    pers = u.personnel[: u.n]
-    line = alive & (u.posture[: u.n] <= 1)
-    model.ukraine_line_personnel = float(pers[line & (side == UKRAINE)].sum())
-    model.russia_line_personnel = float(pers[line & (side == RUSSIA)].sum())
+    n = u.n
+    if st.unit_buf.shape[1] < n:
+        st.unit_buf = np.empty((8, 2 * n))
+    (
+        model.ukraine_line_personnel,
+        model.russia_line_personnel,
+        model.ukraine_personnel,
+        model.russia_personnel,
+        model.ukraine_captured_cum,
+        model.russia_captured_cum,
+        model.ukraine_front_supply,
+        model.russia_front_supply,
+        cut,
+    ) = unit_metrics(
+        u.alive[:n],
+        u.side[:n],
+        u.posture[:n],
+        u.personnel[:n],
+        u.captured_total[:n],
+        u.supply[:n],
+        u.node[:n],
+        model.connected,
+        st.unit_buf,
+    )
     length = max(model.front_length_km, 1e-9)
     model.defenders_per_km = model.ukraine_line_personnel / length
     model.attackers_per_km = model.russia_line_personnel / length
-    model.ukraine_personnel = float(pers[alive & (side == UKRAINE)].sum())
-    model.russia_personnel = float(pers[alive & (side == RUSSIA)].sum())
     model.losses_cum = model.losses_cum + model.losses_today
     model.ukraine_losses, model.russia_losses = (float(x) for x in model.losses_today)
     model.ukraine_losses_cum, model.russia_losses_cum = (float(x) for x in model.losses_cum)
-    cap = u.captured_total[: u.n]
-    model.ukraine_captured_cum = float(cap[side == UKRAINE].sum())
-    model.russia_captured_cum = float(cap[side == RUSSIA].sum())
     hubs = model.supply_net.hub_nodes
     model.ukraine_hubs = int((ctrl[hubs] == UKRAINE).sum())
     model.russia_hubs = int((ctrl[hubs] == RUSSIA).sum())
-    model.russia_population = int(st.population @ is_ru)
+    model.russia_population = int(pop_ru)
     model.ukraine_population = st.total_population - model.russia_population
-    sup = u.supply[: u.n]
-    for s, name in ((UKRAINE, "ukraine"), (RUSSIA, "russia")):
-        m = line & (side == s)
-        setattr(model, f"{name}_front_supply", float(sup[m].mean()) if m.any() else 0.0)
-    nodes = u.node[: u.n]
-    cut = alive & ~model.connected[side, nodes] & (side == UKRAINE)
-    model.ukraine_units_cut_off = int(cut.sum())
+    model.ukraine_units_cut_off = int(cut)
 
     if rec is None:  # the initial state, before the recorder exists
         model.russia_gain_30d_km2 = 0.0
@@ -207,6 +234,10 @@ class _StaticMasks:
         self.was_ru_in_ua = self.in_ua & (self.initial_control == RUSSIA)
         self.population = np.asarray(t.population, dtype=np.int64)
         self.total_population = int(self.population.sum())
+        # Scratch space of the compiled metric passes.
+        self.node_buf = np.empty((5, t.n_nodes))
+        self.edge_buf = np.empty(len(t.edge_u))
+        self.unit_buf = np.empty((8, 256))
 
 
 def _static_masks(model: FrontlineModel) -> _StaticMasks:

@@ -21,6 +21,7 @@ from mesa.discrete_space import Network
 
 from sim import command, metrics, movement, supply
 from sim.combat import combat_phase
+from sim.jit import front_masks, line_rows
 from sim.scenario import ScenarioSpec, load_scenario
 from sim.theatre.theatre import Theatre
 from sim.units import RUSSIA, SIDE_INDEX, UKRAINE, Unit, UnitTable
@@ -212,12 +213,12 @@ class FrontlineModel(mesa.Model):
 
     def _update_front(self) -> None:
         control = self.control
-        if self._front_key is not None and np.array_equal(control, self._front_key):
+        # Compared as bytes (a memcmp): several times a day, and control rarely changes.
+        if self._front_key is not None and control.tobytes() == self._front_key.tobytes():
             return
-        edges = control[self.edge_u] != control[self.edge_v]
-        nodes = np.zeros(len(control), dtype=bool)
-        nodes[self.edge_u[edges]] = True
-        nodes[self.edge_v[edges]] = True
+        edges = np.empty(len(self.edge_u), dtype=bool)
+        nodes = np.empty(len(control), dtype=bool)
+        front_masks(control, self.edge_u, self.edge_v, edges, nodes)
         edges.setflags(write=False)
         nodes.setflags(write=False)
         self._front_edges, self._front_nodes = edges, nodes
@@ -227,9 +228,7 @@ class FrontlineModel(mesa.Model):
         """Rows of this side's living units that are in the line (hold or attack)."""
         u = self.units
         n = u.n
-        return np.flatnonzero(
-            u.alive[:n] & (u.side[:n] == side) & (u.posture[:n] <= 1) & (u.personnel[:n] > 0)
-        )
+        return line_rows(u.alive[:n], u.side[:n], u.posture[:n], u.personnel[:n], side)
 
     def unit(self, row: int) -> Unit:
         return self.unit_by_row[row]

@@ -26,6 +26,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from sim.combat import CombatResult
+from sim.jit import advance, apply_losses, fortify, supply_units
 from sim.units import REFIT, RESERVE
 
 if TYPE_CHECKING:
@@ -51,62 +52,83 @@ def movement_phase(model: FrontlineModel, result: CombatResult) -> None:
 
 
 def _apply_losses(model: FrontlineModel, losses: np.ndarray) -> None:
+    """Losses come off the units (at most their men); cohesion falls with the day's loss
+    fraction."""
     u = model.units
     n = u.n
-    before = u.personnel[:n].copy()
-    lost = np.minimum(losses, before)
-    u.personnel[:n] = before - lost
-    u.losses_total[:n] += lost
-    u.losses_since_refit[:n] += lost / u.establishment[:n]
-    frac = np.divide(lost, before, out=np.zeros(n), where=before > 0)
-    u.cohesion[:n] = np.clip(u.cohesion[:n] - model.p.cohesion_loss_per_loss * frac, 0.0, 1.0)
-    side = u.side[:n]
-    model.losses_today = np.array([lost[side == 0].sum(), lost[side == 1].sum()])
+    model.losses_today = np.array(
+        apply_losses(
+            losses,
+            u.personnel[:n],
+            u.establishment[:n],
+            u.losses_total[:n],
+            u.losses_since_refit[:n],
+            u.cohesion[:n],
+            u.side[:n],
+            model.p.cohesion_loss_per_loss,
+            np.empty((2, n)),
+        )
+    )
 
 
 def _advance(model: FrontlineModel, r: CombatResult) -> np.ndarray:
-    gain = np.zeros(model.theatre.n_nodes)
-    np.maximum.at(gain, r.defended_node, r.outcome.advance_km)
-    model.penetration += gain
-    with np.errstate(divide="ignore", invalid="ignore"):
-        loss_frac = np.where(r.engaged_d > 0, r.outcome.losses_d / r.engaged_d, 0.0)
-    today = np.zeros(model.theatre.n_nodes)
-    np.maximum.at(today, r.defended_node[r.assault], loss_frac[r.assault])
-    # Epstein's withdrawal reads sustained losses: an exponential moving average, so that one
-    # day's intensity shock does not empty a position.
-    keep = 1.0 - 1.0 / model.p.withdrawal_memory_days
-    model.loss_memory *= keep
-    model.loss_memory += (1.0 - keep) * today
-    ceded = np.flatnonzero(model.loss_memory > model.p.defender_withdrawal_loss)
-    taken = np.flatnonzero(model.penetration >= model.depth_km)
-    return np.union1d(taken, ceded)
+    """Penetration grows by the fastest advance into each node; Epstein's withdrawal reads
+    sustained losses (an exponential moving average, so that one day's intensity shock does
+    not empty a position). Returns the nodes that change hands, ascending."""
+    gain, today = _node_scratch(model)
+    return advance(
+        r.defended_node,
+        r.outcome.advance_km,
+        r.assault,
+        r.outcome.losses_d,
+        r.engaged_d,
+        model.penetration,
+        model.loss_memory,
+        model.depth_km,
+        1.0 - 1.0 / model.p.withdrawal_memory_days,
+        model.p.defender_withdrawal_loss,
+        gain,
+        today,
+    )
 
 
 def _fortify(model: FrontlineModel, r: CombatResult) -> None:
     """Both sides dig in where they hold the front densely enough, more slowly on a node under
-    assault, where the works are being fought over; glide bombs wear them down (M5)."""
+    assault, where the works are being fought over; glide bombs wear them down (M5). Troops
+    holding ground are at least in a hasty defence (QJM posture 1.3) from the first day; "none"
+    is left for empty ground."""
     p, t = model.p, model.theatre
-    border = t.edge_border_km[r.edges]
-    own_node = t.edge_u[r.edges] + t.edge_v[r.edges] - r.defended_node  # the other end
-    density = np.zeros(t.n_nodes)
-    np.maximum.at(density, r.defended_node, r.engaged_d / border)
-    np.maximum.at(density, own_node, r.engaged_a / border)
-    assaulted = np.zeros(t.n_nodes, dtype=bool)
-    assaulted[r.defended_node[r.assault]] = True
-    nodes = np.flatnonzero(density > 0)
-    # Troops holding ground are at least in a hasty defence (QJM posture 1.3) from the first day;
-    # "none" is left for empty ground.
-    phi = np.maximum(model.fortification[nodes], HASTY)
-    rate = (
-        p.fortification_build_rate
-        * np.minimum(1.0, density[nodes] / p.fortification_density_needed)
-        * np.where(assaulted[nodes], p.fortification_under_assault, 1.0)
+    density, _ = _node_scratch(model)
+    assaulted = model.__dict__.get("_node_flags")
+    if assaulted is None:
+        assaulted = model._node_flags = np.zeros(t.n_nodes, dtype=bool)
+    fortify(
+        t.edge_u[r.edges],
+        t.edge_v[r.edges],
+        t.edge_border_km[r.edges],
+        r.defended_node,
+        r.engaged_a,
+        r.engaged_d,
+        r.assault,
+        r.glide_bombs,
+        model.fortification,
+        HASTY,
+        p.fortification_build_rate,
+        p.fortification_density_needed,
+        p.fortification_under_assault,
+        p.glide_bomb_fortification_damage,
+        density,
+        assaulted,
     )
-    model.fortification[nodes] = phi + rate * (1.0 - phi / 3.0)
-    np.subtract.at(
-        model.fortification, r.defended_node, p.glide_bomb_fortification_damage * r.glide_bombs
-    )
-    np.clip(model.fortification, 0.0, 3.0, out=model.fortification)
+
+
+def _node_scratch(model: FrontlineModel) -> tuple[np.ndarray, np.ndarray]:
+    # Two zeroed float arrays over the nodes, reused day after day (the kernels zero them).
+    scratch = model.__dict__.get("_node_float_scratch")
+    if scratch is None:
+        n = model.theatre.n_nodes
+        scratch = model._node_float_scratch = (np.zeros(n), np.zeros(n))
+    return scratch
 
 
 def _change_hands(model: FrontlineModel, nodes: np.ndarray) -> None:
@@ -243,31 +265,30 @@ def _fall_back(model: FrontlineModel) -> None:
 
 
 def _supply_units(model: FrontlineModel) -> bool:
-    """Deliver supply; cut-off units starve and surrender. True if a unit died."""
+    """Deliver supply; cut-off units starve and surrender: hunger and isolation erode cohesion,
+    which in turn speeds surrender (M8). True if a unit died."""
     p, u = model.p, model.units
-    rows = np.flatnonzero(u.alive[: u.n])
-    side, node = u.side[rows], u.node[rows]
-    linked = model.connected[side, node]
-    level = model.supply_level[side, node]
-    u.supply[rows] = np.where(linked, level, u.supply[rows] * (1.0 - p.pocket_supply_decay))
-    cut = rows[~linked]
-    if len(cut):
-        # Hunger and isolation erode cohesion, which in turn speeds surrender (M8).
-        u.cohesion[cut] = np.maximum(
-            0.0, u.cohesion[cut] - p.pocket_supply_decay * (1 - u.supply[cut])
-        )
-        rate = np.maximum(
-            MIN_SURRENDER_RATE,
-            p.pocket_surrender_rate * (1 - u.supply[cut]) * (1 - u.cohesion[cut]),
-        )
-        captured = u.personnel[cut] * rate
-        u.personnel[cut] -= captured
-        u.captured_total[cut] += captured
-    recovery = np.where(
-        u.posture[rows] >= RESERVE, p.cohesion_recovery, p.cohesion_recovery_in_line
+    n = u.n
+    dead = supply_units(
+        u.alive[:n],
+        u.side[:n],
+        u.node[:n],
+        u.posture[:n],
+        u.personnel[:n],
+        u.establishment[:n],
+        u.supply[:n],
+        u.cohesion[:n],
+        u.captured_total[:n],
+        model.connected,
+        model.supply_level,
+        1.0 - p.pocket_supply_decay,
+        p.pocket_supply_decay,
+        p.pocket_surrender_rate,
+        MIN_SURRENDER_RATE,
+        p.cohesion_recovery,
+        p.cohesion_recovery_in_line,
+        RESERVE,
     )
-    u.cohesion[rows] = np.minimum(1.0, u.cohesion[rows] + recovery * linked)
-    dead = rows[u.personnel[rows] < 0.05 * u.establishment[rows]]
     for row in dead:
         model.unit(int(row)).remove()
     return len(dead) > 0

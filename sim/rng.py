@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.jit import splitmix_uniforms
+
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
@@ -69,3 +71,21 @@ def uniforms(key: int, day: int, stream: int, ids: np.ndarray) -> np.ndarray:
         bits = _splitmix64(np.asarray(ids, dtype=np.uint64) ^ np.uint64(head))
     # Top 53 bits -> (0, 1), offset by half a step so 0 and 1 never occur.
     return ((bits >> np.uint64(11)).astype(np.float64) + 0.5) * (1.0 / 9007199254740992.0)
+
+
+def uniforms_streams(key: int, day: int, streams: tuple[int, ...], ids: np.ndarray) -> np.ndarray:
+    """:func:`uniforms` for several streams at once, one row per stream (compiled; equal to the
+    bit to calling :func:`uniforms` stream by stream).
+
+    Examples
+    --------
+    >>> ids = np.arange(4)
+    >>> both = uniforms_streams(7, 3, (0, 2), ids)
+    >>> bool((both[1] == uniforms(7, 3, 2, ids)).all())
+    True
+    """
+    day_head = _splitmix64_int(_splitmix64_int(key) ^ day)
+    heads = np.array([_splitmix64_int(day_head ^ s) for s in streams], dtype=np.uint64)
+    out = np.empty((len(streams), len(ids)))
+    splitmix_uniforms(heads, np.asarray(ids, dtype=np.int64), out)
+    return out

@@ -24,6 +24,7 @@ from scipy.sparse import csr_array
 from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
+from sim.jit import nearest_hub_distance
 from sim.params import Params
 
 # Supply cost multipliers per edge: roads and railways are faster; crossing a large river is
@@ -312,12 +313,9 @@ class SupplyNetwork:
             np.cumsum(count, out=start[1:])
             pairs = self._hub_pairs[reach] = (start, hub_of, d)
         start, hub_of, d = pairs
-        # The entries of today's enemy front nodes, gathered run by run.
-        lo, hi = start[enemy_front_nodes], start[enemy_front_nodes + 1]
-        lens = hi - lo
-        entry = np.arange(lens.sum()) + np.repeat(lo - np.cumsum(lens) + lens, lens)
-        nearest = np.full(len(self.hub_nodes), np.inf)
-        np.minimum.at(nearest, hub_of[entry], d[entry])
+        # The least distance from each hub to today's enemy front nodes (a minimum: exact in
+        # any order).
+        nearest = nearest_hub_distance(enemy_front_nodes, start, hub_of, d, len(self.hub_nodes))
         nearest = nearest[held]
         if (np.abs(nearest[:, None] - ranges[None, :]) <= 1e-6).any():
             return self.hub_throughput(self.hub_nodes[held], enemy_front_nodes, params)

@@ -108,15 +108,42 @@ def test_presence_equals_reference(days):
     border = m.theatre.edge_border_km[fe]
     for side in (0, 1):
         rows = m.line_rows(side)
-        dist, k = combat._nearest_unit(m, side, rows, mid, m.p.unit_frontage_km)
+        dist, k = combat._nearest_unit(m, side, rows, mid, m.p.unit_frontage_km, fe)
         choice = np.where(np.isfinite(dist), rows[np.minimum(k, len(rows) - 1)], -1)
-        fast = combat._presence(m, side, mid, border)
+        fast = combat._presence(m, side, mid, border, fe)
         ref = combat.presence_reference(m, side, mid, border, tie_break=choice)
         np.testing.assert_array_equal(fast[0], ref[0])  # owner
         np.testing.assert_array_equal(fast[1], ref[1])  # engaged
         np.testing.assert_allclose(fast[2], ref[2], rtol=1e-15, atol=0)  # power
         np.testing.assert_array_equal(fast[3], ref[3])  # attacking
         assert (fast[0] >= 0).sum() > 100
+
+
+@pytest.mark.parametrize("days", [0, 30, 150])
+def test_nearest_unit_by_edge_equals_kd_tree(days):
+    """The edge-list search gives cKDTree.query's answer to the bit, ties included, for every
+    front edge, and for edges far from any unit."""
+    m = FrontlineModel("baseline_2024", rng=5)
+    if days:
+        m.run_for(days)
+    reach = m.p.unit_frontage_km
+    front = np.flatnonzero(m.front_edge_mask())
+    rng = np.random.default_rng(days)
+    far = rng.choice(len(m.edge_u), 300, replace=False)  # mostly nowhere near the front
+    ties = 0
+    for fe in (front, np.concatenate([far, front[::3]])):
+        mid = 0.5 * (m.xy[m.edge_u[fe]] + m.xy[m.edge_v[fe]])
+        for side in (0, 1):
+            rows = m.line_rows(side)
+            nodes = m.units.node[rows]
+            want_d, want_k = cKDTree(m.xy[nodes]).query(mid, distance_upper_bound=reach)
+            got_d, got_k = combat._nearest_by_edge(m, rows, nodes, mid, reach, fe)
+            np.testing.assert_array_equal(got_d, want_d)
+            np.testing.assert_array_equal(got_k, want_k)
+            d2 = ((mid[:, None, :] - m.xy[nodes][None, :, :]) ** 2).sum(axis=-1)
+            ties += int(((d2 == d2.min(axis=1, keepdims=True)).sum(axis=1) > 1).sum())
+    assert np.isfinite(got_d).any() and not np.isfinite(got_d).all()
+    assert ties > 0  # the case the k-d tree has to decide did occur
 
 
 def test_presence_reference_rejects_a_unit_that_is_not_nearest():

@@ -1,0 +1,183 @@
+"""The compiled kernels of sim/jit.py against the numpy expressions they replace: equal to the
+bit, which is what keeps the golden runs (tests/test_golden.py) unchanged."""
+
+import numpy as np
+import pytest
+
+from sim import jit
+from sim.model import FrontlineModel
+
+
+def test_np_sum_is_numpy_sum_to_the_bit():
+    rng = np.random.default_rng(0)
+    lengths = [*range(300), 1000, 1023, 1024, 1025, 8191, 8192, 8193, 40_000, 100_003]
+    for n in lengths:
+        # Magnitudes over nine decades make every difference in summation order show.
+        a = rng.standard_normal(n) * 10.0 ** rng.integers(-3, 6, n)
+        buf = np.concatenate([a, rng.standard_normal(7)])  # only the first n count
+        assert jit.np_sum(buf, n) == a.sum(), n
+
+
+def test_a_plain_loop_sum_would_differ():
+    """The test above can fail: a sequential sum of the same numbers is not numpy's."""
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal(5000) * 10.0 ** rng.integers(-3, 6, 5000)
+    seq = 0.0
+    for x in a.tolist():
+        seq += x
+    assert seq != a.sum()
+
+
+@pytest.fixture(scope="module")
+def state():
+    m = FrontlineModel("kursk_2024", rng=2)
+    m.run_for(200)  # into the incursion: ground held on both sides of the border
+    return m
+
+
+def test_node_metrics_equal_masked_sums(state):
+    m = state
+    t, init = m.theatre, m.initial_control
+    area, in_ua = t.area_km2, t.country == 0
+    # Ukraine also retakes some ground inside Ukraine, so that every mask selects something.
+    ctrl = m.control.copy()
+    ctrl[np.flatnonzero(in_ua & (init == 1) & (ctrl == 1))[::97]] = 0
+    got = jit.node_metrics(
+        ctrl, init, t.country, area, m.penetration, t.population, np.empty((5, t.n_nodes))
+    )
+    ru, ua = ctrl == 1, ctrl != 1
+    want = (
+        area[in_ua & (init == 0) & ru].sum(),
+        area[in_ua & (init == 1) & ua].sum(),
+        area[in_ua & ru].sum(),
+        area[~in_ua & ua].sum(),
+        area[m.penetration > 0].sum(),
+        int((ctrl != init).sum()),
+        int(t.population @ ru),
+    )
+    assert got == want
+    assert all(x > 0 for x in want)  # every mask selected something
+
+
+def test_front_length_equals_masked_sum(state):
+    m = state
+    t = m.theatre
+    fe = np.flatnonzero(m.front_edge_mask())
+    own = t.country == m.control
+    want = t.edge_border_km[fe[~(own[m.edge_u[fe]] & own[m.edge_v[fe]])]].sum()
+    got = jit.front_length(
+        fe, m.edge_u, m.edge_v, t.edge_border_km, t.country, m.control, np.empty(len(fe))
+    )
+    assert got == want
+    assert want < t.edge_border_km[fe].sum()  # the border's quiet stretch was left out
+
+
+def test_unit_metrics_equal_masked_sums(state):
+    u = state.units
+    n = u.n
+    alive, side, pers = u.alive[:n], u.side[:n], u.personnel[:n]
+    line = alive & (u.posture[:n] <= 1)
+    got = jit.unit_metrics(
+        alive,
+        side,
+        u.posture[:n],
+        pers,
+        u.captured_total[:n],
+        u.supply[:n],
+        u.node[:n],
+        state.connected,
+        np.empty((8, n)),
+    )
+    want = (
+        pers[line & (side == 0)].sum(),
+        pers[line & (side == 1)].sum(),
+        pers[alive & (side == 0)].sum(),
+        pers[alive & (side == 1)].sum(),
+        u.captured_total[:n][side == 0].sum(),
+        u.captured_total[:n][side == 1].sum(),
+        u.supply[:n][line & (side == 0)].mean(),
+        u.supply[:n][line & (side == 1)].mean(),
+        int((alive & ~state.connected[side, u.node[:n]] & (side == 0)).sum()),
+    )
+    assert got == want
+    assert (~alive).any() and (alive & ~line).any()  # dead and reserve units were left out
+
+
+def test_uniforms_streams_equal_uniforms():
+    from sim.rng import uniforms, uniforms_streams
+
+    rng = np.random.default_rng(2)
+    for key in (0, 1, 2**63 - 2, int(rng.integers(2**62))):
+        for day in (0, 17, 400):
+            ids = rng.integers(0, 40_000, 700)
+            rows = uniforms_streams(key, day, (0, 1, 2), ids)
+            for stream in (0, 1, 2):
+                np.testing.assert_array_equal(rows[stream], uniforms(key, day, stream, ids))
+    assert not np.array_equal(rows[0], rows[1])  # streams differ
+
+
+def test_farthest_from_equals_kd_tree_argmax():
+    from scipy.spatial import cKDTree
+
+    rng = np.random.default_rng(3)
+    for n_points, n_cand in ((1, 5), (40, 60), (150, 300)):
+        # Points on a coarse grid: many equal distances, as on the theatre's regular fill.
+        points = rng.integers(0, 30, (n_points, 2)) * 3.0
+        cand = rng.integers(0, 30, (n_cand, 2)) * 3.0
+        d, _ = cKDTree(points).query(cand)
+        assert jit.farthest_from(points, cand) == int(np.argmax(d))
+
+
+def test_sector_node_lists(state):
+    secs = state.sectors
+    for k in range(len(secs.names)):
+        np.testing.assert_array_equal(secs.nodes_of(k), np.flatnonzero(secs.of_node == k))
+
+
+def test_kd_tree_emulation_equals_scipy():
+    """The emulated cKDTree has scipy's point order and gives its answers, equal distances and
+    stacked points included (where its choice among equals is what is being reproduced)."""
+    from scipy.spatial import cKDTree
+
+    rng = np.random.default_rng(4)
+    checked = 0
+    for _ in range(400):
+        n = int(rng.integers(1, 300))
+        step = float(rng.choice([0.5, 3.0, 1e-3]))
+        pts = rng.integers(0, 25, (n, 2)) * step
+        pts[rng.integers(0, n, n // 3)] = pts[rng.integers(0, n, n // 3)]  # stacked points
+        ref = cKDTree(pts)
+        tree = jit.kd_build(pts)
+        if not tree[-1]:
+            continue  # scipy would take a path not reproduced: the caller uses scipy
+        np.testing.assert_array_equal(tree[0], ref.indices)
+        q = (rng.integers(0, 25, (40, 2)) + rng.choice([0.0, 0.5], (40, 2))) * step
+        bound = float(rng.choice([np.inf, 2.0 * step, 6.0 * step]))
+        want_d, want_i = ref.query(q, distance_upper_bound=bound)
+        for r in range(len(q)):
+            assert jit.kd_query(pts, tree, q[r, 0], q[r, 1], bound) == (want_d[r], want_i[r])
+        checked += 1
+    assert checked > 390
+
+
+def test_kd_knn_emulation_equals_scipy():
+    """k nearest neighbours in scipy's order, equal distances included."""
+    from scipy.spatial import cKDTree
+
+    rng = np.random.default_rng(5)
+    checked = 0
+    for _ in range(300):
+        n = int(rng.integers(1, 450))
+        pts = rng.integers(0, 20, (n, 2)) * 3.0
+        pts[rng.integers(0, n, n // 2)] = pts[rng.integers(0, n, n // 2)]
+        tree = jit.kd_build(pts)
+        if not tree[-1]:
+            continue
+        q = (rng.integers(0, 20, (15, 2)) + rng.choice([0.0, 0.5], (15, 2))) * 3.0
+        k = int(rng.integers(1, 8))
+        want_d, want_i = cKDTree(pts).query(q, k=k)
+        got_d, got_i = jit.kd_knn(pts, tree, q, k)
+        np.testing.assert_array_equal(got_d, want_d.reshape(len(q), k))
+        np.testing.assert_array_equal(got_i, want_i.reshape(len(q), k))
+        checked += 1
+    assert checked > 290
