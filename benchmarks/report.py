@@ -127,9 +127,14 @@ def main(argv: list[str] | None = None) -> None:
                 f"{g['seconds']:.1f} s = {g['per_core_second']:.3f}" for g in got.values()
             )
             ratio = _ratio(got, "per_core_second", higher_is_better=True)
+            cpu = " vs ".join(
+                f"{g['cpu_seconds']:.1f} s = {g['per_cpu_second']:.3f}" for g in got.values()
+            )
+            cpu_ratio = _ratio(got, "per_cpu_second", higher_is_better=True)
             print(
                 f"| batch of {n} full years on {workers} worker(s): wall time = replications "
-                f"per core-second ({names}) | {cells}{ratio} |",
+                f"per core-second ({names}) | {cells}{ratio} |\n"
+                f"| same, CPU time = replications per CPU-second | {cpu}{cpu_ratio} |",
                 flush=True,
             )
     if args.calibration:
@@ -139,8 +144,11 @@ def main(argv: list[str] | None = None) -> None:
             for k, t in trees.items()
         }
         sums = {g["checksum"] for g in got.values()}
-        cells = " vs ".join(f"{g['seconds']:.0f} s" for g in got.values())
+        cells = " vs ".join(
+            f"{g['seconds']:.0f} s (CPU {g['cpu_seconds']:.0f} s)" for g in got.values()
+        )
         ratio = _ratio(got, "seconds", higher_is_better=False)
+        ratio += " wall," + _ratio(got, "cpu_seconds", higher_is_better=False) + " CPU"
         same = "same outcomes" if len(sums) == 1 else f"OUTCOMES DIFFER: {sorted(sums)}"
         print(
             f"| calibration workload, {waves} waves x {points} points x {reps} replications, "
