@@ -150,10 +150,20 @@ def fitted_exponent(sizes: list[float], times: list[float]) -> float:
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
-    if not _MEDIANS:
+    import sys
+
+    bench = sys.modules.get("test_bench_throughput")
+    throughput = bench.pytest_terminal_summary_lines() if bench else []
+    if not _MEDIANS and not throughput:
         return
     tr = terminalreporter
     tr.section("frontline: derived figures")
+    if "construction" in _MEDIANS:
+        tr.write_line(
+            f"model construction after the first: {1e3 * _MEDIANS['construction']:.1f} ms"
+        )
+    for line in throughput:
+        tr.write_line(line)
     sizes = [s for s in SCALES if f"size_{s}x" in _MEDIANS]
     if len(sizes) >= 2:
         nodes = [grid_case(s)[0].n_nodes for s in sizes]

@@ -26,7 +26,8 @@ A re-run with the same arguments skips the replications already in ``parts/``, s
 batch loses only the replications that were still running. The final tables are always
 assembled from the part files, so a resumed batch writes the same tables as an uninterrupted one.
 
-With ``scheduler``, the replications run on an existing Dask distributed cluster instead of a
+Replications run through :class:`sim.executor.Executor`: in this process, on its warm local
+worker pool, or, with ``scheduler``, on an existing Dask distributed cluster instead of a
 local pool: the same :func:`_replicate` runs on the cluster's workers (which must be able to
 import ``sim``: install the package there) and sends each record back, and this process writes
 the part files, so the workers need not share its filesystem. The seeds, the part files and the
@@ -35,16 +36,12 @@ tables are the same as those of a local batch.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import math
-import multiprocessing
-import os
 import subprocess
 import sys
 from collections.abc import Generator, Iterable
-from concurrent.futures import CancelledError, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -56,6 +53,7 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from sim import __version__
+from sim.executor import Executor, ExecutorError, check_workers
 from sim.outputs import atomic_write, claim_directory, write_json
 from sim.scenario import ScenarioSpec
 
@@ -151,6 +149,7 @@ def run_batch(
     progress: bool | None = None,
     *,
     scheduler: str | None = None,
+    force_workers: bool = False,
 ) -> BatchResult:
     """Run ``replications`` replications of a scenario and summarise them.
 
@@ -163,9 +162,10 @@ def run_batch(
     seed : int
         Batch seed; replication seeds are :func:`replication_seeds` ``(seed, replications)``.
     workers : int, optional
-        Processes to use; all cores (``os.cpu_count()``) by default. ``1`` runs in this process.
-        More are started with the "spawn" method, so a script calling this with ``workers > 1``
-        needs the usual ``if __name__ == "__main__":`` guard.
+        Processes to use; all usable cores by default, and no more unless ``force_workers``.
+        ``1`` runs in this process. More run on the warm worker pool of :mod:`sim.executor`
+        (started once per process with the "spawn" method, so a script calling this with
+        ``workers > 1`` needs the usual ``if __name__ == "__main__":`` guard).
     until : datetime.date, optional
         Stop every run at this date (the spec is cut with ``ScenarioSpec.with_end``).
     out : pathlib.Path, optional
@@ -178,8 +178,11 @@ def run_batch(
         replications on, instead of local processes; ``workers`` is then ignored (the cluster
         has its own). Needs the ``distributed`` package (``pip install -e ".[cluster]"``), and
         workers that can import ``sim``. Nothing is started: the client only connects (waiting
-        up to :data:`CONNECT_TIMEOUT` seconds), and is closed before this returns. The results
-        are the same as those of a local batch with the same seed.
+        up to :data:`CONNECT_TIMEOUT` seconds for the scheduler's Dask handshake), and is closed
+        before this returns. The results are the same as those of a local batch with the same
+        seed.
+    force_workers : bool
+        Allow more ``workers`` than usable cores.
 
     Returns
     -------
@@ -188,17 +191,19 @@ def run_batch(
     Raises
     ------
     BatchError
-        ``replications`` or ``workers`` < 1, ``out`` holds a different batch, or the
-        ``scheduler`` cannot be reached (or ``distributed`` is not installed).
+        ``replications`` or ``workers`` < 1, ``workers`` above the cores without
+        ``force_workers``, ``out`` holds a different batch, or the ``scheduler`` cannot be
+        reached or does not answer as a Dask scheduler (or ``distributed`` is not installed).
     sim.scenario.ScenarioError
         ``until`` outside the scenario's dates.
     """
     if not isinstance(replications, int) or replications < 1:
         raise BatchError(f"replications must be a whole number >= 1, got {replications!r}")
-    if workers is None:
-        workers = os.cpu_count() or 1
-    if not isinstance(workers, int) or workers < 1:
-        raise BatchError(f"workers must be a whole number >= 1, got {workers!r}")
+    if scheduler is None:
+        try:
+            workers = check_workers(workers, force_workers)
+        except ExecutorError as err:
+            raise BatchError(str(err)) from None
     if until is not None:
         spec = spec.with_end(until)
     seeds = replication_seeds(seed, replications)
@@ -212,7 +217,12 @@ def run_batch(
     }
     commit = git_commit()
     # Connected before anything is written, so a wrong address leaves no trace in ``out``.
-    client = _connect(scheduler) if scheduler is not None else None
+    try:
+        executor = Executor(
+            workers, scheduler, force_workers=force_workers, connect_timeout=CONNECT_TIMEOUT
+        )
+    except ExecutorError as err:
+        raise BatchError(str(err)) from None
     finished = None
     try:
         parts = None
@@ -226,10 +236,7 @@ def run_batch(
 
         records: dict[int, tuple[dict, pd.DataFrame]] = {}
         show = sys.stderr.isatty() if progress is None else progress
-        if client is None:
-            finished = _execute(spec, todo, seeds, commit, parts, workers)
-        else:
-            finished = _execute_on_cluster(client, spec, todo, seeds, commit, parts)
+        finished = _execute(executor, spec, todo, seeds, commit, parts)
         with tqdm(
             total=replications,
             initial=len(done),
@@ -242,11 +249,13 @@ def run_batch(
                 if record is not None:
                     records[i] = record
                 bar.update(1)
+    except ExecutorError as err:  # a Dask cluster that went away or cannot import sim
+        kept = f"; finished replications are kept in {parts}, re-run to resume" if parts else ""
+        raise BatchError(f"{err}{kept}") from None
     finally:
         if finished is not None:
-            finished.close()  # stops its pool or cancels its tasks if we leave early
-        if client is not None:
-            client.close()
+            finished.close()  # cancels the tasks not yet started if we leave early
+        executor.close()  # the Dask client; local workers stay warm for the next batch
 
     if parts is not None:  # always read back, so fresh and resumed batches agree
         records = {i: _read_part(_part_path(parts, i)) for i in range(replications)}
@@ -268,123 +277,30 @@ def run_batch(
 
 
 def _execute(
+    executor: Executor,
     spec: ScenarioSpec,
     todo: list[int],
     seeds: list[int],
     commit: str,
     parts: Path | None,
-    workers: int,
 ) -> Generator[tuple[int, tuple[dict, pd.DataFrame] | None]]:
     """Run the replications in ``todo``; yield ``(i, record)`` as each finishes.
 
-    With ``parts``, each replication writes its part file itself and yields ``None`` as its
-    record (the caller reads the parts back).
+    With ``parts``, each replication's part file is written (by the local worker that ran it,
+    or here for a Dask worker, which may not see this filesystem) and ``None`` is yielded as
+    its record (the caller reads the parts back).
     """
-    workers = min(workers, len(todo))
-    if workers <= 1:
-        for i in todo:
-            yield _replicate(spec, i, seeds[i], commit, parts)
-        return
-    # "spawn", not Linux's default "fork": forking a parent that already runs threads (pyarrow's
-    # pools, tqdm's monitor) can deadlock and is deprecated in Python 3.12, and fresh workers
-    # inherit no state from the parent. Spawned interpreters are started with PYTHONHASHSEED=0,
-    # so nothing in a worker can vary with string hashing (runs do not depend on it anyway; the
-    # worker-count test checks that in-process and pooled results are identical).
-    context = multiprocessing.get_context("spawn")
-    saved = os.environ.get("PYTHONHASHSEED")
-    os.environ["PYTHONHASHSEED"] = "0"
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
-    try:
-        # Workers of a non-fork pool start as tasks are submitted, all of them here.
-        futures = [pool.submit(_replicate, spec, i, seeds[i], commit, parts) for i in todo]
-    finally:
-        if saved is None:
-            del os.environ["PYTHONHASHSEED"]
-        else:
-            os.environ["PYTHONHASHSEED"] = saved
-    try:
-        for future in as_completed(futures):
-            yield future.result()
-    except BaseException:
-        pool.shutdown(wait=True, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)
+    local = executor.local
+    tasks = [(spec, i, seeds[i], commit, parts if local else None) for i in todo]
+    for _, (i, record) in executor.imap_unordered(_replicate, tasks):
+        if record is not None and parts is not None:
+            _write_part(parts, i, *record)
+            record = None
+        yield i, record
 
 
-# How long a client waits for the scheduler to answer before giving up, in seconds.
+# How long a client waits for the scheduler to answer, the Dask handshake included, in seconds.
 CONNECT_TIMEOUT = 10.0
-
-
-def _connect(address: str):
-    """A ``distributed.Client`` connected to the scheduler at ``address`` (never a new cluster)."""
-    try:
-        import distributed
-    except ImportError:
-        raise BatchError(
-            "running on a Dask cluster needs the distributed package: "
-            'pip install -e ".[cluster]" (or pip install distributed)'
-        ) from None
-    if not isinstance(address, str) or not address.strip():
-        raise BatchError(f"scheduler must be an address like tcp://HOST:8786, got {address!r}")
-    try:
-        # An address, so the client connects and starts nothing; not the default client, so
-        # nothing else in this process picks it up.
-        return distributed.Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
-    except Exception as err:  # a bad address, nobody listening, or not a Dask scheduler
-        raise BatchError(
-            f"cannot connect to the Dask scheduler at {address!r}: {err or type(err).__name__}"
-        ) from None
-
-
-def _execute_on_cluster(
-    client,
-    spec: ScenarioSpec,
-    todo: list[int],
-    seeds: list[int],
-    commit: str,
-    parts: Path | None,
-) -> Generator[tuple[int, tuple[dict, pd.DataFrame] | None]]:
-    """Run the replications in ``todo`` on a Dask cluster; yield ``(i, record)`` as each finishes.
-
-    The workers return their records (``parts=None``) and this process writes the part files,
-    so they land in ``parts`` whether or not the workers see this filesystem.
-    """
-    import distributed
-
-    # pure=False: unique keys, so nothing is shared with another batch on the same scheduler
-    # (and the spec need not be tokenised). The spec travels by value with each task.
-    futures = [client.submit(_replicate, spec, i, seeds[i], commit, None, pure=False) for i in todo]
-    if todo and not client.scheduler_info().get("workers"):
-        print(
-            f"frontline: the Dask scheduler at {client.scheduler.address} has no workers yet; "
-            "the batch waits for some",
-            file=sys.stderr,
-        )
-    try:
-        for future in distributed.as_completed(futures, loop=client.loop):
-            try:
-                i, record = future.result()
-            except CancelledError as err:  # the scheduler went away (or cancelled the task)
-                kept = f"; finished replications are kept in {parts}, re-run to resume"
-                raise BatchError(
-                    f"the Dask cluster dropped the batch ({err}){kept if parts else ''}"
-                ) from None
-            except ModuleNotFoundError as err:
-                if err.name != "sim" and not str(err).startswith("No module named 'sim"):
-                    raise
-                raise BatchError(
-                    f"the Dask workers cannot import sim ({err}): install the frontline "
-                    "package on every worker"
-                ) from None
-            if parts is not None:
-                _write_part(parts, i, *record)
-                record = None
-            yield i, record
-    finally:
-        # A no-op for finished tasks; stops the rest if we leave early. Best effort: the
-        # scheduler may be gone, and the error that brought us here matters more.
-        with contextlib.suppress(Exception):
-            client.cancel(futures)
 
 
 def _replicate(

@@ -27,12 +27,10 @@ from __future__ import annotations
 
 import json
 import math
-import multiprocessing
 import os
 import time
 import tomllib
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -42,6 +40,7 @@ import pandas as pd
 from scipy.stats import qmc
 
 from sim.batch import replication_seeds
+from sim.executor import Executor
 from sim.params import PARAMS
 from sim.scenario import ScenarioSpec
 
@@ -211,27 +210,24 @@ def _run_one(task: tuple) -> tuple:
 
 
 class Runner:
-    """Runs many (spec, overrides, seed) tasks on a persistent pool of worker processes."""
+    """Runs many (spec, overrides, seed) tasks on the warm workers of :mod:`sim.executor`.
 
-    def __init__(self, workers: int | None = None) -> None:
-        self.workers = workers or os.cpu_count() or 1
-        self.pool = None
+    The workers are started once per process and kept across waves (and across calibrations,
+    batches and sweeps in the same process).
+    """
+
+    def __init__(self, workers: int | None = None, force_workers: bool = False) -> None:
+        self.executor = Executor(workers, force_workers=force_workers)
+        self.workers = self.executor.workers
         self.count = 0
-        if self.workers > 1:
-            os.environ.setdefault("PYTHONHASHSEED", "0")
-            context = multiprocessing.get_context("spawn")
-            self.pool = ProcessPoolExecutor(self.workers, mp_context=context)
 
     def map(self, tasks: list[tuple]) -> list[tuple]:
         self.count += len(tasks)
-        if self.pool is None:
-            return [_run_one(t) for t in tasks]
         # Results come back in task order, so nothing depends on which worker finished first.
-        return list(self.pool.map(_run_one, tasks, chunksize=1))
+        return self.executor.map(_run_one, [(t,) for t in tasks])
 
     def close(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown()
+        self.executor.close()
 
 
 def evaluate(
@@ -306,6 +302,7 @@ def calibrate(
     workers: int | None = None,
     log: Callable[[str], None] = print,
     sensitivity: bool = True,
+    force_workers: bool = False,
 ) -> CalibrationResult:
     """Fit the free parameters of ``search`` to ``targets`` (see module doc).
 
@@ -316,11 +313,14 @@ def calibrate(
     targets : sequence of Target
     search : Search
     workers : int, optional
-        Worker processes (default: all cores). Results do not depend on it.
+        Worker processes (default: all usable cores, and no more unless ``force_workers``).
+        Results do not depend on it.
     log : callable
         Receives one line of progress per stage.
     sensitivity : bool
         Also run the one-at-a-time sensitivity of the fit.
+    force_workers : bool
+        Allow more ``workers`` than usable cores.
 
     Returns
     -------
@@ -332,7 +332,7 @@ def calibrate(
     dims = len(search.params)
     lo, hi = np.zeros(dims), np.ones(dims)
     rows, all_unit, all_values = [], [], []
-    runner = Runner(workers)
+    runner = Runner(workers, force_workers)
     try:
         survivors = np.zeros(0, dtype=int)
         for wave in range(search.waves):

@@ -142,6 +142,11 @@ def _add_batch(verbs: argparse._SubParsersAction) -> None:
         "--workers", type=int, default=None, metavar="W", help="processes (default: all cores)"
     )
     p.add_argument(
+        "--force-workers",
+        action="store_true",
+        help="allow more --workers than this machine's cores (they only share the cores)",
+    )
+    p.add_argument(
         "--scheduler",
         default=None,
         metavar="ADDRESS",
@@ -188,6 +193,11 @@ def _add_sweep(verbs: argparse._SubParsersAction) -> None:
         "--workers", type=int, default=None, metavar="W", help="processes (default: all cores)"
     )
     p.add_argument(
+        "--force-workers",
+        action="store_true",
+        help="allow more --workers than this machine's cores (they only share the cores)",
+    )
+    p.add_argument(
         "--out",
         type=Path,
         required=True,
@@ -209,6 +219,11 @@ def _add_calibrate(verbs: argparse._SubParsersAction) -> None:
     p = verbs.add_parser("calibrate", help="fit the free parameters to the gain targets")
     p.add_argument("--quick", action="store_true", help="tiny budget (for tests and smoke runs)")
     p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    p.add_argument(
+        "--force-workers",
+        action="store_true",
+        help="allow more --workers than this machine's cores (they only share the cores)",
+    )
     p.add_argument("--targets", type=Path, default=None, help="targets TOML (calibration/)")
     p.add_argument("--search", type=Path, default=None, help="search settings TOML")
     p.add_argument("--out", type=Path, default=None, help="output directory (calibration/)")
@@ -405,6 +420,7 @@ def _batch(args: argparse.Namespace) -> int:
             until=args.until,
             out=args.out,
             scheduler=args.scheduler,
+            force_workers=args.force_workers,
         )
     except BatchError as err:  # bad arguments, another batch in --out, no scheduler: not a bug
         raise UsageError(str(err)) from None
@@ -431,6 +447,7 @@ def _sweep(args: argparse.Namespace) -> int:
         sweep.check_bounds(bounds)  # before loading the scenario: fail fast
         spec = _load_spec(args)
         common = {"seed": args.seed, "workers": args.workers, "until": args.until, "out": args.out}
+        common["force_workers"] = args.force_workers
         analysis = None
         if args.sobol:
             result, analysis = sweep.sweep_sobol(
@@ -456,6 +473,12 @@ def _calibrate(args: argparse.Namespace) -> int:
     out = args.out or cal.CALIBRATION_DIR
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers must be >= 1, got {args.workers}")
+    from sim.executor import ExecutorError, check_workers
+
+    try:  # before any run: a calibration takes a long time to reach its first pool
+        check_workers(args.workers, args.force_workers)
+    except ExecutorError as err:
+        raise UsageError(f"--{err}") from None
     try:
         targets = cal.load_targets(targets_path)
         search = cal.load_search(search_path, quick=args.quick)
@@ -468,7 +491,12 @@ def _calibrate(args: argparse.Namespace) -> int:
         sys.argv[1:] if sys.argv[1:2] == ["calibrate"] else ["calibrate"]
     )
     result = cal.calibrate(
-        specs, targets, search, workers=args.workers, sensitivity=not args.no_sensitivity
+        specs,
+        targets,
+        search,
+        workers=args.workers,
+        sensitivity=not args.no_sensitivity,
+        force_workers=args.force_workers,
     )
     cal.write_calibrated(result, out / "calibrated.toml", command)
     report = cal.write_report(result, out, command)

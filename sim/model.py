@@ -7,6 +7,12 @@ owned by the model; units are Mesa agents (:class:`sim.units.Unit`) on a
 ``mesa.discrete_space.Network`` of the theatre, their numbers kept in a :class:`UnitTable`.
 Every random number comes from the model's seeded generator (``rng``), directly or through the
 counter-based streams of :mod:`sim.rng` keyed from it.
+
+Construction is cheap after the first model in a process: what depends only on the theatre and
+the scenario's static fields (the supply network's structure, the sector of each node, the
+initial control map, the place names) is built once per process and shared read-only, and the
+Mesa ``Network`` (13k cells, ~0.1-0.4 s to build, read by no phase) is built on first access to
+:attr:`FrontlineModel.space`, which then puts every unit agent in the cell of its node.
 """
 
 from __future__ import annotations
@@ -48,15 +54,66 @@ def default_theatre() -> Theatre:
 
 @functools.cache
 def _graph_and_layout(theatre: Theatre) -> tuple:
-    # Built once per theatre and process: every model's Network reads the same graph, and the
-    # layout is the nodes' real coordinates (Mesa would otherwise run a spring layout).
+    # Built once per theatre and process, and only when a model's space is first read: every
+    # model's Network reads the same graph, and the layout is the nodes' real coordinates (Mesa
+    # would otherwise run a spring layout).
     graph = theatre.to_networkx()
     layout = {
         i: (float(x), float(y))
         for i, (x, y) in enumerate(zip(theatre.lon, theatre.lat, strict=True))
     }
-    names = frozenset(n for n in theatre.name.tolist() if n)
-    return graph, layout, names
+    return graph, layout
+
+
+@functools.cache
+def _place_names(theatre: Theatre) -> frozenset[str]:
+    return frozenset(n for n in theatre.name.tolist() if n)
+
+
+def _read_only(*arrays: np.ndarray) -> None:
+    # Shared between models: a write would leak into every other model of the process.
+    for a in arrays:
+        a.setflags(write=False)
+
+
+# Distinct fires reaches whose hub-distance tables a shared supply network keeps (a few MB each):
+# a sweep over a range parameter would otherwise grow them without bound in a warm worker.
+_MAX_REACHES = 4
+
+
+def _supply_network(theatre: Theatre) -> supply.SupplyNetwork:
+    net = _new_supply_network(theatre)
+    reaches = net.__dict__.get("_hub_pairs")
+    if reaches is not None and len(reaches) > _MAX_REACHES:
+        reaches.clear()  # recomputed on demand, identically
+    return net
+
+
+@functools.cache
+def _new_supply_network(theatre: Theatre) -> supply.SupplyNetwork:
+    # The supply graph's structure depends on the theatre alone; the caches it fills lazily
+    # (hub pairs by reach, adjacency lists) are functions of that structure, so every model of
+    # the process shares one network and its caches. Its per-run state lives in the model's
+    # supply trees.
+    net = supply.SupplyNetwork.from_theatre(theatre)
+    _read_only(net.u, net.v, net.cost, net.hub_nodes, net.xy)
+    return net
+
+
+@functools.cache
+def _sectors(theatre: Theatre, specs: tuple) -> command.Sectors:
+    # Nearest-anchor assignment of 13k nodes: a function of the theatre and the sectors' static
+    # fields (anchors, objectives, soil rules), which scenario events never change.
+    sectors = command.Sectors(theatre, specs)
+    _read_only(sectors.anchor_node, sectors.of_node, sectors.own_soil_only, sectors.objective)
+    return sectors
+
+
+@functools.cache
+def _initial_control(theatre: Theatre, date_key: str, holds: tuple) -> np.ndarray:
+    control = _control_with_holds(theatre, date_key, holds)
+    _read_only(control)
+    return control
 
 
 @functools.cache
@@ -76,7 +133,7 @@ def resolve_scenario(spec: ScenarioSpec | str | Path, theatre: Theatre) -> Scena
     path = Path(spec)
     if not path.suffix and not path.exists():
         path = SCENARIO_DIR / f"{spec}.toml"
-    return load_scenario(path, place_names=_graph_and_layout(theatre)[2])
+    return load_scenario(path, place_names=_place_names(theatre))
 
 
 class FrontlineModel(mesa.Model):
@@ -126,20 +183,20 @@ class FrontlineModel(mesa.Model):
         self._apply_schedule()  # so the initial state already shows day 0's scheduled inputs
 
         t = self.theatre
-        graph, layout, _ = _graph_and_layout(t)
-        self.space = Network(graph, layout=layout, random=self.random)
+        self._space: Network | None = None  # built on first access to .space
         self.xy = np.column_stack([t.x_km, t.y_km])
         self.depth_km = np.sqrt(t.area_km2)
         self.neighbors = t.neighbors_csr()[:2]
         self.edge_u, self.edge_v = _edge_index(t)
         self._front_key: np.ndarray | None = None  # control map the cached front belongs to
 
-        self.initial_control = initial_control(t, spec)
+        # Shared and read-only: the gains are measured against it for the whole run.
+        self.initial_control = _initial_control(t, spec.initial_control, spec.holds)
         self.control = self.initial_control.copy()
         self.fortification = np.zeros(t.n_nodes)
         self.penetration = np.zeros(t.n_nodes)
         self.loss_memory = np.zeros(t.n_nodes)  # averaged daily loss fraction of defenders
-        self.supply_net = supply.SupplyNetwork.from_theatre(t)
+        self.supply_net = _supply_network(t)
         self.supply_level = np.zeros((2, t.n_nodes))
         self.connected = np.zeros((2, t.n_nodes), dtype=bool)
         self.supply_trees: list[supply.SupplyTree | None] = [None, None]  # updated in place
@@ -147,7 +204,7 @@ class FrontlineModel(mesa.Model):
 
         self.units = UnitTable()
         self.unit_by_row: list[Unit] = []
-        self.sectors = command.Sectors(t, spec.sectors)
+        self.sectors = _sectors(t, spec.sectors)
         self.sector_posture = self.sectors.initial_postures()
         self.surprise_day = np.full((2, len(spec.sectors)), -10_000)
         self.threat = np.zeros((2, len(spec.sectors)))
@@ -161,6 +218,27 @@ class FrontlineModel(mesa.Model):
         supply.supply_phase(self)
         self.recorder = metrics.Recorder(self)
         self.recorder.collect(self)
+
+    # --- the Mesa space ------------------------------------------------------------------------
+    @property
+    def space(self) -> Network:
+        """The theatre as a ``mesa.discrete_space.Network``, each living unit in its node's cell.
+
+        Built on first access (no phase reads it, and it is the bulk of a model's construction
+        cost); the units are then placed in the cells of their nodes, and every later move
+        (:meth:`sim.units.Unit.move_to_node`) keeps cell and table in step. Each access also
+        re-places any unit whose table node differs from its cell, so the unit table stays the
+        one source of truth.
+        """
+        space = self._space
+        if space is None:
+            graph, layout = _graph_and_layout(self.theatre)
+            # Building a Network draws no random numbers (it only keeps the generator), so a
+            # model whose space is built, early, late or never, runs the same.
+            space = self._space = Network(graph, layout=layout, random=self.random)
+        for agent in self.agents_by_type.get(Unit, ()):
+            agent._place(space)
+        return space
 
     # --- time -------------------------------------------------------------------------------
     @property
@@ -244,10 +322,14 @@ def initial_control(theatre: Theatre, spec: ScenarioSpec) -> np.ndarray:
     -------
     ndarray of int8, shape (n_nodes,)
     """
+    return _control_with_holds(theatre, spec.initial_control, spec.holds)
+
+
+def _control_with_holds(theatre: Theatre, date_key: str, holds: tuple) -> np.ndarray:
     t = theatre
-    control = t.control(spec.initial_control).astype(np.int8)
+    control = t.control(date_key).astype(np.int8)
     xy = np.column_stack([t.x_km, t.y_km])
-    for hold in spec.holds:
+    for hold in holds:
         centre = xy[t.node_by_name(hold.place)]
         near = np.hypot(*(xy - centre).T) <= hold.radius_km
         if hold.soil is not None:

@@ -15,7 +15,8 @@ Designs (:func:`design`), all from ``scipy.stats.qmc`` and deterministic for a s
 
 Integer registry parameters are rounded to whole numbers (a grid's repeated levels merged).
 
-With ``workers > 1`` the points are shared out among processes (a pool started once per sweep),
+With ``workers > 1`` the points are shared out among the warm worker processes of
+:mod:`sim.executor` (started once per process, reused by every sweep, batch and calibration),
 each point's replications running in turn in its process; the tables are the same for any
 number of workers.
 
@@ -46,12 +47,9 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import multiprocessing
-import os
 import sys
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -64,6 +62,7 @@ from tqdm import tqdm
 
 from sim import __version__
 from sim.batch import replication_seeds, run_batch
+from sim.executor import Executor, ExecutorError, check_workers
 from sim.outputs import atomic_write, claim_directory, write_json
 from sim.params import PARAMS, suggest
 from sim.scenario import ScenarioSpec
@@ -312,6 +311,8 @@ def run_sweep(
     until: date | None = None,
     out: Path | None = None,
     progress: bool | None = None,
+    *,
+    force_workers: bool = False,
 ) -> SweepResult:
     """Run a batch of ``replications`` at every point of ``design``, with common random numbers.
 
@@ -327,10 +328,13 @@ def run_sweep(
         Batch seed of **every** point, so point ``i``'s replication ``r`` has seed
         ``replication_seeds(seed, replications)[r]`` whatever ``i`` is.
     workers : int, optional
-        Processes (all cores by default; ``1`` runs in this process). The points are shared
-        out among them, each point's replications running one after another in its process
-        (so with ``workers > 1``, call this under ``if __name__ == "__main__":``). The tables
-        are the same for any ``workers``.
+        Processes (all usable cores by default, and no more unless ``force_workers``; ``1``
+        runs in this process). The points are shared out among the warm workers of
+        :mod:`sim.executor`, each point's replications running one after another in its
+        process (so with ``workers > 1``, call this under ``if __name__ == "__main__":``). The
+        tables are the same for any ``workers``.
+    force_workers : bool
+        Allow more ``workers`` than usable cores.
     until, progress
         As in :func:`sim.batch.run_batch` (``progress`` is a bar over points).
     out : pathlib.Path, optional
@@ -356,10 +360,10 @@ def run_sweep(
         raise SweepError("the design has missing values")
     if isinstance(replications, bool) or not isinstance(replications, int) or replications < 1:
         raise SweepError(f"replications must be a whole number >= 1, got {replications!r}")
-    if workers is None:
-        workers = os.cpu_count() or 1
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise SweepError(f"workers must be a whole number >= 1, got {workers!r}")
+    try:
+        workers = check_workers(workers, force_workers)
+    except ExecutorError as err:
+        raise SweepError(str(err)) from None
     attrs = _jsonable(design.attrs)
     design = design.reset_index(drop=True).astype(float)
     design.attrs = attrs
@@ -396,9 +400,14 @@ def run_sweep(
         file=sys.stderr,
         disable=not show,
     ) as bar:
-        for i, result in _execute(tasks, workers):
-            batches[i] = result
-            bar.update(1)
+        # Each point's batch runs in one worker, its replications one after another, so the
+        # warm pool is shared out by points. The tables do not depend on how the points are
+        # spread over processes: a replication's seed depends only on the sweep seed and its
+        # index.
+        with Executor(workers, force_workers=force_workers) as executor:
+            for i, result in executor.imap_unordered(_point_batch, tasks):
+                batches[i] = result
+                bar.update(1)
     batches = [batches[i] for i in range(len(specs))]
     computed = [(i, r) for i, b in enumerate(batches) for r in b.computed]
 
@@ -434,40 +443,6 @@ def _point_batch(
         spec, replications, seed=seed, workers=1, until=until, out=out, progress=False
     )
     return _PointBatch(result.runs, result.summary, list(result.computed or []))
-
-
-def _execute(tasks: list[tuple], workers: int):
-    """Run each point's batch, one point per process; yield ``(point, _PointBatch)``.
-
-    A point's replications run in the process that runs the point, so a pool is started once
-    per sweep, not once per point (a spawned worker takes ~1.7 s to start, as long as a
-    quarter-year run). The tables do not depend on how the points are spread over processes:
-    a replication's seed depends only on the sweep seed and its index.
-    """
-    workers = min(workers, len(tasks))
-    if workers <= 1:
-        for i, task in enumerate(tasks):
-            yield i, _point_batch(*task)
-        return
-    # As in sim.batch: "spawn" (no forking of a threaded parent), PYTHONHASHSEED=0 in workers.
-    context = multiprocessing.get_context("spawn")
-    saved = os.environ.get("PYTHONHASHSEED")
-    os.environ["PYTHONHASHSEED"] = "0"
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
-    try:
-        futures = {pool.submit(_point_batch, *task): i for i, task in enumerate(tasks)}
-    finally:
-        if saved is None:
-            del os.environ["PYTHONHASHSEED"]
-        else:
-            os.environ["PYTHONHASHSEED"] = saved
-    try:
-        for future in as_completed(futures):
-            yield futures[future], future.result()
-    except BaseException:
-        pool.shutdown(wait=True, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)
 
 
 def _point(design: pd.DataFrame, i: int) -> dict[str, float | int]:
@@ -712,6 +687,8 @@ def sweep_sobol(
     progress: bool | None = None,
     n_resamples: int = 999,
     confidence_level: float = 0.95,
+    *,
+    force_workers: bool = False,
 ) -> tuple[SweepResult, SobolAnalysis]:
     """Sobol' indices of model outcomes: a sweep over the Saltelli design, then the analysis.
 
@@ -743,7 +720,17 @@ def sweep_sobol(
     def model(points: pd.DataFrame) -> pd.DataFrame:
         points = _round_integers(points)
         points.attrs = {**points.attrs, "kind": "saltelli", "outcomes": list(outcomes)}
-        result = run_sweep(spec, points, replications, seed, workers, until, out, progress)
+        result = run_sweep(
+            spec,
+            points,
+            replications,
+            seed,
+            workers,
+            until,
+            out,
+            progress,
+            force_workers=force_workers,
+        )
         results.append(result)
         return result.point_means()[list(outcomes)]
 

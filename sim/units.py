@@ -5,6 +5,10 @@ Each :class:`Unit` is a Mesa ``CellAgent`` standing on a cell of the theatre's
 one row of a :class:`UnitTable`, a struct of numpy arrays owned by the model, and the agent's
 attributes read and write that row. The hot phases therefore work on whole arrays at once, and a
 user still meets ordinary agents: ``unit.personnel``, ``unit.posture``, ``unit.cell``.
+
+The table is the one source of truth, the unit's node included. The model's Mesa space is built
+only when someone reads it (``model.space`` or ``unit.cell``); a unit's cell is then the cell of
+its table node, and moving a unit keeps the two in step.
 """
 
 from __future__ import annotations
@@ -13,8 +17,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from mesa.discrete_space import CellAgent
+from mesa.discrete_space.cell_agent import HasCell
 
 if TYPE_CHECKING:
+    from mesa.discrete_space import Cell, Network
+
     from sim.model import FrontlineModel
 
 UKRAINE, RUSSIA = 0, 1
@@ -152,7 +159,32 @@ class Unit(CellAgent):
             arrival_day=arrival_day,
         )
         model.unit_by_row.append(self)
-        self.cell = model.space[node]
+        if model._space is not None:  # else placed when the space is built
+            self._place(model._space)
+
+    @property
+    def cell(self) -> Cell | None:
+        """The Mesa cell of the unit's node (``None`` once removed); builds the space if needed."""
+        if self.model._space is None:
+            _ = self.model.space  # builds it and places every unit, this one included
+        return self._mesa_cell
+
+    @cell.setter
+    def cell(self, cell: Cell | None) -> None:
+        if cell is None and self._mesa_cell is None:
+            return  # removal of a unit that was never placed: nothing to undo, no space needed
+        if cell is not None and self.model._space is None:
+            _ = self.model.space  # place every unit first, so Mesa's cell bookkeeping is complete
+        HasCell.cell.fset(self, cell)
+        if cell is not None:
+            self.model.units.node[self.row] = cell.coordinate
+
+    def _place(self, space: Network) -> None:
+        """Put the unit in the cell of its table node (a no-op if it is there already)."""
+        node = int(self.model.units.node[self.row])
+        cell = self._mesa_cell
+        if cell is None or cell.coordinate != node:
+            HasCell.cell.fset(self, space[node])
 
     @property
     def side_name(self) -> str:
@@ -165,7 +197,9 @@ class Unit(CellAgent):
     def move_to_node(self, node: int) -> None:
         """Move the unit to a theatre node (keeps the Mesa cell and the table in step)."""
         self.model.units.node[self.row] = node
-        self.cell = self.model.space[int(node)]
+        space = self.model._space
+        if space is not None:  # else the unit is placed when the space is built
+            HasCell.cell.fset(self, space[int(node)])
 
     def remove(self) -> None:
         self.model.units.alive[self.row] = False
