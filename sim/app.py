@@ -46,7 +46,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 from sim.mapping import map_geometry  # noqa: E402
 from sim.model import SCENARIO_DIR, FrontlineModel, default_theatre, resolve_scenario  # noqa: E402
 from sim.params import PARAMS  # noqa: E402
-from sim.scenario import ScenarioSpec  # noqa: E402
+from sim.scenario import ScenarioError, ScenarioSpec  # noqa: E402
 from sim.theatre.theatre import Theatre  # noqa: E402
 from sim.units import POSTURES, RUSSIA, UKRAINE  # noqa: E402
 
@@ -140,6 +140,7 @@ class ViewModel(FrontlineModel):
         # Mesa 3.5's Reset also passes `scenario=` (a default mesa Scenario built from the
         # model's): the frontline scenario is `spec`, so that one is ignored.
         del scenario
+        _check_listed(spec)
         seed, note = _seed(rng)
         theatre = theatre if theatre is not None else default_theatre()
         loaded = resolve_scenario(spec, theatre)
@@ -163,6 +164,22 @@ SLIDER_START: dict[str, float] = {}
 
 def _scenario_names() -> list[str]:
     return sorted(p.stem for p in SCENARIO_DIR.glob("*.toml"))
+
+
+def _check_listed(spec: str | Path | ScenarioSpec) -> None:
+    """Refuse a scenario the chooser does not list: the page's Select sends a string, and a
+    crafted request must not make the server load any file it names."""
+    if isinstance(spec, ScenarioSpec):
+        return
+    listed = set(_scenario_names())
+    launch = os.environ.get(SCENARIO_ENV)
+    if launch:  # the scenario the view was started with, as `frontline view` passes it
+        listed.add(launch)
+    if str(spec) not in listed:
+        raise ScenarioError(
+            f"scenario {str(spec)!r} is not one the view offers; choose one of: "
+            + ", ".join(sorted(listed))
+        )
 
 
 def _fmt(x: float) -> str:
