@@ -32,6 +32,7 @@ import sys
 import tempfile
 import tomllib
 import traceback
+import warnings
 from datetime import date
 from pathlib import Path
 
@@ -66,7 +67,9 @@ def main(argv: list[str] | None = None) -> int:
         (Ctrl-C); 141 the reader of stdout went away (``frontline theatre info | head``).
     """
     try:
-        code = _dispatch(argv)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            code = _dispatch(argv)
         sys.stdout.flush()  # a closed pipe shows up here, not at exit, where it cannot be caught
         return code
     except KeyboardInterrupt:
@@ -98,6 +101,11 @@ def _dispatch(argv: list[str] | None) -> int:
     except SystemExit as done:  # argparse has printed usage or help already
         return done.code if isinstance(done.code, int) else 2
     return args.handler(args)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings as one line on stderr, like errors (no source file and line of ``sim``)."""
+    print(f"{PROG}: warning: {message}", file=sys.stderr)
 
 
 def _one_line(err: BaseException) -> str:
@@ -566,7 +574,9 @@ def _check_theatre(spec: ScenarioSpec) -> None:
 
 def _check_replications(replications: int, spec: ScenarioSpec) -> None:
     if replications < 1:
-        raise UsageError(f"--replications = {replications}: must be >= 1")
+        raise UsageError(
+            f"--replications: replications must be a whole number >= 1, got {replications}"
+        )
     days = (spec.end - spec.start).days
     validate.REPLICATIONS.check(replications, "--replications", validate.replication_bytes(days))
 

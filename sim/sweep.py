@@ -62,9 +62,9 @@ import scipy.stats
 from scipy.stats import qmc
 from tqdm import tqdm
 
-from sim import __version__
+from sim import __version__, validate
 from sim.batch import replication_seeds, run_batch
-from sim.outputs import atomic_write, claim_directory, write_json
+from sim.outputs import atomic_write, claim_directory, write_checksums, write_json
 from sim.params import PARAMS, suggest
 from sim.scenario import ScenarioSpec
 
@@ -84,6 +84,7 @@ __all__ = [
 
 DESIGNS = ("grid", "lhs", "sobol")
 MANIFEST = "sweep.json"
+_STORED = (MANIFEST, "design.parquet", "sweep.parquet", "summary.json")  # in checksums.json
 # Columns of a batch's runs table that identify or describe a run rather than measure it.
 _PROVENANCE = ("content_hash", "version", "git_commit")
 _QUANTILES = ("p05", "p50", "p95", "mean")
@@ -93,6 +94,17 @@ Bounds = Mapping[str, tuple[float, float]]
 
 class SweepError(ValueError):
     """A sweep that cannot be run: bad design, bounds or arguments, or ``out`` holds another."""
+
+
+class SweepWarning(UserWarning):
+    """A design that runs, but not quite as asked (grid levels merged by rounding)."""
+
+
+def _check_points(points: int, where: str) -> None:
+    try:
+        validate.POINTS.check(points, where)
+    except validate.InputError as err:
+        raise SweepError(str(err)) from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -172,13 +184,30 @@ def design(kind: str, bounds: Bounds, samples: int, seed: int = 0) -> pd.DataFra
     low = np.array([bounds[k][0] for k in names])
     high = np.array([bounds[k][1] for k in names])
     d = len(names)
+    # Counted before anything is built: a 10**9-point grid must fail now, not fill memory.
+    if kind == "grid":
+        _check_points(samples**d, f"--samples {samples} with {d} parameters: grid points")
+    else:
+        _check_points(samples, "--samples")
     if kind == "grid":
         if samples < 2:
             raise SweepError(f"a grid needs samples >= 2 levels per parameter, got {samples}")
         levels = []
         for k, lo, hi in zip(names, low, high, strict=True):
             values = np.linspace(lo, hi, samples)
-            levels.append(np.unique(_round(values)) if PARAMS[k].integer else values)
+            if PARAMS[k].integer:
+                kept = np.unique(_round(values))
+                if len(kept) < samples:
+                    warnings.warn(
+                        f"--param {k}: {samples} levels of a whole-number parameter over "
+                        f"[{lo:g}, {hi:g}] round to only {len(kept)} distinct values "
+                        f"({', '.join(f'{v:g}' for v in kept)}); the repeats are merged, so the "
+                        f"grid has fewer points (use --samples {len(kept)} or a wider range)",
+                        SweepWarning,
+                        stacklevel=2,
+                    )
+                values = kept
+            levels.append(values)
         points = np.array(list(itertools.product(*levels)), dtype=float).reshape(-1, d)
     else:
         if samples < 1:
@@ -360,6 +389,7 @@ def run_sweep(
         workers = os.cpu_count() or 1
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise SweepError(f"workers must be a whole number >= 1, got {workers!r}")
+    _check_points(len(design), "design points")
     attrs = _jsonable(design.attrs)
     design = design.reset_index(drop=True).astype(float)
     design.attrs = attrs
@@ -415,6 +445,7 @@ def run_sweep(
     if out is not None:
         atomic_write(out / "sweep.parquet", lambda p: runs.to_parquet(p, index=False))
         write_json(out / "summary.json", summary)
+        write_checksums(out, _STORED)
     return SweepResult(design, runs, summary, out, computed)
 
 
@@ -751,6 +782,7 @@ def sweep_sobol(
     if out is not None:
         text = json.dumps(analysis.to_dict(), indent=2) + "\n"
         atomic_write(Path(out) / "sobol.json", lambda p: p.write_text(text))
+        write_checksums(Path(out), [*_STORED, "sobol.json"])
     return results[0], analysis
 
 

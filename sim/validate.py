@@ -16,6 +16,7 @@ raised with an environment variable, named in the message that refuses a size:
 from __future__ import annotations
 
 import difflib
+import operator
 import os
 import shutil
 import tempfile
@@ -139,9 +140,13 @@ def replication_bytes(days: int) -> int:
 
 def check_seed(seed: object, where: str = "--seed") -> int:
     """``seed`` as an int in ``[0, 2**63 - 1]``; :class:`InputError` otherwise."""
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= SEED_MAX:
+    try:
+        value = None if isinstance(seed, bool) else operator.index(seed)  # int or numpy int
+    except TypeError:
+        value = None
+    if value is None or not 0 <= value <= SEED_MAX:
         raise InputError(f"{where} = {seed!r}: a seed must be a whole number in [0, 2**63 - 1]")
-    return seed
+    return value
 
 
 def check_out_dir(out: Path, where: str = "--out") -> None:
