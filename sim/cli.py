@@ -510,7 +510,9 @@ def _calibrate(args: argparse.Namespace) -> int:
         targets = cal.load_targets(targets_path)
         search = cal.load_search(search_path, quick=args.quick)
     except (ValueError, KeyError, TypeError, AttributeError, tomllib.TOMLDecodeError) as err:
-        raise UsageError(f"{err}") from None
+        text = str(err)
+        named = str(targets_path) in text or str(search_path) in text
+        raise UsageError(text if named else f"{targets_path} or {search_path}: {text}") from None
     names = _place_names()
     specs = [load_scenario(find_scenario(t.scenario), place_names=names) for t in targets]
     out.mkdir(parents=True, exist_ok=True)

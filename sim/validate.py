@@ -150,30 +150,22 @@ def check_seed(seed: object, where: str = "--seed") -> int:
 
 
 def check_out_dir(out: Path, where: str = "--out") -> None:
-    """Check that ``out`` can be written before anything runs.
+    """Check that ``out`` can be written before anything runs (creating it if need be).
 
-    ``out`` may exist (a directory we can write into) or not (its nearest existing parent must
-    be a writable directory). There must be at least :data:`MIN_FREE_BYTES` free on its disk.
+    The only reliable test (ACLs, read-only mounts, root on a full disk) is to do it: make the
+    directory, write a file there and remove it. There must also be at least
+    :data:`MIN_FREE_BYTES` free on its disk.
     """
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise InputError(f"{where} {out}: exists and is not a directory; name a directory")
-    probe = out
-    while not probe.exists():
-        if probe.parent == probe:
-            break
-        probe = probe.parent
-    if not probe.is_dir():
-        raise InputError(f"{where} {out}: {probe} is not a directory")
-    if probe == out:
-        try:  # the only reliable test (ACLs, read-only mounts): write a file and remove it
-            with tempfile.TemporaryFile(dir=out):
-                pass
-        except OSError as err:
-            raise InputError(f"{where} {out}: cannot write there ({err.strerror})") from None
-    elif not os.access(probe, os.W_OK | os.X_OK):
-        raise InputError(f"{where} {out}: cannot create it ({probe} is not writable)")
-    free = shutil.disk_usage(probe).free
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as err:
+        raise InputError(f"{where} {out}: cannot write there ({err.strerror})") from None
+    free = shutil.disk_usage(out).free
     if free < MIN_FREE_BYTES:
         raise InputError(
             f"{where} {out}: only {free // 2**20} MiB free on its disk; "
