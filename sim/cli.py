@@ -100,6 +100,10 @@ def _dispatch(argv: list[str] | None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as done:  # argparse has printed usage or help already
         return done.code if isinstance(done.code, int) else 2
+    for name, value in vars(args).items():  # no file name or value can hold a NUL
+        for item in value if isinstance(value, list) else [value]:
+            if "\0" in str(item):
+                raise UsageError(f"--{name.replace('_', '-')}: contains a NUL character")
     return args.handler(args)
 
 

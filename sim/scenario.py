@@ -501,6 +501,8 @@ def _named_file(parent: Path, value: object, at: _At, roots: tuple[Path, ...]) -
     must not make frontline read (and echo in errors) any file of the user's.
     """
     name = _str(value, at)
+    if "\0" in name:
+        raise at.error("a file name cannot contain a NUL character", name)
     path = parent.parent / name
     real = path.resolve()
     if real.suffix != ".toml":
