@@ -15,6 +15,7 @@ raised with an environment variable, named in the message that refuses a size:
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import operator
 import os
@@ -150,22 +151,28 @@ def check_seed(seed: object, where: str = "--seed") -> int:
 
 
 def check_out_dir(out: Path, where: str = "--out") -> None:
-    """Check that ``out`` can be written before anything runs (creating it if need be).
+    """Check that ``out`` can be written before anything runs.
 
     The only reliable test (ACLs, read-only mounts, root on a full disk) is to do it: make the
-    directory, write a file there and remove it. There must also be at least
+    directory, write a file there, and remove both (so a refused command leaves no trace).
+    There must also be at least
     :data:`MIN_FREE_BYTES` free on its disk.
     """
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise InputError(f"{where} {out}: exists and is not a directory; name a directory")
+    made = [p for p in (out, *out.parents) if not p.exists()]  # removed again: no trace left
     try:
         out.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=out):
             pass
+        free = shutil.disk_usage(out).free
     except OSError as err:
         raise InputError(f"{where} {out}: cannot write there ({err.strerror})") from None
-    free = shutil.disk_usage(out).free
+    finally:
+        for p in made:  # deepest first
+            with contextlib.suppress(OSError):
+                p.rmdir()
     if free < MIN_FREE_BYTES:
         raise InputError(
             f"{where} {out}: only {free // 2**20} MiB free on its disk; "

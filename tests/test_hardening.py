@@ -493,3 +493,13 @@ def test_a_closed_pipe_exits_quietly():
     _, err = proc.communicate(timeout=60)
     assert b"Traceback" not in err and b"BrokenPipeError" not in err, err.decode()
     assert proc.returncode == 141
+
+
+def test_out_on_a_full_disk_is_refused_before_simulating(tmp_path, capsys, monkeypatch):
+    import shutil as sh
+
+    usage = sh.disk_usage(tmp_path)
+    monkeypatch.setattr(sh, "disk_usage", lambda p: usage._replace(free=1024))
+    code = main(["run", "baseline_2024", "--until", "2024-01-02", "--out", str(tmp_path / "o")])
+    one_line_error(capsys, code, "--out", "MiB free on its disk")
+    assert not (tmp_path / "o").exists()  # a refused command leaves no trace
