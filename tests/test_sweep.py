@@ -248,6 +248,7 @@ def test_sweep_uses_common_random_numbers_and_writes_its_tables(tiny):
     design_back = pd.read_parquet(out / "design.parquet")
     pd.testing.assert_frame_equal(design_back, points, check_like=True)
     assert sorted(p.name for p in out.iterdir()) == [
+        "checksums.json",
         "design.parquet",
         "point_0000",
         "point_0001",
