@@ -604,6 +604,8 @@ def _view(args: argparse.Namespace) -> int:
     if warning:
         print(f"{PROG}: warning: {warning}", file=sys.stderr)
     env = {**os.environ, "FRONTLINE_VIEW_SCENARIO": str(path.resolve())}
+    if args.allow_path:
+        env["FRONTLINE_VIEW_ALLOW"] = os.pathsep.join(str(p.resolve()) for p in args.allow_path)
     root = str(Path(__file__).resolve().parents[1])  # so `sim.app` imports from any directory
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
     cmd = [sys.executable, "-m", "solara", "run", "sim.app", "--host", args.host]

@@ -518,3 +518,17 @@ def test_out_on_a_full_disk_is_refused_before_simulating(tmp_path, capsys, monke
     code = main(["run", "baseline_2024", "--until", "2024-01-02", "--out", str(tmp_path / "o")])
     one_line_error(capsys, code, "--out", "MiB free on its disk")
     assert not (tmp_path / "o").exists()  # a refused command leaves no trace
+
+
+def test_view_passes_allow_path_to_the_server(fake_server, tmp_path, monkeypatch, capsys):
+    from sim import app
+
+    write(tmp_path / "outside" / "base.toml", SCENARIO)
+    leaf = write(tmp_path / "mine" / "leaf.toml", 'extends = "../outside/base.toml"\n')
+    one_line_error(capsys, main(["view", str(leaf)]), "--allow-path")
+    envs = []
+    monkeypatch.setattr(subprocess, "Popen", lambda cmd, env: envs.append(env) or fake_server(cmd))
+    assert main(["view", str(leaf), "--allow-path", str(tmp_path / "outside")]) == 0
+    for key in (app.SCENARIO_ENV, app.ALLOW_ENV):
+        monkeypatch.setenv(key, envs[0][key])
+    assert app.ViewModel(envs[0][app.SCENARIO_ENV], rng=0).spec.name == "hard"
