@@ -399,7 +399,12 @@ def render_parameters_doc() -> str:
 
 
 def _theatre_build(args: argparse.Namespace) -> int:
-    from sim.theatre import build  # needs the [build] extras
+    try:
+        from sim.theatre import build  # needs the [build] extras
+    except ImportError as err:
+        raise UsageError(
+            f'theatre build needs the build extras ({err}): pip install -e ".[build]"'
+        ) from None
 
     summary = build.build_theatre(
         args.frontlines or build.DEFAULT_FRONTLINES, args.out or build.DEFAULT_OUT
