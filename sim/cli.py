@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import json
 import os
 import sys
@@ -84,14 +85,28 @@ def main(argv: list[str] | None = None) -> int:
     except (ScenarioError, UsageError, InputError, FileNotFoundError) as err:
         print(f"{PROG}: error: {_one_line(err)}", file=sys.stderr)
         return 2
+    except OSError as err:
+        if err.errno not in _ENVIRONMENT_ERRNOS:
+            return _internal_error(err)
+        # The machine, not frontline: a full disk, a read-only or forbidden place.
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"{PROG}: error: {where}{err.strerror}", file=sys.stderr)
+        return 2
     except Exception as err:  # a bug: keep the traceback, but in a file, not on the screen
-        saved = _save_traceback()
-        print(
-            f"{PROG}: internal error ({type(err).__name__}: {_one_line(err)}); "
-            f"traceback saved to {saved}; please report it",
-            file=sys.stderr,
-        )
-        return 1
+        return _internal_error(err)
+
+
+def _internal_error(err: BaseException) -> int:
+    saved = _save_traceback()
+    print(
+        f"{PROG}: internal error ({type(err).__name__}: {_one_line(err)}); "
+        f"traceback saved to {saved}; please report it",
+        file=sys.stderr,
+    )
+    return 1
+
+
+_ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS}
 
 
 def _dispatch(argv: list[str] | None) -> int:

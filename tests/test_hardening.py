@@ -532,3 +532,15 @@ def test_view_passes_allow_path_to_the_server(fake_server, tmp_path, monkeypatch
     for key in (app.SCENARIO_ENV, app.ALLOW_ENV):
         monkeypatch.setenv(key, envs[0][key])
     assert app.ViewModel(envs[0][app.SCENARIO_ENV], rng=0).spec.name == "hard"
+
+
+def test_a_full_disk_while_writing_is_a_clear_error(monkeypatch, capsys):
+    import errno
+
+    def full(args):
+        raise OSError(errno.ENOSPC, "No space left on device", "/data/out/daily.parquet")
+
+    parser = sim.cli._build_parser
+    monkeypatch.setattr(sim.cli, "_build_parser", lambda: _with_handler(parser(), "params", full))
+    code = main(["params"])
+    one_line_error(capsys, code, "/data/out/daily.parquet: No space left on device")
