@@ -761,6 +761,7 @@ def sweep_sobol(
 
     bounds = check_bounds(bounds)
     _power_of_two(n)
+    _check_points(n * (len(bounds) + 2), f"--samples {n} with {len(bounds)} parameters: points")
     known = ["days", *SUMMARY_OUTCOMES, "collapse", "collapse_day"]
     if not outcomes:
         raise SweepError("name at least one outcome to analyse")

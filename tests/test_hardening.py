@@ -30,7 +30,7 @@ import sim.cli
 from sim.batch import BatchError, read_tables, run_batch
 from sim.cli import main
 from sim.scenario import CONSTRUCTION_ONLY, ScenarioError, find_scenario, load_scenario
-from sim.sweep import SweepError, SweepWarning, design
+from sim.sweep import SweepError, SweepWarning, design, sweep_sobol
 from sim.validate import POINTS, REPLICATIONS, UNITS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -217,6 +217,8 @@ def test_design_points_are_bounded_before_any_allocation(capsys, tmp_path):
         design("grid", bounds, 1000)
     with pytest.raises(SweepError, match="FRONTLINE_MAX_POINTS"):
         design("lhs", bounds, 10**9)
+    with pytest.raises(SweepError, match=r"--samples 1073741824 with 3 parameters.*MAX_POINTS"):
+        sweep_sobol(None, bounds, ["russia_gain_km2"], 2**30, 1)
     assert POINTS.value() >= 1000
 
 
