@@ -46,7 +46,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 from sim.mapping import map_geometry  # noqa: E402
 from sim.model import SCENARIO_DIR, FrontlineModel, default_theatre, resolve_scenario  # noqa: E402
 from sim.params import PARAMS  # noqa: E402
-from sim.scenario import ScenarioSpec  # noqa: E402
+from sim.scenario import ScenarioError, ScenarioSpec, load_scenario  # noqa: E402
 from sim.theatre.theatre import Theatre  # noqa: E402
 from sim.units import POSTURES, RUSSIA, UKRAINE  # noqa: E402
 
@@ -63,6 +63,7 @@ __all__ = [
 ]
 
 SCENARIO_ENV = "FRONTLINE_VIEW_SCENARIO"
+ALLOW_ENV = "FRONTLINE_VIEW_ALLOW"  # directories `frontline view --allow-path` allowed
 DEFAULT_SCENARIO = "baseline_2024"
 TARGETS_FILE = Path(__file__).resolve().parents[1] / "calibration" / "targets.toml"
 
@@ -140,9 +141,10 @@ class ViewModel(FrontlineModel):
         # Mesa 3.5's Reset also passes `scenario=` (a default mesa Scenario built from the
         # model's): the frontline scenario is `spec`, so that one is ignored.
         del scenario
+        _check_listed(spec)
         seed, note = _seed(rng)
         theatre = theatre if theatre is not None else default_theatre()
-        loaded = resolve_scenario(spec, theatre)
+        loaded = _resolve(spec, theatre)
         overrides = {}
         for key, value in values.items():
             start = SLIDER_START.get(key)
@@ -163,6 +165,32 @@ SLIDER_START: dict[str, float] = {}
 
 def _scenario_names() -> list[str]:
     return sorted(p.stem for p in SCENARIO_DIR.glob("*.toml"))
+
+
+def _resolve(spec: str | Path | ScenarioSpec, theatre: Theatre) -> ScenarioSpec:
+    """The scenario the view shows; the launch scenario may read the directories that
+    ``frontline view --allow-path`` allowed (passed in :data:`ALLOW_ENV`)."""
+    launch = os.environ.get(SCENARIO_ENV)
+    allow = [p for p in os.environ.get(ALLOW_ENV, "").split(os.pathsep) if p]
+    if allow and launch and str(spec) == launch:
+        return load_scenario(launch, place_names=[n for n in theatre.name if n], allow=allow)
+    return resolve_scenario(spec, theatre)
+
+
+def _check_listed(spec: str | Path | ScenarioSpec) -> None:
+    """Refuse a scenario the chooser does not list: the page's Select sends a string, and a
+    crafted request must not make the server load any file it names."""
+    if isinstance(spec, ScenarioSpec):
+        return
+    listed = set(_scenario_names())
+    launch = os.environ.get(SCENARIO_ENV)
+    if launch:  # the scenario the view was started with, as `frontline view` passes it
+        listed.add(launch)
+    if str(spec) not in listed:
+        raise ScenarioError(
+            f"scenario {str(spec)!r} is not one the view offers; choose one of: "
+            + ", ".join(sorted(listed))
+        )
 
 
 def _fmt(x: float) -> str:
@@ -524,7 +552,7 @@ _solara_viz.make_initial_grid_layout = _grid_layout
 
 
 def _launch_scenario() -> ScenarioSpec:
-    return resolve_scenario(os.environ.get(SCENARIO_ENV) or DEFAULT_SCENARIO, default_theatre())
+    return _resolve(os.environ.get(SCENARIO_ENV) or DEFAULT_SCENARIO, default_theatre())
 
 
 LAUNCH_SPEC = _launch_scenario()

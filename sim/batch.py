@@ -37,6 +37,7 @@ tables are the same as those of a local batch.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import math
 import subprocess
@@ -52,9 +53,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from sim import __version__
+from sim import __version__, validate
 from sim.executor import Executor, ExecutorError, check_workers
-from sim.outputs import atomic_write, claim_directory, write_json
+from sim.outputs import (
+    ChecksumError,
+    atomic_write,
+    claim_directory,
+    verify_checksums,
+    write_checksums,
+    write_json,
+)
 from sim.scenario import ScenarioSpec
 
 __all__ = [
@@ -77,6 +85,9 @@ MAIN_OUTCOMES = ("russia_gain_km2", "ukraine_gain_km2", "russia_net_gain_km2", "
 # Columns of runs.parquet that identify a replication rather than measure its outcome.
 _ID_COLUMNS = ("replication", "seed")
 _PART_KEY = b"frontline.batch"  # parquet metadata key of a part file's JSON record
+# Parquet metadata key of a part's SHA-256 over its record and decoded daily table: a part that
+# decodes to anything but what was written (a flipped bit in a value) fails the check.
+_DIGEST_KEY = b"frontline.sha256"
 _QUANTILES = {"p05": 5, "p50": 50, "p95": 95}
 
 
@@ -199,6 +210,12 @@ def run_batch(
     """
     if not isinstance(replications, int) or replications < 1:
         raise BatchError(f"replications must be a whole number >= 1, got {replications!r}")
+    try:  # before replication_seeds, which would spawn them all
+        validate.check_seed(seed, "seed")
+        days = ((until or spec.end) - spec.start).days
+        validate.REPLICATIONS.check(replications, "replications", validate.replication_bytes(days))
+    except validate.InputError as err:
+        raise BatchError(str(err)) from None
     if scheduler is None:
         try:
             workers = check_workers(workers, force_workers)
@@ -273,6 +290,7 @@ def run_batch(
         nodes = node_table(spec)
         atomic_write(out / "nodes.parquet", lambda p: nodes.to_parquet(p, index=False))
         write_json(out / "summary.json", summary)
+        write_checksums(out, [MANIFEST, *(f"{t}.parquet" for t in TABLES), "summary.json"])
     return BatchResult(runs, daily, summary, out, todo, events)
 
 
@@ -330,9 +348,13 @@ def _replicate(
 
 
 def _write_part(parts: Path, index: int, record: dict, daily: pd.DataFrame) -> None:
-    """Write one replication's part file atomically: its daily table, its record as metadata."""
+    """Write one replication's part file atomically: its daily table, its record and the
+    SHA-256 of both (:func:`_part_digest`) as metadata."""
     table = pa.Table.from_pandas(daily, preserve_index=False)
-    meta = {**(table.schema.metadata or {}), _PART_KEY: json.dumps(record).encode()}
+    text = json.dumps(record).encode()
+    # Digest of the table as a reader will decode it, so the check is exact on read-back.
+    digest = _part_digest(text, table.to_pandas())
+    meta = {**(table.schema.metadata or {}), _PART_KEY: text, _DIGEST_KEY: digest.encode()}
     table = table.replace_schema_metadata(meta)
     parts.mkdir(parents=True, exist_ok=True)
     atomic_write(_part_path(parts, index), lambda p: pq.write_table(table, p))
@@ -342,9 +364,46 @@ def _part_path(parts: Path, index: int) -> Path:
     return parts / f"rep_{index:05d}.parquet"
 
 
+class CorruptPart(BatchError):
+    """A part file that cannot be read back as written (bad checksum, truncated, unreadable)."""
+
+
+def _part_digest(record: bytes, daily: pd.DataFrame) -> str:
+    """SHA-256 of a part's record (JSON bytes) and its daily table's columns, names and values."""
+    h = hashlib.sha256(record)
+    for column in daily.columns:
+        values = daily[column].to_numpy()
+        h.update(f"\0{column}\0{values.dtype.str}\0".encode())
+        if values.dtype.kind in "biufcmM":
+            h.update(np.ascontiguousarray(values).tobytes())
+        else:
+            h.update(json.dumps([None if v is None else str(v) for v in values]).encode())
+    return h.hexdigest()
+
+
 def _read_part(path: Path) -> tuple[dict, pd.DataFrame]:
-    table = pq.read_table(path)
-    return json.loads(table.schema.metadata[_PART_KEY]), table.to_pandas()
+    """A part's record and daily table, checked against its SHA-256; :class:`CorruptPart` if
+    the file does not read back exactly as written (the message names the file)."""
+    try:
+        table = pq.read_table(path)
+        meta = table.schema.metadata or {}
+        text = meta[_PART_KEY]
+        want = meta.get(_DIGEST_KEY, b"").decode()
+        daily = table.to_pandas()
+    except (OSError, pa.ArrowException, KeyError, ValueError) as err:
+        raise CorruptPart(f"{path}: unreadable part file ({err or type(err).__name__})") from None
+    if not want:
+        raise CorruptPart(f"{path}: part file without a checksum (written by an older frontline)")
+    got = _part_digest(text, daily)
+    if got != want:
+        raise CorruptPart(
+            f"{path}: checksum mismatch (SHA-256 {got[:12]}..., written {want[:12]}...): the "
+            "file changed after it was written"
+        )
+    try:
+        return json.loads(text), daily
+    except ValueError as err:
+        raise CorruptPart(f"{path}: unreadable record ({err})") from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -358,14 +417,22 @@ def _claim(out: Path, manifest: dict) -> None:
 
 
 def _finished(parts: Path, seeds: list[int]) -> set[int]:
-    """Replications whose part file exists (and carries the expected seed)."""
+    """Replications whose part file exists, passes its checksum and carries the expected seed.
+
+    A part that fails its checksum (or cannot be read) is never used: it is deleted, with a
+    message naming it, and its replication runs again.
+    """
     done = set()
     for i, seed in enumerate(seeds):
         path = _part_path(parts, i)
         if not path.is_file():
             continue
-        meta = pq.read_schema(path).metadata or {}
-        record = json.loads(meta.get(_PART_KEY, b"{}"))
+        try:
+            record, _ = _read_part(path)
+        except CorruptPart as err:
+            print(f"frontline: {err}; running replication {i} again", file=sys.stderr)
+            path.unlink()
+            continue
         if record.get("replication") != i or record.get("seed") != seed:
             raise BatchError(f"{path}: not replication {i} with seed {seed} of this batch")
         done.add(i)
@@ -450,6 +517,10 @@ def read_tables(out: Path) -> dict[str, pd.DataFrame]:
             f"{out}: no {', '.join(f'{m}.parquet' for m in missing)}: not a finished batch "
             "(re-run the same command to resume it)"
         )
+    try:
+        verify_checksums(out)
+    except ChecksumError as err:
+        raise BatchError(str(err)) from None
     return {name: pd.read_parquet(out / f"{name}.parquet") for name in TABLES}
 
 

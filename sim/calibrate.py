@@ -161,9 +161,23 @@ def load_targets(path: Path = CALIBRATION_DIR / "targets.toml") -> list[Target]:
 
 
 def load_search(path: Path = CALIBRATION_DIR / "search.toml", quick: bool = False) -> Search:
-    """Read the search settings; ``quick`` takes the ``[quick]`` budget instead of ``[budget]``."""
+    """Read the search settings; ``quick`` takes the ``[quick]`` budget instead of ``[budget]``.
+
+    Raises ``ValueError`` naming the file for anything that is not a search settings file.
+    """
     with Path(path).open("rb") as f:
         raw = tomllib.load(f)
+    try:
+        return _search(path, raw, quick)
+    except (KeyError, TypeError, AttributeError) as err:
+        what = "a scenario, not search settings" if "sector" in raw else "not search settings"
+        raise ValueError(
+            f"{path}: {what} ({type(err).__name__}: {err}); expected [params.NAME] tables with "
+            "low and high, and a [budget] table (see calibration/search.toml)"
+        ) from None
+
+
+def _search(path: Path, raw: dict, quick: bool) -> Search:
     params = []
     for name, spec in raw["params"].items():
         if name not in PARAMS:

@@ -27,14 +27,22 @@ and ``_<verb>`` handler, following the same pattern.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import json
+import os
 import sys
+import tempfile
 import tomllib
+import traceback
+import warnings
 from datetime import date
 from pathlib import Path
 
 from sim import params as registry
+from sim import validate
 from sim.scenario import ScenarioError, ScenarioSpec, find_scenario, load_scenario
+from sim.validate import InputError
 
 __all__ = ["main", "render_parameters_doc"]
 
@@ -56,30 +64,101 @@ def main(argv: list[str] | None = None) -> int:
     Returns
     -------
     int
-        Exit code: 0 on success, 2 on a usage or input error (message on stderr, no traceback).
+        Exit code (README, "Errors and limits"): 0 success; 2 a usage or input error (one line on
+        stderr naming the file or flag, the key and what is allowed; never a traceback); 1 an
+        unexpected error (a short message and the path of a saved traceback); 130 interrupted
+        (Ctrl-C); 141 the reader of stdout went away (``frontline theatre info | head``).
     """
+    try:
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            code = _dispatch(argv)
+        sys.stdout.flush()  # a closed pipe shows up here, not at exit, where it cannot be caught
+        return code
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # Nobody reads stdout any more: point it at /dev/null so the flush at exit is quiet.
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return 141
+    except (ScenarioError, UsageError, InputError, FileNotFoundError) as err:
+        print(f"{PROG}: error: {_one_line(err)}", file=sys.stderr)
+        return 2
+    except OSError as err:
+        if err.errno not in _ENVIRONMENT_ERRNOS:
+            return _internal_error(err)
+        # The machine, not frontline: a full disk, a read-only or forbidden place.
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"{PROG}: error: {where}{err.strerror}", file=sys.stderr)
+        return 2
+    except Exception as err:  # a bug: keep the traceback, but in a file, not on the screen
+        return _internal_error(err)
+
+
+def _internal_error(err: BaseException) -> int:
+    saved = _save_traceback()
+    print(
+        f"{PROG}: internal error ({type(err).__name__}: {_one_line(err)}); "
+        f"traceback saved to {saved}; please report it",
+        file=sys.stderr,
+    )
+    return 1
+
+
+_ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS}
+
+
+def _dispatch(argv: list[str] | None) -> int:
     parser = _build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as done:  # argparse has printed usage or help already
         return done.code if isinstance(done.code, int) else 2
+    for name, value in vars(args).items():  # no file name or value can hold a NUL
+        for item in value if isinstance(value, list) else [value]:
+            if "\0" in str(item):
+                raise UsageError(f"--{name.replace('_', '-')}: contains a NUL character")
+    return args.handler(args)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings as one line on stderr, like errors (no source file and line of ``sim``)."""
+    print(f"{PROG}: warning: {message}", file=sys.stderr)
+
+
+def _one_line(err: BaseException) -> str:
+    text = " ".join(str(err).split()) if "\n" in str(err) else str(err)
+    return text or type(err).__name__
+
+
+def _save_traceback() -> str:
+    """Write the current exception's traceback to a new file; return its path (or why not)."""
+    text = traceback.format_exc()
     try:
-        return args.handler(args)
-    # Only input errors are caught: a ValueError from deep in the model is a bug and should
-    # keep its traceback. ScenarioError covers bad files and bad --set/--until values.
-    except (ScenarioError, FileNotFoundError, UsageError) as err:
-        print(f"{PROG}: error: {err}", file=sys.stderr)
-        return 2
+        fd, path = tempfile.mkstemp(prefix="frontline-traceback-", suffix=".txt")
+        with os.fdopen(fd, "w") as f:
+            f.write(f"frontline {' '.join(sys.argv[1:])}\n\n{text}")
+        return path
+    except OSError as err:
+        return f"(not saved: {err.strerror})"
 
 
 # --------------------------------------------------------------------------------------------
 # Parsers
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (with where to find help), like all others."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=PROG, description="Agent-based simulation of the Russia-Ukraine front."
-    )
+    parser = _Parser(prog=PROG, description="Agent-based simulation of the Russia-Ukraine front.")
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
     for add in (
         _add_params,
@@ -300,6 +379,20 @@ def _add_scenario_args(p: argparse.ArgumentParser, seed_help: str) -> None:
         metavar="KEY=VALUE",
         help="override a parameter (or start, end, initial_control); repeatable",
     )
+    _add_allow_path(p)
+
+
+def _add_allow_path(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--allow-path",
+        dest="allow_path",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="DIR",
+        help="let the scenario's extends/calibration name .toml files under DIR (by default only "
+        "the scenario's own directory and the project's calibration/ and scenarios/); repeatable",
+    )
 
 
 def _add_view(verbs: argparse._SubParsersAction) -> None:
@@ -313,6 +406,7 @@ def _add_view(verbs: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    _add_allow_path(p)
     p.set_defaults(handler=_view)
 
 
@@ -367,7 +461,12 @@ def render_parameters_doc() -> str:
 
 
 def _theatre_build(args: argparse.Namespace) -> int:
-    from sim.theatre import build  # needs the [build] extras
+    try:
+        from sim.theatre import build  # needs the [build] extras
+    except ImportError as err:
+        raise UsageError(
+            f'theatre build needs the build extras ({err}): pip install -e ".[build]"'
+        ) from None
 
     extra = {"record_dir": args.record} if args.record else {}
     summary = build.build_theatre(
@@ -392,6 +491,8 @@ def _theatre_info(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.out is not None:  # before simulating: a run must not be lost for want of a place
+        validate.check_out_dir(args.out)
     spec = _load_spec(args)
 
     from sim.runner import format_summary, run_scenario  # imported late: loads the model
@@ -411,6 +512,8 @@ def _batch(args: argparse.Namespace) -> int:
 
     if args.scheduler is not None and args.workers is not None:
         raise UsageError("--workers and --scheduler do not mix: the cluster has its own workers")
+    _check_replications(args.replications, spec)
+    validate.check_out_dir(args.out)
     try:
         result = run_batch(
             spec,
@@ -443,9 +546,12 @@ def _sweep(args: argparse.Namespace) -> int:
         raise UsageError(f"both --param and --set given for: {', '.join(both)}")
     if args.sobol and args.design != "sobol":
         raise UsageError("--sobol needs --design sobol")
+    validate.check_seed(args.seed)
+    validate.check_out_dir(args.out)
     try:
         sweep.check_bounds(bounds)  # before loading the scenario: fail fast
         spec = _load_spec(args)
+        _check_replications(args.replications, spec)
         common = {"seed": args.seed, "workers": args.workers, "until": args.until, "out": args.out}
         common["force_workers"] = args.force_workers
         analysis = None
@@ -473,6 +579,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     out = args.out or cal.CALIBRATION_DIR
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers must be >= 1, got {args.workers}")
+    validate.check_out_dir(out)
     from sim.executor import ExecutorError, check_workers
 
     try:  # before any run: a calibration takes a long time to reach its first pool
@@ -482,8 +589,10 @@ def _calibrate(args: argparse.Namespace) -> int:
     try:
         targets = cal.load_targets(targets_path)
         search = cal.load_search(search_path, quick=args.quick)
-    except (ValueError, KeyError, tomllib.TOMLDecodeError) as err:
-        raise UsageError(str(err)) from None
+    except (ValueError, KeyError, TypeError, AttributeError, tomllib.TOMLDecodeError) as err:
+        text = str(err)
+        named = str(targets_path) in text or str(search_path) in text
+        raise UsageError(text if named else f"{targets_path} or {search_path}: {text}") from None
     names = _place_names()
     specs = [load_scenario(find_scenario(t.scenario), place_names=names) for t in targets]
     out.mkdir(parents=True, exist_ok=True)
@@ -537,6 +646,8 @@ def _report(args: argparse.Namespace) -> int:
             dates = [date.fromisoformat(d.strip()) for d in args.dates.split(",") if d.strip()]
         except ValueError as err:
             raise UsageError(f"--dates: {err}; give dates as YYYY-MM-DD,YYYY-MM-DD") from None
+    if args.out is not None:
+        validate.check_out_dir(args.out)
     try:
         report = write_report(args.dir, args.dir2, out=args.out, places=places, dates=dates)
     except ReportError as err:
@@ -553,12 +664,31 @@ def _load_spec(args: argparse.Namespace) -> ScenarioSpec:
         twice = sorted({k for k in keys if keys.count(k) > 1})
         raise UsageError(f"--set given more than once for: {', '.join(twice)}")
 
-    spec = load_scenario(find_scenario(args.scenario), place_names=_place_names())
+    validate.check_seed(args.seed)
+    names = _place_names()
+    spec = load_scenario(find_scenario(args.scenario), place_names=names, allow=args.allow_path)
     if overrides:
         spec = spec.with_overrides(overrides)
     if args.until is not None:
         spec = spec.with_end(args.until)
+    if names is not None:  # the theatre is there: check the sectors against it
+        _check_theatre(spec)
     return spec
+
+
+def _check_theatre(spec: ScenarioSpec) -> None:
+    from sim.theatre.theatre import Theatre
+
+    validate.check_sectors(spec, Theatre.load())
+
+
+def _check_replications(replications: int, spec: ScenarioSpec) -> None:
+    if replications < 1:
+        raise UsageError(
+            f"--replications: replications must be a whole number >= 1, got {replications}"
+        )
+    days = (spec.end - spec.start).days
+    validate.REPLICATIONS.check(replications, "--replications", validate.replication_bytes(days))
 
 
 def _view(args: argparse.Namespace) -> int:
@@ -567,10 +697,19 @@ def _view(args: argparse.Namespace) -> int:
     import signal
     import subprocess
 
+    if not 1 <= args.port <= 65535:
+        raise UsageError(f"--port = {args.port}: a TCP port is a whole number in [1, 65535]")
     path = find_scenario(args.scenario)  # a bad name fails here, before the server starts
+    # Loaded (and checked) here too, so a bad scenario is one line now, not a server that fails.
+    load_scenario(path, place_names=_place_names(), allow=args.allow_path)
     if importlib.util.find_spec("solara") is None:
         raise UsageError('the view needs the viz extra: pip install -e ".[viz]"')
+    warning = validate.exposure_warning(args.host, args.port)
+    if warning:
+        print(f"{PROG}: warning: {warning}", file=sys.stderr)
     env = {**os.environ, "FRONTLINE_VIEW_SCENARIO": str(path.resolve())}
+    if args.allow_path:
+        env["FRONTLINE_VIEW_ALLOW"] = os.pathsep.join(str(p.resolve()) for p in args.allow_path)
     root = str(Path(__file__).resolve().parents[1])  # so `sim.app` imports from any directory
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
     cmd = [sys.executable, "-m", "solara", "run", "sim.app", "--host", args.host]

@@ -6,6 +6,7 @@ and a directory is never filled by two different requests.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Callable, Iterable
@@ -80,3 +81,58 @@ def claim_directory(
             )
     out.mkdir(parents=True, exist_ok=True)
     write_json(path, manifest)
+
+
+# --------------------------------------------------------------------------------------------
+# Checksums of stored results
+
+CHECKSUMS = "checksums.json"
+
+
+class ChecksumError(ValueError):
+    """A stored result that is missing or not what was written; the message names the file."""
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def write_checksums(out: Path, names: Iterable[str]) -> None:
+    """Record the SHA-256 of each named file of ``out`` in ``out/checksums.json`` (atomically)."""
+    sums = {name: sha256_file(out / name) for name in names}
+    write_json(out / CHECKSUMS, {"algorithm": "sha256", "files": sums})
+
+
+def verify_checksums(out: Path, required: bool = False) -> list[str]:
+    """Check every file listed in ``out/checksums.json`` against its recorded SHA-256.
+
+    Returns the names checked (``[]`` with no ``checksums.json``, which is an error if
+    ``required``). Raises :class:`ChecksumError` naming the first file that is missing or differs.
+    """
+    path = Path(out) / CHECKSUMS
+    if not path.is_file():
+        if required:
+            raise ChecksumError(f"{path}: missing, so the results cannot be verified")
+        return []
+    try:
+        sums = json.loads(path.read_text())["files"]
+        if not isinstance(sums, dict):
+            raise TypeError
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as err:
+        raise ChecksumError(f"{path}: unreadable ({err or type(err).__name__})") from None
+    for name, want in sums.items():
+        file = Path(out) / name
+        if not file.is_file():
+            raise ChecksumError(f"{file}: missing (listed in {CHECKSUMS}); re-run to rebuild it")
+        got = sha256_file(file)
+        if got != want:
+            raise ChecksumError(
+                f"{file}: checksum mismatch (SHA-256 {got[:12]}..., written {str(want)[:12]}...): "
+                "the file changed after it was written; re-run the command to rebuild it"
+            )
+    return list(sums)

@@ -20,12 +20,17 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+
+from sim import validate
+from sim.outputs import CHECKSUMS, ChecksumError, verify_checksums
 
 __all__ = [
     "ReportError",
@@ -131,15 +136,50 @@ def _summary(path: Path) -> dict:
         raise ReportError(f"{file}: unreadable ({err})") from None
 
 
+def _verify(path: Path) -> None:
+    """Check the directory's files against its ``checksums.json``; a batch or sweep written
+    before checksums existed is read with a warning."""
+    try:
+        if not verify_checksums(path):
+            print(
+                f"frontline: warning: {path / CHECKSUMS} missing: the results cannot be verified "
+                "(written by an older frontline, or not finished)",
+                file=sys.stderr,
+            )
+    except ChecksumError as err:
+        raise ReportError(str(err)) from None
+
+
+def _read(file: Path) -> pd.DataFrame:
+    """A parquet table; :class:`ReportError` naming the file if it is missing or unreadable."""
+    if not file.is_file():
+        raise ReportError(f"{file}: missing; re-run the batch or sweep command to rebuild it")
+    try:
+        return pd.read_parquet(file)
+    except (OSError, ValueError, pa.ArrowException) as err:
+        raise ReportError(f"{file}: unreadable ({err})") from None
+
+
 def _load_batch(path: Path) -> Batch:
-    runs = pd.read_parquet(path / "runs.parquet")
-    daily = pd.read_parquet(path / "daily.parquet")
+    _verify(path)
+    runs = _read(path / "runs.parquet")
+    daily = _read(path / "daily.parquet")
     daily["date"] = pd.to_datetime(daily["date"])
+    # Maps need both tables. A batch writes both, so one without the other is damage (an
+    # error); neither is a batch without maps, which the report says rather than quietly
+    # leaving the maps out.
     nodes = events = None
-    if (path / "nodes.parquet").is_file() and (path / "events.parquet").is_file():
-        nodes = pd.read_parquet(path / "nodes.parquet")
-        events = pd.read_parquet(path / "events.parquet")
+    have = [(path / f"{n}.parquet").is_file() for n in ("nodes", "events")]
+    if any(have):
+        nodes = _read(path / "nodes.parquet")
+        events = _read(path / "events.parquet")
         events["date"] = pd.to_datetime(events["date"])
+    else:
+        print(
+            f"frontline: warning: {path} has no nodes.parquet and events.parquet: the report "
+            "has no maps, holdings or distances (re-run the batch to write them)",
+            file=sys.stderr,
+        )
     runs = runs.sort_values("replication", ignore_index=True)
     if not runs["replication"].equals(pd.Series(range(len(runs)), name="replication")):
         raise ReportError(
@@ -491,6 +531,25 @@ def _date(d) -> str:
     return "–" if d is None or (isinstance(d, float) and math.isnan(d)) else str(d)
 
 
+def _check_places(batches: list[Batch], places: list[str] | None) -> None:
+    """Every place asked for is a named node of every batch's theatre (not a typo reported as
+    "changes hands in 0%")."""
+    for b in batches:
+        if b.nodes is None:
+            # No nodes table: the packaged theatre's places, and any the runs name.
+            from sim.theatre.theatre import Theatre
+
+            known = {n for n in Theatre.load().name if n}
+            known |= {p for falls in _falls(b.runs) for p in falls}
+            known |= {h for text in b.runs.get("hubs", []) for h in json.loads(text)}
+        else:
+            known = set(b.nodes["name"].dropna())
+        try:
+            validate.check_places(places or [], known, "--places")
+        except validate.InputError as err:
+            raise ReportError(f"{err} ({b.path / 'nodes.parquet'})") from None
+
+
 def _places(runs_list: list[pd.DataFrame], places: list[str] | None) -> list[str]:
     if places:
         return list(places)
@@ -711,6 +770,7 @@ def _falls_section(b: Batch, places: list[str]) -> list[str]:
 def _batch_report(
     batches: list[Batch], out: Path, places: list[str] | None, dates: list[date] | None
 ) -> list[str]:
+    _check_places(batches, places)
     places = _places([b.runs for b in batches], places)
     picks = _report_dates(batches[0], dates)
     for b in batches[1:]:
@@ -1246,8 +1306,9 @@ def _pair_section(a: Batch, b: Batch, places: list[str], out: Path) -> list[str]
 
 
 def _sweep_report(path: Path, out: Path) -> list[str]:
-    runs = pd.read_parquet(path / "sweep.parquet")
-    design = pd.read_parquet(path / "design.parquet")
+    _verify(path)
+    runs = _read(path / "sweep.parquet")
+    design = _read(path / "design.parquet")
     s = _summary(path)
     params = list(design.columns)
     outcome = "russia_gain_km2"

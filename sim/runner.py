@@ -15,7 +15,7 @@ import pandas as pd
 from sim import __version__
 from sim.metrics import hub_control
 from sim.model import FrontlineModel
-from sim.outputs import atomic_write, write_json
+from sim.outputs import atomic_write, write_checksums, write_json
 from sim.scenario import ScenarioSpec
 from sim.units import SIDES
 
@@ -55,7 +55,8 @@ class RunResult:
     events: pd.DataFrame
 
     def write(self, out_dir: Path) -> None:
-        """Write ``summary.json``, ``daily.parquet`` and ``events.csv`` into ``out_dir``.
+        """Write ``summary.json``, ``daily.parquet``, ``events.csv`` and their SHA-256
+        (``checksums.json``) into ``out_dir``.
 
         Each file is written to a temporary name and renamed, so a killed run never leaves a
         half-written file behind.
@@ -65,6 +66,7 @@ class RunResult:
         write_json(out / "summary.json", self.summary)
         atomic_write(out / "daily.parquet", lambda p: self.daily.to_parquet(p, index=False))
         atomic_write(out / "events.csv", lambda p: self.events.to_csv(p, index=False))
+        write_checksums(out, ["summary.json", "daily.parquet", "events.csv"])
 
 
 def run_scenario(spec: ScenarioSpec | str, seed: int = 0, until: date | None = None) -> RunResult:

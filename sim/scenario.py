@@ -55,15 +55,18 @@ import dataclasses
 import difflib
 import hashlib
 import json
+import os
 import re
+import stat
 import tomllib
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import sim
+from sim import validate
 from sim.params import PARAMS, Params
 
 __all__ = [
@@ -110,6 +113,17 @@ _EVENT_REQUIRED = {
 }
 _ALL_EVENT_KEYS = tuple(dict.fromkeys(_EVENT_COMMON + sum(_EVENT_KEYS.values(), ())))
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# Parameters the model reads only when it is built (the length of the recruits' training
+# pipeline, the collapse window's deque), so a [schedule] of them would silently do nothing.
+CONSTRUCTION_ONLY = ("training_delay_days", "collapse_window_days")
+# How far a run's start may lie from the date of the control map it starts from: further,
+# the "initial line" is fiction (a 1900 start with the 2024 line is a typo, not a question).
+MAP_SLACK_DAYS = 366
+# Files a scenario may name (extends, calibration) may lie under these, besides the scenario's
+# own directory and any the user allows; and no file read as a scenario may be larger.
+_REPO = Path(sim.__file__).resolve().parents[1]
+TRUSTED_DIRS: tuple[Path, ...] = (_REPO / "calibration", _REPO / "scenarios")
+MAX_FILE_BYTES = 1 << 20
 _BARE_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -323,6 +337,8 @@ class ScenarioSpec:
             raise _At(self.path, f"--set {which}").error(
                 f"start ({start}) must be before end ({end})", start if which == "start" else end
             )
+        which = "start" if "start" in pairs else "initial_control"
+        _check_map_date(start, control, _At(self.path, f"--set {which}"))
         for i, ev in enumerate(self.events):
             if ev.date < start:
                 raise _At(self.path, "--set start").error(
@@ -417,7 +433,11 @@ def find_scenario(ref: str | Path, cwd: Path | None = None) -> Path:
     )
 
 
-def load_scenario(path: str | Path, place_names: Collection[str] | None = None) -> ScenarioSpec:
+def load_scenario(
+    path: str | Path,
+    place_names: Collection[str] | None = None,
+    allow: Iterable[str | Path] = (),
+) -> ScenarioSpec:
     """Load, merge (``extends``) and validate a scenario file.
 
     Parameters
@@ -426,6 +446,10 @@ def load_scenario(path: str | Path, place_names: Collection[str] | None = None) 
         The TOML file.
     place_names : collection of str, optional
         Known theatre place names. If given, every sector anchor and objective must be one.
+    allow : iterable of path, optional
+        More directories whose files ``extends`` and ``calibration`` may name. By default they
+        may name only ``.toml`` files under the directory of ``path`` and under the project's
+        ``calibration/`` and ``scenarios/`` (:data:`TRUSTED_DIRS`).
 
     Returns
     -------
@@ -435,7 +459,8 @@ def load_scenario(path: str | Path, place_names: Collection[str] | None = None) 
     ------
     ScenarioError
         For any bad input: missing file, malformed TOML, unknown key, wrong type, value out
-        of range, inconsistent dates or sectors. The message says where and what is allowed.
+        of range, inconsistent dates or sectors, a file outside the allowed directories or not
+        a regular ``.toml`` file. The message says where and what is allowed.
 
     Examples
     --------
@@ -443,11 +468,14 @@ def load_scenario(path: str | Path, place_names: Collection[str] | None = None) 
     >>> spec.param_on("russia_shells_per_day", spec.start)  # doctest: +SKIP
     50000
     """
-    layers = [_parse_layer(p, raw) for p, raw in _read_chain(Path(path))]
+    path = Path(path)
+    roots = (path.resolve().parent, *TRUSTED_DIRS, *(Path(a).resolve() for a in allow))
+    chain = _read_chain(path, roots)
+    layers = [_parse_layer(p, raw, roots) for p, raw in chain]
     return _resolve(layers, place_names)
 
 
-def _read_chain(path: Path) -> list[tuple[Path, dict[str, Any]]]:
+def _read_chain(path: Path, roots: tuple[Path, ...]) -> list[tuple[Path, dict[str, Any]]]:
     """Read a file and the files it extends; return them root first."""
     chain: list[tuple[Path, dict[str, Any]]] = []
     seen: list[Path] = []
@@ -463,19 +491,67 @@ def _read_chain(path: Path) -> list[tuple[Path, dict[str, Any]]]:
         if "extends" not in raw:
             return chain[::-1]
         at = _At(path, "extends")
-        path = path.parent / _str(raw["extends"], at)
+        path = _named_file(path, raw["extends"], at, roots)
+
+
+def _named_file(parent: Path, value: object, at: _At, roots: tuple[Path, ...]) -> Path:
+    """The file a scenario names (``extends``, ``calibration``), relative to the naming file.
+
+    Only ``.toml`` files under ``roots`` may be named: a scenario is data from anywhere, and
+    must not make frontline read (and echo in errors) any file of the user's.
+    """
+    name = _str(value, at)
+    if "\0" in name:
+        raise at.error("a file name cannot contain a NUL character", name)
+    path = parent.parent / name
+    real = path.resolve()
+    if real.suffix != ".toml":
+        raise at.error("must name a .toml file", name)
+    if not any(real.is_relative_to(r) for r in roots):
+        shown = ", ".join(str(r) for r in roots)
+        raise at.error(
+            f"{real} is outside the directories a scenario may read ({shown}); "
+            "to allow another directory, pass --allow-path DIR",
+            name,
+        )
+    return path
 
 
 def _read_toml(path: Path, named_at: _At | None) -> dict[str, Any]:
+    """Parse a TOML file, refusing anything but a regular file of at most MAX_FILE_BYTES.
+
+    Opened non-blocking and checked with ``fstat`` on the open descriptor, so a FIFO (which
+    would block) or a device (``/dev/zero``, which never ends) is refused before any read.
+    """
     try:
-        with path.open("rb") as f:
-            return tomllib.load(f)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         if named_at is not None:
             raise named_at.error(f"file not found: {path}", str(path.name)) from None
         raise ScenarioError(f"{path}: scenario file not found") from None
     except IsADirectoryError:
         raise ScenarioError(f"{path}: is a directory, not a scenario file") from None
+    except OSError as err:
+        raise ScenarioError(f"{path}: cannot open ({err.strerror})") from None
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise ScenarioError(f"{path}: is a directory, not a scenario file")
+        if not stat.S_ISREG(info.st_mode):
+            raise ScenarioError(f"{path}: not a regular file (a device, FIFO or socket)")
+        data = f.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise ScenarioError(f"{path}: larger than {MAX_FILE_BYTES // 1024} KiB: not a scenario")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise ScenarioError(
+            f"{path}: not UTF-8 text (byte 0x{data[err.start]:02x} on line {line}); "
+            "TOML files must be UTF-8"
+        ) from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         # tomllib's message ends with "(at line L, column C)".
         raise ScenarioError(f"{path}: malformed TOML: {err}") from None
@@ -580,6 +656,16 @@ def _int(value: object, at: _At, low: int) -> int:
     return value
 
 
+def _units(value: object, at: _At, low: int = 0) -> int:
+    """A number of units: whole, >= ``low`` and within :data:`sim.validate.UNITS`."""
+    n = _int(value, at, low)
+    try:
+        validate.UNITS.check(n, f"{at.file}: {at.key}")
+    except validate.InputError as err:
+        raise ScenarioError(str(err)) from None
+    return n
+
+
 def _bool(value: object, at: _At) -> bool:
     if not isinstance(value, bool):
         raise at.error("must be true or false", value)
@@ -662,7 +748,7 @@ class _Layer:
     holds: list[tuple[dict[str, _Tagged], _At]]
 
 
-def _parse_layer(path: Path, raw: dict[str, Any]) -> _Layer:
+def _parse_layer(path: Path, raw: dict[str, Any], roots: tuple[Path, ...]) -> _Layer:
     root = _At(path, "")
     _keys(raw, _TOP_KEYS, root)
     checks = {
@@ -676,7 +762,7 @@ def _parse_layer(path: Path, raw: dict[str, Any]) -> _Layer:
         k: (check(raw[k], root.child(k)), root.child(k)) for k, check in checks.items() if k in raw
     }
 
-    params = _calibrated_params(path, raw, root)
+    params = _calibrated_params(path, raw, root, roots)
     params_at = root.child("params")
     params.update(
         {
@@ -733,13 +819,15 @@ def _radius(value: object, at: _At) -> float:
     return float(value)
 
 
-def _calibrated_params(path: Path, raw: dict[str, Any], root: _At) -> dict[str, _Tagged]:
+def _calibrated_params(
+    path: Path, raw: dict[str, Any], root: _At, roots: tuple[Path, ...]
+) -> dict[str, _Tagged]:
     """The ``[params]`` of the file named by ``calibration`` (e.g. calibration/calibrated.toml),
     which the scenario's own ``[params]`` then override."""
     if "calibration" not in raw:
         return {}
     at = root.child("calibration")
-    calib = path.parent / _str(raw["calibration"], at)
+    calib = _named_file(path, raw["calibration"], at, roots)
     table = _read_toml(calib, at)
     calib_at = _At(calib, "params")
     return {
@@ -751,6 +839,11 @@ def _calibrated_params(path: Path, raw: dict[str, Any], root: _At) -> dict[str, 
 def _parse_schedule(name: str, table: object, at: _At) -> list[tuple[date, float]]:
     if name not in PARAMS:
         raise at.error(f"unknown parameter{_hint(name, PARAMS)}; only registry parameters")
+    if name in CONSTRUCTION_ONLY:
+        raise at.error(
+            "cannot be scheduled: the model reads it only when a run starts; set it in [params] "
+            "instead (parameters that cannot be scheduled: " + ", ".join(CONSTRUCTION_ONLY) + ")"
+        )
     steps = [(_date_key(d, at), _param(name, v, at.child(d))) for d, v in _table(table, at).items()]
     if not steps:
         raise at.error('needs at least one "YYYY-MM-DD" = value entry')
@@ -764,8 +857,8 @@ def _parse_sector(table: dict[str, Any], at: _At) -> dict[str, _Tagged]:
     checks = {
         "name": _str,
         "anchors": _str_list,
-        "russia_units": lambda v, a: _int(v, a, 0),
-        "ukraine_units": lambda v, a: _int(v, a, 0),
+        "russia_units": _units,
+        "ukraine_units": _units,
         "russia_posture": lambda v, a: _choice(v, a, POSTURES),
         "ukraine_posture": lambda v, a: _choice(v, a, POSTURES),
         "russia_objective": _str,
@@ -803,7 +896,7 @@ def _parse_event(table: dict[str, Any], at: _At) -> dict[str, _Tagged]:
         "sector": _str,
         "from_sector": _str,
         "to_sector": _str,
-        "units": lambda v, a: _int(v, a, 1),
+        "units": lambda v, a: _units(v, a, 1),
         "posture": lambda v, a: _choice(v, a, POSTURES),
     }
     fields = {k: (checks[k](v, at.child(k)), at.child(k)) for k, v in table.items()}
@@ -861,8 +954,10 @@ def _resolve(layers: list[_Layer], place_names: Collection[str] | None) -> Scena
                 raise where.error(
                     f"no such sector{_hint(value, sectors)}; sectors: {', '.join(sectors)}", value
                 )
-        event_specs.append(EventSpec(**{k: v for k, (v, _) in fields.items()}))
-    event_specs.sort(key=lambda e: e.date)  # stable: same-day events keep file order
+        event_specs.append((EventSpec(**{k: v for k, (v, _) in fields.items()}), fields))
+    event_specs.sort(key=lambda pair: pair[0].date)  # stable: same-day events keep file order
+    _check_redeploys(sector_specs, event_specs)
+    _check_map_date(start, top["initial_control"][0], top["start"][1])
 
     if place_names is not None:
         _check_places(sectors.values(), set(place_names))
@@ -880,10 +975,48 @@ def _resolve(layers: list[_Layer], place_names: Collection[str] | None) -> Scena
             params=Params({k: v for k, (v, _) in params.items()}),
             schedule={k: v for k, (v, _) in schedule.items()},
             sectors=tuple(sector_specs),
-            events=tuple(event_specs),
+            events=tuple(e for e, _ in event_specs),
             holds=tuple(HoldSpec(**{k: v for k, (v, _) in f.items()}) for f, _ in holds),
         )
     )
+
+
+def _check_redeploys(
+    sectors: list[SectorSpec], events: list[tuple[EventSpec, dict[str, _Tagged]]]
+) -> None:
+    """No redeploy moves more units than its sector can have by then.
+
+    The bound is the order of battle plus what events bring in and take out before that day
+    (losses only lower it): a redeploy above it cannot be meant, and would quietly move fewer.
+    """
+    have = {(side, s.name): getattr(s, f"{side}_units") for s in sectors for side in SIDES}
+    for ev, fields in events:
+        if ev.kind == "reinforce":
+            have[ev.side, ev.sector] += ev.units
+        elif ev.kind == "redeploy":
+            n = have[ev.side, ev.from_sector]
+            if ev.units > n:
+                raise fields["units"][1].error(
+                    f"more units than {ev.side} can have in sector {ev.from_sector!r} on "
+                    f"{ev.date} ({n}: its order of battle plus earlier events)",
+                    ev.units,
+                )
+            have[ev.side, ev.from_sector] -= ev.units
+            have[ev.side, ev.to_sector] += ev.units
+
+
+def _check_map_date(start: date, control: str, at: _At) -> None:
+    """The start lies within :data:`MAP_SLACK_DAYS` of the initial control map's date."""
+    map_day = date.fromisoformat(control)
+    if abs((start - map_day).days) > MAP_SLACK_DAYS:
+        low = map_day - timedelta(days=MAP_SLACK_DAYS)
+        high = map_day + timedelta(days=MAP_SLACK_DAYS)
+        raise at.error(
+            f"does not agree with the initial control map of {control}: a start must lie within "
+            f"{MAP_SLACK_DAYS} days of its map ({low} to {high}); choose initial_control "
+            f"from {', '.join(CONTROL_DATES)}",
+            start,
+        )
 
 
 def _check_places(sectors: Iterable[tuple[dict[str, _Tagged], _At]], places: set[str]) -> None:

@@ -60,10 +60,10 @@ import scipy.stats
 from scipy.stats import qmc
 from tqdm import tqdm
 
-from sim import __version__
+from sim import __version__, validate
 from sim.batch import replication_seeds, run_batch
 from sim.executor import Executor, ExecutorError, check_workers
-from sim.outputs import atomic_write, claim_directory, write_json
+from sim.outputs import atomic_write, claim_directory, write_checksums, write_json
 from sim.params import PARAMS, suggest
 from sim.scenario import ScenarioSpec
 
@@ -83,6 +83,7 @@ __all__ = [
 
 DESIGNS = ("grid", "lhs", "sobol")
 MANIFEST = "sweep.json"
+_STORED = (MANIFEST, "design.parquet", "sweep.parquet", "summary.json")  # in checksums.json
 # Columns of a batch's runs table that identify or describe a run rather than measure it.
 _PROVENANCE = ("content_hash", "version", "git_commit")
 _QUANTILES = ("p05", "p50", "p95", "mean")
@@ -92,6 +93,17 @@ Bounds = Mapping[str, tuple[float, float]]
 
 class SweepError(ValueError):
     """A sweep that cannot be run: bad design, bounds or arguments, or ``out`` holds another."""
+
+
+class SweepWarning(UserWarning):
+    """A design that runs, but not quite as asked (grid levels merged by rounding)."""
+
+
+def _check_points(points: int, where: str) -> None:
+    try:
+        validate.POINTS.check(points, where)
+    except validate.InputError as err:
+        raise SweepError(str(err)) from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -171,13 +183,30 @@ def design(kind: str, bounds: Bounds, samples: int, seed: int = 0) -> pd.DataFra
     low = np.array([bounds[k][0] for k in names])
     high = np.array([bounds[k][1] for k in names])
     d = len(names)
+    # Counted before anything is built: a 10**9-point grid must fail now, not fill memory.
+    if kind == "grid":
+        _check_points(samples**d, f"--samples {samples} with {d} parameters: grid points")
+    else:
+        _check_points(samples, "--samples")
     if kind == "grid":
         if samples < 2:
             raise SweepError(f"a grid needs samples >= 2 levels per parameter, got {samples}")
         levels = []
         for k, lo, hi in zip(names, low, high, strict=True):
             values = np.linspace(lo, hi, samples)
-            levels.append(np.unique(_round(values)) if PARAMS[k].integer else values)
+            if PARAMS[k].integer:
+                kept = np.unique(_round(values))
+                if len(kept) < samples:
+                    warnings.warn(
+                        f"--param {k}: {samples} levels of a whole-number parameter over "
+                        f"[{lo:g}, {hi:g}] round to only {len(kept)} distinct values "
+                        f"({', '.join(f'{v:g}' for v in kept)}); the repeats are merged, so the "
+                        f"grid has fewer points (use --samples {len(kept)} or a wider range)",
+                        SweepWarning,
+                        stacklevel=2,
+                    )
+                values = kept
+            levels.append(values)
         points = np.array(list(itertools.product(*levels)), dtype=float).reshape(-1, d)
     else:
         if samples < 1:
@@ -364,6 +393,7 @@ def run_sweep(
         workers = check_workers(workers, force_workers)
     except ExecutorError as err:
         raise SweepError(str(err)) from None
+    _check_points(len(design), "design points")
     attrs = _jsonable(design.attrs)
     design = design.reset_index(drop=True).astype(float)
     design.attrs = attrs
@@ -424,6 +454,7 @@ def run_sweep(
     if out is not None:
         atomic_write(out / "sweep.parquet", lambda p: runs.to_parquet(p, index=False))
         write_json(out / "summary.json", summary)
+        write_checksums(out, _STORED)
     return SweepResult(design, runs, summary, out, computed)
 
 
@@ -707,6 +738,7 @@ def sweep_sobol(
 
     bounds = check_bounds(bounds)
     _power_of_two(n)
+    _check_points(n * (len(bounds) + 2), f"--samples {n} with {len(bounds)} parameters: points")
     known = ["days", *SUMMARY_OUTCOMES, "collapse", "collapse_day"]
     if not outcomes:
         raise SweepError("name at least one outcome to analyse")
@@ -738,6 +770,7 @@ def sweep_sobol(
     if out is not None:
         text = json.dumps(analysis.to_dict(), indent=2) + "\n"
         atomic_write(Path(out) / "sobol.json", lambda p: p.write_text(text))
+        write_checksums(Path(out), [*_STORED, "sobol.json"])
     return results[0], analysis
 
 

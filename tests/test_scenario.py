@@ -266,7 +266,10 @@ def test_extends_chain_of_two(tmp_path):
         "c.toml",
         'extends = "b.toml"\nname = "c"\nend = 2024-09-30\n[params]\nfires_elasticity = 0.5\n',
     )
-    spec = load_scenario(c)
+    # ../a.toml is outside c.toml's directory: read only when the user allows it (issue 15).
+    with pytest.raises(ScenarioError, match=r"b\.toml: extends = \"\.\./a\.toml\".*--allow-path"):
+        load_scenario(c)
+    spec = load_scenario(c, allow=[tmp_path])
     assert spec.name == "c" and spec.end == date(2024, 9, 30)
     assert spec.params["advance_slowdown"] == 0.03
     assert spec.params["fires_elasticity"] == 0.5

@@ -95,7 +95,8 @@ def test_integer_parameters_are_rounded():
         points = design(kind, bounds, samples, seed=0)
         days = points["collapse_window_days"]
         assert (days == days.round()).all() and days.between(10, 13).all()
-    g = design("grid", {"collapse_window_days": (10.0, 12.0)}, 5, seed=0)
+    with pytest.warns(UserWarning, match="round to only 3 distinct values"):
+        g = design("grid", {"collapse_window_days": (10.0, 12.0)}, 5, seed=0)
     assert g["collapse_window_days"].tolist() == [10, 11, 12]  # 10, 10.5, 11, 11.5, 12 merged
 
 
@@ -248,6 +249,7 @@ def test_sweep_uses_common_random_numbers_and_writes_its_tables(tiny):
     design_back = pd.read_parquet(out / "design.parquet")
     pd.testing.assert_frame_equal(design_back, points, check_like=True)
     assert sorted(p.name for p in out.iterdir()) == [
+        "checksums.json",
         "design.parquet",
         "point_0000",
         "point_0001",
