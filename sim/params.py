@@ -570,6 +570,28 @@ REGISTRY: tuple[Param, ...] = (
         "replacement",
     ),
     _p(
+        "ukraine_recruit_line_share",
+        "-",
+        1.0,
+        0.1,
+        1.0,
+        "share of Ukraine's recruits who reach its line units in the theatre (the rest go to new "
+        "brigades outside the line, air defence, rear services and training cadres, or desert)",
+        "press 2024: 2024 intake spread over new 150-series brigades and support; Ukraine's "
+        "Prosecutor General: ~60,000 AWOL/desertion cases Jan-Sep 2024 (AP, 2024-11)",
+        "replacement",
+    ),
+    _p(
+        "russia_recruit_line_share",
+        "-",
+        1.0,
+        0.1,
+        1.0,
+        "share of Russia's recruits who reach its line units in the theatre",
+        "BBC, RUSI 2024: contract recruits went to assault units after 10-14 days' training",
+        "replacement",
+    ),
+    _p(
         "training_delay_days",
         "days",
         30.0,
