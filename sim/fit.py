@@ -1,0 +1,857 @@
+"""How well a batch fits the record: the statistics of issue 12's targets.
+
+The targets (``calibration/targets.toml``) are of two kinds:
+
+- **level**: Russia's gains in 2023 and in 2024-01-01..2024-11-20, ISW's figures, with an
+  observation error wide enough to cover the sources' disagreement;
+- **shape**, from the record (:mod:`sim.record`): each month's share of its year's Russian gains,
+  Ukraine's gains in 2023, gains by sector, when the named places changed hands (places that held
+  are censored), and which ground changed hands in 2024 (an area-weighted F1 against the record
+  and against a null model that advances the same area uniformly along the whole front).
+
+Dates follow one convention throughout: a map or a daily row dated D is the state at 00:00 of D
+(the record's maps show the last snapshot before D; a run's row dated D is the state after the
+day D - 1 was simulated; a change of hands is dated by the first state that shows it).
+
+The functions here are pure and work on arrays and tables; :func:`score_batch` reads a finished
+batch directory (``runs``, ``daily``, ``events`` and ``nodes`` tables of :mod:`sim.batch`) and
+applies them all.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Sequence
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "TARGETS_PATH",
+    "month_edges",
+    "cumulative_at",
+    "shares_from_cumulative",
+    "monthly_shares",
+    "band_coverage",
+    "correlation",
+    "h2_h1_ratio",
+    "kth_change_dates",
+    "place_fall",
+    "place_held",
+    "f1_area",
+    "null_advance",
+    "load_shape_targets",
+    "score_batch",
+    "format_scores",
+]
+
+TARGETS_PATH = Path(__file__).resolve().parents[1] / "calibration" / "targets.toml"
+
+
+# --------------------------------------------------------------------------------------------
+# Monthly shares
+
+
+def month_edges(start: date, end: date) -> list[date]:
+    """The 1st of every month from ``start`` to ``end``, and ``end`` if it is not a 1st.
+
+    Parameters
+    ----------
+    start : datetime.date
+        A 1st of a month.
+    end : datetime.date
+        The end of the last (possibly partial) month.
+
+    Examples
+    --------
+    >>> month_edges(date(2024, 9, 1), date(2024, 11, 20))
+    [datetime.date(2024, 9, 1), datetime.date(2024, 10, 1), datetime.date(2024, 11, 1), datetime.date(2024, 11, 20)]
+    """
+    if start.day != 1:
+        raise ValueError(f"start must be the 1st of a month, not {start}")
+    edges = []
+    d = start
+    while d < end:
+        edges.append(d)
+        d = date(d.year + d.month // 12, d.month % 12 + 1, 1)
+    edges.append(end)
+    return edges
+
+
+def cumulative_at(daily: pd.DataFrame, column: str, dates: Sequence[date]) -> np.ndarray:
+    """Each replication's value of a daily column on given dates.
+
+    Parameters
+    ----------
+    daily : pandas.DataFrame
+        ``replication``, ``date`` and ``column`` (a batch's ``daily.parquet``).
+    column : str
+        E.g. ``"russia_gain_km2"`` (cumulative since the run's start map).
+    dates : sequence of datetime.date
+        Each must have a row in every replication.
+
+    Returns
+    -------
+    ndarray, shape (replications, len(dates))
+
+    Examples
+    --------
+    >>> d = pd.DataFrame({"replication": [0, 0, 1, 1], "date": pd.to_datetime(
+    ...     ["2024-01-01", "2024-01-02"] * 2), "g": [0.0, 5.0, 0.0, 7.0]})
+    >>> cumulative_at(d, "g", [date(2024, 1, 2)]).tolist()
+    [[5.0], [7.0]]
+    """
+    wide = daily.pivot(index="replication", columns="date", values=column)
+    want = pd.to_datetime(list(dates))
+    missing = want.difference(wide.columns)
+    if len(missing):
+        raise ValueError(
+            f"the daily table has no row dated {missing[0].date()} for {column!r} "
+            f"(it covers {wide.columns.min().date()} to {wide.columns.max().date()})"
+        )
+    return wide[want].to_numpy(float)
+
+
+def shares_from_cumulative(cum: np.ndarray) -> np.ndarray:
+    """Each period's share of the total, from a cumulative series at the period edges.
+
+    Parameters
+    ----------
+    cum : ndarray, shape (..., E)
+        Cumulative gain at E edges (the first is the year's start).
+
+    Returns
+    -------
+    ndarray, shape (..., E - 1)
+        ``diff(cum) / (cum[-1] - cum[0])``; NaN where the total is not positive. A share is
+        negative in a period where the other side retook more of the year's gains than were
+        made (the gains are a map difference against the year's start).
+
+    Examples
+    --------
+    >>> shares_from_cumulative(np.array([0.0, 10.0, 10.0, 40.0])).tolist()
+    [0.25, 0.0, 0.75]
+    >>> shares_from_cumulative(np.array([[0.0, 1.0], [0.0, 0.0]])).tolist()
+    [[1.0], [nan]]
+    """
+    cum = np.asarray(cum, float)
+    total = cum[..., -1:] - cum[..., :1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, np.diff(cum, axis=-1) / total, np.nan)
+
+
+def monthly_shares(
+    daily: pd.DataFrame, start: date, end: date, column: str = "russia_gain_km2"
+) -> np.ndarray:
+    """Each month's share of the year's gains in every replication of a batch.
+
+    ``daily[column]`` must be cumulative since ``start`` (a run's ``russia_gain_km2`` is, when
+    the run starts on ``start``). Shape (replications, months).
+    """
+    return shares_from_cumulative(cumulative_at(daily, column, month_edges(start, end)))
+
+
+# --------------------------------------------------------------------------------------------
+# Bands and agreement
+
+
+def band_coverage(observed: np.ndarray, samples: np.ndarray, level: float = 0.90) -> np.ndarray:
+    """Where the observed value lies inside the samples' central ``level`` band.
+
+    Parameters
+    ----------
+    observed : ndarray, shape (M,)
+    samples : ndarray, shape (R, M)
+        R model replications of the M quantities (NaN replications are ignored).
+    level : float
+        0.90: the band runs from the 5th to the 95th percentile (linear interpolation).
+
+    Returns
+    -------
+    ndarray of bool, shape (M,)
+        True where ``p_lo <= observed <= p_hi``.
+
+    Examples
+    --------
+    >>> s = np.array([[0.0, 0.1], [0.1, 0.2], [0.2, 0.3]])
+    >>> band_coverage(np.array([0.1, 0.5]), s).tolist()
+    [True, False]
+    """
+    q = (1 - level) / 2
+    lo, hi = np.nanquantile(samples, [q, 1 - q], axis=0)
+    return (observed >= lo) & (observed <= hi)
+
+
+def correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson correlation of two series (NaN pairs dropped; NaN if either is constant).
+
+    Examples
+    --------
+    >>> round(correlation(np.array([1.0, 2.0, 3.0]), np.array([2.0, 4.0, 7.0])), 4)
+    0.9934
+    """
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    ok = np.isfinite(a) & np.isfinite(b)
+    a, b = a[ok], b[ok]
+    if len(a) < 2 or a.std() == 0 or b.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def h2_h1_ratio(cum_start: np.ndarray, cum_mid: np.ndarray, cum_end: np.ndarray) -> np.ndarray:
+    """Gains from mid to end over gains from start to mid (2024: Jul 1..Nov 20 over H1).
+
+    Examples
+    --------
+    >>> h2_h1_ratio(np.array([0.0]), np.array([800.0]), np.array([2600.0])).tolist()
+    [2.25]
+    """
+    first = np.asarray(cum_mid, float) - np.asarray(cum_start, float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(first > 0, (np.asarray(cum_end, float) - cum_mid) / first, np.nan)
+
+
+# --------------------------------------------------------------------------------------------
+# Places
+
+
+def kth_change_dates(
+    events: pd.DataFrame, node: int, to_side: str, k: int, n: int
+) -> list[date | None]:
+    """In each of ``n`` replications, the date of the ``k``-th change of ``node`` to ``to_side``.
+
+    Parameters
+    ----------
+    events : pandas.DataFrame
+        ``events.parquet``: ``replication``, ``date``, ``node``, ``to_side`` in order.
+    node : int
+    to_side : {"russia", "ukraine"}
+    k : int
+        1 for the first change to that side, 2 for the second, ...
+    n : int
+        Number of replications (0..n-1).
+
+    Returns
+    -------
+    list of date or None
+        None where the replication has fewer than ``k`` such changes.
+
+    Examples
+    --------
+    >>> ev = pd.DataFrame({"replication": [0, 0, 0, 1], "date": pd.to_datetime(
+    ...     ["2024-01-05", "2024-02-01", "2024-03-01", "2024-01-09"]), "node": [7, 7, 7, 7],
+    ...     "to_side": ["russia", "ukraine", "russia", "russia"]})
+    >>> kth_change_dates(ev, 7, "russia", 2, 3)
+    [datetime.date(2024, 3, 1), None, None]
+    """
+    ev = events[(events["node"] == node) & (events["to_side"] == to_side)]
+    out: list[date | None] = [None] * n
+    for rep, g in ev.groupby("replication", sort=True):
+        if len(g) >= k:
+            out[int(rep)] = pd.Timestamp(g["date"].iloc[k - 1]).date()
+    return out
+
+
+def place_fall(
+    dates: Sequence[date | None], record_date: date, within_days: int = 45
+) -> dict[str, object]:
+    """Compare a place's change of hands across runs with the record.
+
+    Parameters
+    ----------
+    dates : sequence of date or None
+        The change's date in each replication (None: it did not happen).
+    record_date : datetime.date
+        When the record has it (the middle of the half month it was seen in).
+    within_days : int
+        Tolerance on the median date.
+
+    Returns
+    -------
+    dict
+        ``share`` of runs in which it happened; ``median``, ``p05``, ``p95`` dates over those
+        runs (None if none); ``days_off`` (median minus record, days); ``ok``: it happened in
+        most runs (share > 0.5) and the median lies within ``within_days`` of the record.
+
+    Examples
+    --------
+    >>> d = [date(2024, 3, 1), date(2024, 3, 11), None]
+    >>> r = place_fall(d, date(2024, 2, 20))
+    >>> r["share"], r["median"], r["days_off"], r["ok"]
+    (0.6666666666666666, datetime.date(2024, 3, 6), 15, True)
+    """
+    days = np.array([(d - record_date).days for d in dates if d is not None], dtype=float)
+    share = len(days) / len(dates) if len(dates) else float("nan")
+    if len(days) == 0:
+        return {
+            "share": share,
+            "median": None,
+            "p05": None,
+            "p95": None,
+            "days_off": None,
+            "ok": False,
+        }
+
+    def at(q: float) -> date:
+        return record_date + timedelta(days=int(round(float(np.quantile(days, q)))))
+
+    med = at(0.5)
+    off = (med - record_date).days
+    return {
+        "share": share,
+        "median": med,
+        "p05": at(0.05),
+        "p95": at(0.95),
+        "days_off": off,
+        "ok": bool(share > 0.5 and abs(off) <= within_days),
+    }
+
+
+def place_held(russia_holds_end: np.ndarray, node: int, holder: str = "ukraine") -> float:
+    """Share of replications in which ``holder`` still holds ``node`` (a censored place).
+
+    ``russia_holds_end`` is :func:`sim.report.russia_holds` on the last date, shape (R, N).
+
+    Examples
+    --------
+    >>> place_held(np.array([[True, False], [False, False]]), 0)
+    0.5
+    """
+    held_ru = np.asarray(russia_holds_end)[:, node]
+    return float(np.mean(~held_ru if holder == "ukraine" else held_ru))
+
+
+# --------------------------------------------------------------------------------------------
+# Maps
+
+
+def f1_area(pred: np.ndarray, truth: np.ndarray, area: np.ndarray) -> float:
+    """Area-weighted F1 of a predicted set of nodes against the true set.
+
+    Parameters
+    ----------
+    pred : ndarray of bool or float in [0, 1]
+        Predicted membership (a float is a probability: the F1 of the expected areas).
+    truth : ndarray of bool
+    area : ndarray of float
+        Node areas; only nodes to be scored should be passed.
+
+    Returns
+    -------
+    float
+        ``2 TP / (2 TP + FP + FN)`` on areas; NaN if both sets are empty.
+
+    Examples
+    --------
+    >>> a = np.array([1.0, 2.0, 3.0, 4.0])
+    >>> f1_area(np.array([1, 1, 0, 0]), np.array([0, 1, 1, 0], bool), a)
+    0.5
+    """
+    p = np.asarray(pred, float)
+    t = np.asarray(truth, bool)
+    tp = float((area * p * t).sum())
+    fp = float((area * p * ~t).sum())
+    fn = float((area * (1 - p) * t).sum())
+    denom = 2 * tp + fp + fn
+    return 2 * tp / denom if denom > 0 else float("nan")
+
+
+def null_advance(
+    russia_held: np.ndarray,
+    in_ukraine: np.ndarray,
+    xy: np.ndarray,
+    area: np.ndarray,
+    total_km2: float,
+) -> np.ndarray:
+    """The null model: Russia advances the same depth everywhere along the front.
+
+    Every Ukrainian-held node inside Ukraine is ranked by the distance from its centre to the
+    nearest Russian-held node's centre (anywhere: the front line and the state border alike).
+    Nodes are taken nearest first until their area reaches ``total_km2``; the node that
+    crosses it is taken with the fraction that makes the area exact. This is a uniform band of
+    depth along the whole front, knowing how much ground was taken but not where.
+
+    Parameters
+    ----------
+    russia_held : ndarray of bool, shape (N,)
+        The start map.
+    in_ukraine : ndarray of bool
+        Nodes on Ukrainian soil.
+    xy : ndarray, shape (N, 2)
+        Node centres (km).
+    area : ndarray, shape (N,)
+    total_km2 : float
+        Area to advance.
+
+    Returns
+    -------
+    ndarray of float, shape (N,)
+        Probability that each node changes hands (1 for the band, the fraction for its last
+        node, 0 elsewhere). ``(p * area).sum() == total_km2`` unless there is not enough ground.
+
+    Examples
+    --------
+    >>> xy = np.array([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0], [3.0, 0.0]])
+    >>> null_advance(np.array([True, False, False, False]), np.ones(4, bool), xy,
+    ...              np.array([1.0, 2.0, 2.0, 2.0]), 3.0).tolist()
+    [0.0, 1.0, 0.5, 0.0]
+    """
+    from scipy.spatial import cKDTree
+
+    held = np.asarray(russia_held, bool)
+    cand = np.flatnonzero(~held & np.asarray(in_ukraine, bool))
+    dist = cKDTree(xy[held]).query(xy[cand])[0]
+    order = cand[np.lexsort((cand, dist))]  # ties by node id: deterministic
+    cum = np.cumsum(area[order])
+    p = np.zeros(len(area))
+    full = cum <= total_km2
+    p[order[full]] = 1.0
+    nxt = int(full.sum())
+    if nxt < len(order):
+        before = cum[nxt - 1] if nxt else 0.0
+        p[order[nxt]] = (total_km2 - before) / area[order[nxt]]
+    return p
+
+
+# --------------------------------------------------------------------------------------------
+# Targets and a batch's score
+
+
+def load_shape_targets(path: Path = TARGETS_PATH) -> dict:
+    """The whole targets file: ``target`` (level, read by :mod:`sim.calibrate` too) and the
+    shape tables ``shape``, ``ukraine_2023``, ``places`` and ``map`` (see the file)."""
+    with Path(path).open("rb") as f:
+        raw = tomllib.load(f)
+    for key in ("target", "shape", "ukraine_2023", "places", "map"):
+        if key not in raw:
+            raise ValueError(f"{path}: no [{key}] table (see calibration/targets.toml)")
+    return raw
+
+
+def _as_date(value) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+def score_batch(batch_dir: str | Path, targets_path: Path = TARGETS_PATH) -> dict:
+    """Score a finished batch against every target its window covers.
+
+    A batch that starts on 2023-01-01 and reaches 2024-01-01 (or 2023-12-31) is scored on the
+    2023 targets, one that starts on 2024-01-01 and reaches 2024-11-20 on the 2024 targets;
+    places and level are scored in whichever year the record has the event.
+
+    Returns
+    -------
+    dict
+        ``scenario``, ``replications``, ``year``, and per target kind: ``level``, ``shares``
+        (record, median, band, inside per month), ``coverage``, ``correlation``, ``h2_h1``,
+        ``ukraine``, ``sectors``, ``places`` (changed and held), ``map`` (F1 model and null).
+    """
+    from sim.batch import read_tables
+    from sim.record import load_record, place_changes, place_node, sector_gains
+    from sim.report import russia_holds
+    from sim.theatre.theatre import Theatre
+
+    tg = load_shape_targets(targets_path)
+    tables = read_tables(Path(batch_dir))
+    runs, daily, events, nodes = (tables[k] for k in ("runs", "daily", "events", "nodes"))
+    n = len(runs)
+    start = date.fromisoformat(str(runs["start"].iloc[0]))
+    last = pd.Timestamp(daily["date"].max()).date()
+    t = Theatre.load()
+    rec = load_record(theatre=t)
+    years = {y["year"]: y for y in tg["shape"]["year"]}
+    year = next(
+        (
+            y
+            for y, spec in years.items()
+            if _as_date(spec["start"]) == start
+            and last >= _as_date(spec["end"]) - timedelta(days=1)
+        ),
+        None,
+    )
+    if year is None:
+        raise ValueError(
+            f"{batch_dir}: the batch runs {start} to {last}; scoring needs one that starts on a "
+            "year's start and reaches its end: "
+            + ", ".join(f"{y} {s['start']}..{s['end']}" for y, s in years.items())
+        )
+    spec = years[year]
+    y_start, y_end = _as_date(spec["start"]), _as_date(spec["end"])
+    # A run to 2023-12-31 has no row dated 2024-01-01: its last state stands for the year's end.
+    end_row = min(y_end, last)
+    out: dict = {
+        "scenario": str(runs["scenario"].iloc[0]),
+        "replications": n,
+        "year": year,
+        "batch": str(batch_dir),
+    }
+
+    # ---- level
+    level = next(x for x in tg["target"] if _as_date(x["until"]).year == int(year))
+    until = min(_as_date(level["until"]), last)
+    vals = cumulative_at(daily, level["outcome"], [until])[:, 0]
+    tol = float(tg["shape"]["level_tolerance"])
+    p50 = float(np.median(vals))
+    out["level"] = {
+        "target": float(level["value"]),
+        "observation_sd": float(level.get("observation_sd", 0.0)),
+        "p05": float(np.quantile(vals, 0.05)),
+        "p50": p50,
+        "p95": float(np.quantile(vals, 0.95)),
+        "ok": bool(abs(p50 / float(level["value"]) - 1) <= tol),
+    }
+
+    # ---- monthly shares
+    edges = month_edges(y_start, y_end)
+    model_edges = [min(e, end_row) for e in edges]
+    cum_model = cumulative_at(daily, "russia_gain_km2", model_edges)
+    sh_model = shares_from_cumulative(cum_model)
+    rec_cum = _record_cumulative(rec, t, y_start, edges)
+    sh_rec = shares_from_cumulative(rec_cum)
+    band = float(tg["shape"]["band"])
+    inside = band_coverage(sh_rec, sh_model, band)
+    q = (1 - band) / 2
+    lo, med, hi = np.nanquantile(sh_model, [q, 0.5, 1 - q], axis=0)
+    out["shares"] = [
+        {
+            "month": e.strftime("%Y-%m"),
+            "record": float(r),
+            "p50": float(m),
+            "lo": float(a),
+            "hi": float(b),
+            "inside": bool(i),
+        }
+        for e, r, m, a, b, i in zip(edges[:-1], sh_rec, med, lo, hi, inside, strict=True)
+    ]
+    out["coverage"] = {"inside": int(inside.sum()), "months": len(inside)}
+    out["correlation"] = correlation(med, sh_rec)
+    out["record_level_km2"] = float(rec_cum[-1])
+    if "h2_h1" in spec:
+        mid = _as_date(spec["h2_h1"]["mid"])
+        cm = cumulative_at(daily, "russia_gain_km2", [y_start, mid, end_row])
+        ratio = h2_h1_ratio(cm[:, 0], cm[:, 1], cm[:, 2])
+        rc = _record_cumulative(rec, t, y_start, [y_start, mid, y_end])
+        lo_r, hi_r = spec["h2_h1"]["range"]
+        out["h2_h1"] = {
+            "record": float(h2_h1_ratio(rc[0], rc[1], rc[2])),
+            "p05": float(np.nanquantile(ratio, 0.05)),
+            "p50": float(np.nanmedian(ratio)),
+            "p95": float(np.nanquantile(ratio, 0.95)),
+            "range": [lo_r, hi_r],
+            "ok": bool(lo_r <= np.nanmedian(ratio) <= hi_r),
+        }
+
+    # ---- Ukraine's gains
+    ua = cumulative_at(daily, "ukraine_gain_km2", [end_row])[:, 0]
+    from sim.metrics import gains
+
+    rec_ua = gains(t.area_km2, t.country, rec.at(str(y_start)), rec.at(str(y_end)))[
+        "ukraine_gain_km2"
+    ]
+    out["ukraine"] = {
+        "record": rec_ua,
+        "p05": float(np.quantile(ua, 0.05)),
+        "p50": float(np.median(ua)),
+        "p95": float(np.quantile(ua, 0.95)),
+    }
+    # Also summed over the record's half months: ground retaken and lost again within the year
+    # counts here, not in the year-end map difference (the project's gain definition).
+    half = [d for d in rec.dates if str(y_start) <= d <= str(y_end)]
+    maps = [
+        russia_holds(nodes, events, n, pd.Timestamp(min(date.fromisoformat(d), end_row)))
+        for d in half
+    ]
+    in_ua_n = nodes["country"].to_numpy() == "ukraine"
+    area_n = nodes["area_km2"].to_numpy(float)
+    ua_sum = sum(((a & ~b) & in_ua_n) @ area_n for a, b in zip(maps[:-1], maps[1:], strict=True))
+    rec_sum = sum(
+        gains(t.area_km2, t.country, rec.at(a), rec.at(b))["ukraine_gain_km2"]
+        for a, b in zip(half[:-1], half[1:], strict=True)
+    )
+    out["ukraine"]["half_month_sum"] = {
+        "record": float(rec_sum),
+        "p05": float(np.quantile(ua_sum, 0.05)),
+        "p50": float(np.median(ua_sum)),
+        "p95": float(np.quantile(ua_sum, 0.95)),
+    }
+    if tg["ukraine_2023"].get("year") == year:
+        lo_u, hi_u = tg["ukraine_2023"]["range"]
+        out["ukraine"]["range"] = [lo_u, hi_u]
+        out["ukraine"]["ok"] = bool(lo_u <= out["ukraine"]["p50"] <= hi_u)
+
+    # ---- maps (held on the last date) and sectors
+    held_end = russia_holds(nodes, events, n, pd.Timestamp(end_row))
+    base = nodes["initial_side"].to_numpy() == "russia"
+    in_ua = nodes["country"].to_numpy() == "ukraine"
+    area = nodes["area_km2"].to_numpy(float)
+    sect = nodes["sector"].to_numpy()
+    rec_sec = sector_gains(rec, t, [str(y_start), str(y_end)], out["scenario"])
+    country = np.where(in_ua, 0, 1)
+    out["sectors"] = []
+    for row in rec_sec.to_dict("records"):
+        m = sect == row["sector"]
+        # sim.metrics.gains, as for the record: the same sums in the same order
+        g = np.array(
+            [
+                gains(area[m], country[m], base[m].astype(int), h[m].astype(int))["russia_gain_km2"]
+                for h in held_end
+            ]
+        )
+        out["sectors"].append(
+            {
+                "sector": row["sector"],
+                "record": row["russia_gain_km2"],
+                "p05": float(np.quantile(g, 0.05)),
+                "p50": float(np.median(g)),
+                "p95": float(np.quantile(g, 0.95)),
+                "inside": bool(
+                    np.quantile(g, q) <= row["russia_gain_km2"] <= np.quantile(g, 1 - q)
+                ),
+            }
+        )
+    rec_start = rec.at(str(y_start)).astype(bool)
+    rec_end = rec.at(str(y_end)).astype(bool)
+    truth = (rec_start != rec_end)[in_ua]
+    majority = held_end.mean(axis=0) > 0.5
+    pred = (majority != base)[in_ua]
+    xy = np.column_stack([t.x_km, t.y_km])
+    total = float((area[in_ua] * truth).sum())
+    null = null_advance(rec_start, in_ua, xy, area, total)[in_ua]
+    model_total = float((area[in_ua] * pred).sum())
+    null_m = null_advance(rec_start, in_ua, xy, area, model_total)[in_ua]
+    out["map"] = {
+        "record_changed_km2": total,
+        "model_changed_km2": model_total,
+        "f1": f1_area(pred, truth, area[in_ua]),
+        "f1_null": f1_area(null, truth, area[in_ua]),
+        "f1_null_model_area": f1_area(null_m, truth, area[in_ua]),
+        "min_f1": float(tg["map"]["min_f1"]),
+        "target": _as_date(tg["map"]["start"]) == y_start and _as_date(tg["map"]["end"]) == y_end,
+    }
+    out["map"]["ok"] = bool(
+        out["map"]["f1"] >= out["map"]["min_f1"] and out["map"]["f1"] > out["map"]["f1_null"]
+    )
+
+    # ---- places
+    pl = tg["places"]
+    within = int(pl["within_days"])
+    changes = place_changes(rec, t, list(pl["changed"]))
+    out["places"] = []
+    for p in pl["changed"]:
+        node = place_node(t, p)
+        rows = changes[changes["place"] == p]
+        if rows.empty:
+            out["places"].append(
+                {"place": p, "k": None, "record": None, "note": "no change in the record"}
+            )
+            continue
+        for row in rows.to_dict("records"):
+            in_window = y_start < row["to"] <= y_end
+            if not in_window:
+                continue
+            # k-th change to that side inside this batch's window
+            k = int(
+                (
+                    (rows["to_side"] == row["to_side"])
+                    & (rows["to"] > y_start)
+                    & (rows["to"] <= row["to"])
+                ).sum()
+            )
+            dates = kth_change_dates(events, node, row["to_side"], k, n)
+            res = place_fall(dates, row["mid"], within)
+            out["places"].append(
+                {
+                    "place": p,
+                    "k": int(row["k"]),
+                    "to_side": row["to_side"],
+                    "record": row["mid"],
+                    "record_from": row["from"],
+                    "record_to": row["to"],
+                    **res,
+                }
+            )
+    out["held"] = []
+    for p in pl["held"]:
+        node = place_node(t, p)
+        rec_side = "russia" if rec_end[node] else "ukraine"
+        share = place_held(held_end, node, rec_side)
+        out["held"].append(
+            {
+                "place": p,
+                "record_side": rec_side,
+                "share": share,
+                "ok": bool(share >= float(pl["held_share"])),
+            }
+        )
+    return out
+
+
+def _record_cumulative(rec, t, start: date, dates: Sequence[date]) -> np.ndarray:
+    from sim.record import cumulative_gain
+
+    return cumulative_gain(rec, t, str(start), [str(d) for d in dates])
+
+
+# --------------------------------------------------------------------------------------------
+# The done-when table
+
+
+def _d(x) -> str:
+    return x.isoformat() if isinstance(x, date) else "-"
+
+
+def done_when(scores: Sequence[dict], targets_path: Path = TARGETS_PATH) -> list[dict]:
+    """Issue 12's done-when checks over the scores of a 2023 and a 2024 batch.
+
+    Returns
+    -------
+    list of dict
+        ``check``, ``value`` (text), ``ok`` (True, False, or None where a score is missing).
+    """
+    tg = load_shape_targets(targets_path)
+    by_year = {s["year"]: s for s in scores}
+    rows = []
+    for y in ("2023", "2024"):
+        s = by_year.get(y)
+        lv = s["level"] if s else None
+        rows.append(
+            {
+                "check": f"Level {y}: p50 within {tg['shape']['level_tolerance']:.0%} of target",
+                "value": f"p50 {lv['p50']:.0f} [{lv['p05']:.0f}-{lv['p95']:.0f}] vs {lv['target']:.0f}"
+                if lv
+                else "no batch",
+                "ok": lv["ok"] if lv else None,
+            }
+        )
+    have = [by_year[y] for y in ("2023", "2024") if y in by_year]
+    inside = sum(s["coverage"]["inside"] for s in have)
+    months = sum(s["coverage"]["months"] for s in have)
+    need = int(tg["shape"]["min_months_inside"])
+    rows.append(
+        {
+            "check": f"Monthly shares inside the 90% band in >= {need} of 23 months",
+            "value": f"{inside} of {months}",
+            "ok": (inside >= need) if months == 23 else None,
+        }
+    )
+    for y in ("2023", "2024"):
+        s = by_year.get(y)
+        c = s["correlation"] if s else float("nan")
+        rows.append(
+            {
+                "check": f"Correlation median shares vs record {y} >= {tg['shape']['min_correlation']}",
+                "value": f"{c:.2f}" if s else "no batch",
+                "ok": bool(c >= float(tg["shape"]["min_correlation"])) if s else None,
+            }
+        )
+    s = by_year.get("2024")
+    h = s.get("h2_h1") if s else None
+    rows.append(
+        {
+            "check": "H2/H1 2024 (Jul 1..Nov 20 over Jan 1..Jul 1) in [1.8, 3.2]",
+            "value": f"p50 {h['p50']:.2f} [{h['p05']:.2f}-{h['p95']:.2f}], record {h['record']:.2f}"
+            if h
+            else "no batch",
+            "ok": h["ok"] if h else None,
+        }
+    )
+    s = by_year.get("2023")
+    u = s["ukraine"] if s else None
+    rows.append(
+        {
+            "check": "Ukraine's 2023 gains p50 in [500, 1400] km2",
+            "value": f"p50 {u['p50']:.0f} [{u['p05']:.0f}-{u['p95']:.0f}], record "
+            f"{u['record']:.0f} (summed over half months: p50 {u['half_month_sum']['p50']:.0f}, "
+            f"record {u['half_month_sum']['record']:.0f})"
+            if u
+            else "no batch",
+            "ok": u.get("ok") if u else None,
+        }
+    )
+    ch = [p for s in have for p in s["places"] if p.get("k") is not None]
+    ok = sum(bool(p["ok"]) for p in ch)
+    frac = float(tg["places"]["min_fraction"])
+    no_event = sorted({p["place"] for s in have for p in s["places"] if p.get("k") is None})
+    rows.append(
+        {
+            "check": f"Places changed: >= {frac:.0%} change in most runs within "
+            f"{tg['places']['within_days']} days",
+            "value": f"{ok} of {len(ch)} recorded changes"
+            + (f" (no change in the record: {', '.join(no_event)})" if no_event else ""),
+            "ok": (ok >= frac * len(ch)) if len(have) == 2 else None,
+        }
+    )
+    s = by_year.get("2024")
+    if s:
+        bad = [f"{h['place']} {h['share']:.0%}" for h in s["held"] if not h["ok"]]
+        rows.append(
+            {
+                "check": f"Places held on 2024-11-20 in >= {tg['places']['held_share']:.0%} of runs",
+                "value": f"{sum(h['ok'] for h in s['held'])} of {len(s['held'])}"
+                + (f" (failing: {', '.join(bad)})" if bad else ""),
+                "ok": not bad,
+            }
+        )
+        m = s["map"]
+        rows.append(
+            {
+                "check": f"Map F1 2024 >= {m['min_f1']} and above the null model",
+                "value": f"F1 {m['f1']:.2f}, null {m['f1_null']:.2f} (null with the model's area "
+                f"{m['f1_null_model_area']:.2f}); changed km2 model {m['model_changed_km2']:.0f}, "
+                f"record {m['record_changed_km2']:.0f}",
+                "ok": m["ok"],
+            }
+        )
+    else:
+        rows.append({"check": "Places held / map F1 2024", "value": "no batch", "ok": None})
+    return rows
+
+
+def format_scores(scores: Sequence[dict], targets_path: Path = TARGETS_PATH) -> str:
+    """The done-when table and the detail (monthly shares, sectors, places) as plain text."""
+    mark = {True: "yes", False: "NO", None: "?"}
+    lines = ["Issue 12 done-when, against the record", ""]
+    for r in done_when(scores, targets_path):
+        lines.append(f"[{mark[r['ok']]:>3}] {r['check']}: {r['value']}")
+    for s in sorted(scores, key=lambda s: s["year"]):
+        lines += [
+            "",
+            f"== {s['scenario']} ({s['year']}), {s['replications']} replications: {s['batch']}",
+            "",
+            "Monthly share of the year's Russian gains (record vs model p50 [90% band])",
+        ]
+        for m in s["shares"]:
+            lines.append(
+                f"  {m['month']}  record {m['record']:6.3f}  model {m['p50']:6.3f} "
+                f"[{m['lo']:6.3f}, {m['hi']:6.3f}]  {'in' if m['inside'] else 'OUT'}"
+            )
+        lines.append(
+            f"  inside {s['coverage']['inside']} of {s['coverage']['months']}; correlation "
+            f"{s['correlation']:.2f}; record year gain {s['record_level_km2']:.0f} km2"
+        )
+        lines += ["", "Russian gains by sector, km2 (record vs model p50 [90% band])"]
+        for r in s["sectors"]:
+            lines.append(
+                f"  {r['sector']:<17} record {r['record']:6.0f}  model {r['p50']:6.0f} "
+                f"[{r['p05']:6.0f}, {r['p95']:6.0f}]  {'in' if r['inside'] else 'OUT'}"
+            )
+        lines += ["", "Places: record (middle of the half month) vs model"]
+        for p in s["places"]:
+            if p.get("k") is None:
+                lines.append(f"  {p['place']:<14} {p['note']}")
+                continue
+            lines.append(
+                f"  {p['place']:<14} #{p['k']} to {p['to_side']:<7} record {_d(p['record'])}  "
+                f"model {p['share']:4.0%} of runs, median {_d(p['median'])} "
+                f"[{_d(p['p05'])}, {_d(p['p95'])}]"
+                + (f", {p['days_off']:+d} days" if p["days_off"] is not None else "")
+                + ("  ok" if p["ok"] else "")
+            )
+        for h in s["held"]:
+            lines.append(
+                f"  {h['place']:<14} held by {h['record_side']} in the record; model "
+                f"{h['share']:4.0%} of runs{'  ok' if h['ok'] else ''}"
+            )
+    return "\n".join(lines) + "\n"
