@@ -64,6 +64,21 @@ class Prior:
         if self.log and self.low <= 0:
             raise ValueError(f"prior {self.name}: a log prior needs low > 0, got {self.low}")
 
+    def _span(self) -> tuple[float, float]:
+        return (np.log(self.low), np.log(self.high)) if self.log else (self.low, self.high)
+
+    def from_unit(self, u: np.ndarray) -> np.ndarray:
+        """Values at positions ``u`` in [0, 1] of the prior range."""
+        lo, hi = self._span()
+        x = lo + np.asarray(u) * (hi - lo)
+        return np.exp(x) if self.log else x
+
+    def to_unit(self, x: np.ndarray) -> np.ndarray:
+        """Positions in [0, 1] of values ``x`` (inverse of :meth:`from_unit`)."""
+        lo, hi = self._span()
+        x = np.log(x) if self.log else np.asarray(x)
+        return (x - lo) / (hi - lo)
+
 
 @dataclass(frozen=True)
 class Target:
@@ -84,27 +99,13 @@ class Target:
 def to_params(unit: np.ndarray, priors: Sequence[Prior]) -> np.ndarray:
     """Map points of the unit cube, shape (n, d), to parameter values."""
     unit = np.atleast_2d(unit)
-    out = np.empty_like(unit, dtype=float)
-    for j, p in enumerate(priors):
-        if p.log:
-            lo, hi = np.log(p.low), np.log(p.high)
-            out[:, j] = np.exp(lo + unit[:, j] * (hi - lo))
-        else:
-            out[:, j] = p.low + unit[:, j] * (p.high - p.low)
-    return out
+    return np.column_stack([p.from_unit(unit[:, j]) for j, p in enumerate(priors)])
 
 
 def to_unit(values: np.ndarray, priors: Sequence[Prior]) -> np.ndarray:
     """Inverse of :func:`to_params`."""
     values = np.atleast_2d(values)
-    out = np.empty_like(values, dtype=float)
-    for j, p in enumerate(priors):
-        if p.log:
-            lo, hi = np.log(p.low), np.log(p.high)
-            out[:, j] = (np.log(values[:, j]) - lo) / (hi - lo)
-        else:
-            out[:, j] = (values[:, j] - p.low) / (p.high - p.low)
-    return out
+    return np.column_stack([p.to_unit(values[:, j]) for j, p in enumerate(priors)])
 
 
 def latin_hypercube(n: int, d: int, rng: np.random.Generator) -> np.ndarray:
