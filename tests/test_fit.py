@@ -12,11 +12,12 @@ import pytest
 
 import sim.fit
 import sim.record
+import sim.theatre.build
 from sim import fit
 from sim.cli import main
 
 
-@pytest.mark.parametrize("module", [sim.fit, sim.record])
+@pytest.mark.parametrize("module", [sim.fit, sim.record, sim.theatre.build])
 def test_doctests(module):
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
