@@ -64,14 +64,10 @@ class Window:
     ukraine: bool  # whether Ukraine's gain over the window is an output
 
     def month_edges(self) -> list[date]:
-        """The 1st of each month after the start, and the end."""
-        edges, d = [], self.start
-        while True:
-            d = date(d.year + d.month // 12, d.month % 12 + 1, 1)
-            if d >= self.end:
-                break
-            edges.append(d)
-        return [*edges, self.end]
+        """The 1st of each month after the start, and the end (:func:`sim.fit.month_edges`)."""
+        from sim.fit import month_edges
+
+        return month_edges(self.start, self.end)[1:]
 
 
 @dataclass(frozen=True)
