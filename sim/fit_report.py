@@ -176,6 +176,17 @@ def _md_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> list[s
     return out
 
 
+def _describe(path: Path, score: dict) -> str:
+    import json
+
+    file = path / "batch.json"
+    manifest = json.loads(file.read_text(encoding="utf-8")) if file.exists() else {}
+    return (
+        f"{score['scenario']}, {score['replications']} replications, batch seed "
+        f"{manifest.get('seed')}, until {manifest.get('until')}"
+    )
+
+
 def _d(x) -> str:
     return x.isoformat() if isinstance(x, date) else "-"
 
@@ -199,8 +210,7 @@ def write_fit_report(
     mark = {True: "yes", False: "**no**", None: "?"}
     md = ["# Fit to the record", ""]
     md += [
-        "Batches: " + ", ".join(f"`{s['batch']}` ({s['scenario']}, {s['replications']} "
-                                 "replications)" for s in scores),
+        "Batches: " + "; ".join(_describe(Path(s["batch"]), s) for s in scores) + ".",
         "",
         "## Done when (issue 12)",
         "",
