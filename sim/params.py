@@ -539,6 +539,17 @@ REGISTRY: tuple[Param, ...] = (
         "command",
     ),
     _p(
+        "hold_axis_share",
+        "-",
+        1.0,
+        0.2,
+        1.0,
+        "share of a sector's front its holding units cover where the enemy attacks the sector "
+        "(the stretch nearest the enemy's objective; the rest is only screened)",
+        "Biddle 2004: force employment and economy of force; 1 spreads holders evenly",
+        "command",
+    ),
+    _p(
         "attack_frontage_km",
         "km",
         6.0,

@@ -30,3 +30,26 @@ def test_a_smaller_line_share_thins_the_line_after_the_training_delay():
         part.loc[part.day == early, "ukraine_personnel"].item()
     )
     assert part["ukraine_personnel"].iloc[-1] < full["ukraine_personnel"].iloc[-1] - 5_000
+
+
+def test_holders_cover_the_attacked_stretch_when_hold_axis_share_is_below_one():
+    # Kupiansk: Russia attacks toward Kupiansk. With hold_axis_share 0.3 Ukraine's holders stand
+    # on the 30% of the sector's front nearest Kupiansk; with the default 1 they spread wider.
+    import numpy as np
+
+    def spread(share: float) -> tuple[float, float]:
+        m = FrontlineModel("baseline_2024", rng=3, hold_axis_share=share)
+        k = m.sectors.index["Kupiansk"]
+        u = m.units
+        rows = m.line_rows(0)
+        rows = rows[u.sector[rows] == k]
+        goal = m.xy[m.sectors.objective[1, k]]
+        d_units = np.hypot(*(m.xy[u.node[rows]] - goal).T)
+        front = np.flatnonzero(m.front_node_mask() & (m.control == 0) & (m.sectors.of_node == k))
+        d_front = np.sort(np.hypot(*(m.xy[front] - goal).T))
+        return float(d_units.max()), float(d_front[int(np.ceil(0.3 * len(front))) - 1])
+
+    narrow, cutoff = spread(0.3)
+    wide, _ = spread(1.0)
+    assert narrow <= cutoff + 1e-9
+    assert wide > cutoff
