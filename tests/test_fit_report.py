@@ -35,3 +35,16 @@ def test_report_of_a_replay_shows_a_perfect_fit(tmp_path):
     places = text.split("## Places")[1].split("## Maps")[0]
     on_time = [r for r in places.splitlines() if r.startswith("| ") and "#" in r]
     assert on_time and all(r.rstrip(" |").endswith("yes") for r in on_time)
+
+
+def test_record_command_writes_the_report(tmp_path, capsys):
+    from sim.cli import main
+
+    out = _replay_batch(tmp_path / "replay", n=1)
+    assert main(["record", "--score", str(out), "--report", str(tmp_path / "rep")]) == 0
+    assert (tmp_path / "rep" / "REPORT.md").exists()
+    assert "wrote" in capsys.readouterr().out
+    # --report without batches to score is a usage error, not a silent no-op.
+    assert main(["record", "--report", str(tmp_path / "other")]) == 2
+    assert "--score" in capsys.readouterr().err
+    assert not (tmp_path / "other").exists()
