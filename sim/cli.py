@@ -331,6 +331,21 @@ def _add_record(verbs: argparse._SubParsersAction) -> None:
         help="finished batches (baseline_2023 to 2023-12-31, baseline_2024 to 2024-11-20) to "
         "score against issue 12's targets",
     )
+    p.add_argument(
+        "--report",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="with --score: write DIR/REPORT.md with figures (monthly bands, sectors, places, "
+        "maps beside the record's)",
+    )
+    p.add_argument(
+        "--posterior",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="with --report: a posterior sample (CSV) to summarise in the report",
+    )
     p.set_defaults(handler=_record)
 
 
@@ -625,7 +640,14 @@ def _record(args: argparse.Namespace) -> int:
             print(json.dumps({"done_when": fit.done_when(scores), "scores": scores}, default=str))
         else:
             print(fit.format_scores(scores), end="")
+        if args.report:
+            from sim.fit_report import write_fit_report
+
+            path = write_fit_report(args.score, args.report, posterior=args.posterior)
+            print(f"wrote {path}")
         return 0
+    if args.report or args.posterior:
+        raise UsageError("--report and --posterior go with --score BATCH_DIR ...")
     from sim import record
 
     s = record.series(args.by, args.sectors, args.places)

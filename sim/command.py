@@ -138,8 +138,24 @@ def placement_nodes(
         keep = max(n, int(math.ceil(0.3 * len(cand))))
         order = np.argsort(d_target, kind="stable")[:keep]
         cand, d_target = cand[order], d_target[order]
+    else:
+        cand, d_target = _defended_stretch(model, side, sector, cand, d_target, n)
     picks = _farthest_points(model.xy[cand], n, int(np.argmin(d_target)))
     return cand[picks]
+
+
+def _defended_stretch(model, side, sector, cand, d_target, n):
+    # Economy of force: where the enemy attacks this sector, its holders cover the stretch of
+    # front nearest the enemy's objective (hold_axis_share of it) and only screen the rest.
+    share = model.p.hold_axis_share
+    enemy = 1 - side
+    objective = model.sectors.objective[enemy, sector]
+    if share >= 1.0 or model.sector_posture[enemy, sector] != ATTACK or objective < 0:
+        return cand, d_target
+    d_enemy = np.hypot(*(model.xy[cand] - model.xy[objective]).T)
+    keep = max(n, int(math.ceil(share * len(cand))))
+    order = np.argsort(d_enemy, kind="stable")[:keep]
+    return cand[order], d_target[order]
 
 
 def breakpoint_draws(model: FrontlineModel, n: int) -> np.ndarray:

@@ -302,9 +302,11 @@ def _replace(model: FrontlineModel) -> None:
     pipe = model.recruit_pipeline
     arriving = pipe[:, 0].copy()
     pipe[:, :-1] = pipe[:, 1:]
+    # Only the share of each side's intake that reaches its line units joins the theatre's
+    # units (x * 1.0 is exact, so the default share leaves runs unchanged bit for bit).
     pipe[:, -1] = [
-        model.inputs["ukraine_recruits_per_day"],
-        model.inputs["russia_recruits_per_day"],
+        model.inputs["ukraine_recruits_per_day"] * p.ukraine_recruit_line_share,
+        model.inputs["russia_recruits_per_day"] * p.russia_recruit_line_share,
     ]
     rows = np.flatnonzero(u.alive[: u.n])
     for side in (0, 1):

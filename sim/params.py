@@ -539,6 +539,17 @@ REGISTRY: tuple[Param, ...] = (
         "command",
     ),
     _p(
+        "hold_axis_share",
+        "-",
+        1.0,
+        0.2,
+        1.0,
+        "share of a sector's front its holding units cover where the enemy attacks the sector "
+        "(the stretch nearest the enemy's objective; the rest is only screened)",
+        "Biddle 2004: force employment and economy of force; 1 spreads holders evenly",
+        "command",
+    ),
+    _p(
         "attack_frontage_km",
         "km",
         6.0,
@@ -567,6 +578,28 @@ REGISTRY: tuple[Param, ...] = (
         3000.0,
         "Ukrainian replacements arriving per day (before training delay)",
         "press: ~20-30k mobilised a month in 2024",
+        "replacement",
+    ),
+    _p(
+        "ukraine_recruit_line_share",
+        "-",
+        1.0,
+        0.1,
+        1.0,
+        "share of Ukraine's recruits who reach its line units in the theatre (the rest go to new "
+        "brigades outside the line, air defence, rear services and training cadres, or desert)",
+        "press 2024: 2024 intake spread over new 150-series brigades and support; Ukraine's "
+        "Prosecutor General: ~60,000 AWOL/desertion cases Jan-Sep 2024 (AP, 2024-11)",
+        "replacement",
+    ),
+    _p(
+        "russia_recruit_line_share",
+        "-",
+        1.0,
+        0.1,
+        1.0,
+        "share of Russia's recruits who reach its line units in the theatre",
+        "BBC, RUSI 2024: contract recruits went to assault units after 10-14 days' training",
         "replacement",
     ),
     _p(

@@ -1,0 +1,55 @@
+"""The share of each side's recruits that reaches its line units (issue #12's manpower balance)."""
+
+from sim.model import FrontlineModel
+
+
+def test_only_the_line_share_of_the_intake_enters_the_pipeline():
+    full = FrontlineModel("baseline_2024", rng=3)
+    part = FrontlineModel("baseline_2024", rng=3, ukraine_recruit_line_share=0.4)
+    full.step()
+    part.step()
+    intake_ua = full.inputs["ukraine_recruits_per_day"]
+    intake_ru = full.inputs["russia_recruits_per_day"]
+    assert full.recruit_pipeline[:, -1].tolist() == [intake_ua, intake_ru]
+    # Russia's share is untouched; Ukraine's is cut to 40% of its documented intake.
+    assert part.recruit_pipeline[:, -1].tolist() == [0.4 * intake_ua, intake_ru]
+
+
+def test_a_smaller_line_share_thins_the_line_after_the_training_delay():
+    # Before the first recruits arrive the two runs are identical; 20 days after, the run with
+    # 30% of the intake has lost about 0.7 x 700 x 20 = 9,800 Ukrainian recruits.
+    days = int(FrontlineModel("baseline_2024", rng=3).p.training_delay_days) + 20
+    runs = []
+    for share in (1.0, 0.3):
+        m = FrontlineModel("baseline_2024", rng=3, ukraine_recruit_line_share=share)
+        m.run_for(days)
+        runs.append(m.recorder.table())
+    full, part = runs
+    early = int(full["day"].iloc[0]) + 5
+    assert full.loc[full.day == early, "ukraine_personnel"].item() == (
+        part.loc[part.day == early, "ukraine_personnel"].item()
+    )
+    assert part["ukraine_personnel"].iloc[-1] < full["ukraine_personnel"].iloc[-1] - 5_000
+
+
+def test_holders_cover_the_attacked_stretch_when_hold_axis_share_is_below_one():
+    # Kupiansk: Russia attacks toward Kupiansk. With hold_axis_share 0.3 Ukraine's holders stand
+    # on the 30% of the sector's front nearest Kupiansk; with the default 1 they spread wider.
+    import numpy as np
+
+    def spread(share: float) -> tuple[float, float]:
+        m = FrontlineModel("baseline_2024", rng=3, hold_axis_share=share)
+        k = m.sectors.index["Kupiansk"]
+        u = m.units
+        rows = m.line_rows(0)
+        rows = rows[u.sector[rows] == k]
+        goal = m.xy[m.sectors.objective[1, k]]
+        d_units = np.hypot(*(m.xy[u.node[rows]] - goal).T)
+        front = np.flatnonzero(m.front_node_mask() & (m.control == 0) & (m.sectors.of_node == k))
+        d_front = np.sort(np.hypot(*(m.xy[front] - goal).T))
+        return float(d_units.max()), float(d_front[int(np.ceil(0.3 * len(front))) - 1])
+
+    narrow, cutoff = spread(0.3)
+    wide, _ = spread(1.0)
+    assert narrow <= cutoff + 1e-9
+    assert wide > cutoff
