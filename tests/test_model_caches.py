@@ -1,0 +1,24 @@
+"""Per-process caches of model construction (issue 14) never leak between models.
+
+Construction shares the theatre, the supply network's static parts and the sector assignment
+between the models of a process. A second model must run exactly as a first one does (the
+golden digests of ``tests/test_golden.py``), and building or running it must leave a finished
+model's state untouched.
+"""
+
+from datetime import date
+
+import numpy as np
+from test_golden import _stored, key, run
+
+from sim.model import FrontlineModel
+
+
+def test_two_models_in_one_process_do_not_share_state() -> None:
+    first = FrontlineModel("baseline_2024", rng=1)
+    first.run(date(2024, 2, 1))
+    control = first.control.copy()
+    personnel = first.units.personnel[: first.units.n].copy()
+    assert run("baseline_2024", 1, 120) == _stored()[key("baseline_2024", 1, 120)]
+    assert np.array_equal(first.control, control)
+    assert np.array_equal(first.units.personnel[: first.units.n], personnel)
