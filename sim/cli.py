@@ -239,6 +239,14 @@ def _add_batch(verbs: argparse._SubParsersAction) -> None:
         metavar="DIR",
         help="write outputs here; a re-run with the same arguments resumes",
     )
+    p.add_argument(
+        "--posterior",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="a calibrated parameter sample (CSV, sim.posterior): each replication runs with "
+        "the set its own seed draws",
+    )
     p.set_defaults(handler=_batch)
 
 
@@ -562,6 +570,14 @@ def _batch(args: argparse.Namespace) -> int:
         raise UsageError("--workers and --scheduler do not mix: the cluster has its own workers")
     _check_replications(args.replications, spec)
     validate.check_out_dir(args.out)
+    posterior = None
+    if args.posterior is not None:
+        from sim.posterior import PosteriorError, load_posterior
+
+        try:
+            posterior = load_posterior(args.posterior)
+        except PosteriorError as err:
+            raise UsageError(str(err)) from None
     try:
         result = run_batch(
             spec,
@@ -572,6 +588,7 @@ def _batch(args: argparse.Namespace) -> int:
             out=args.out,
             scheduler=args.scheduler,
             force_workers=args.force_workers,
+            posterior=posterior,
         )
     except BatchError as err:  # bad arguments, another batch in --out, no scheduler: not a bug
         raise UsageError(str(err)) from None
