@@ -63,6 +63,7 @@ from sim.outputs import (
     write_checksums,
     write_json,
 )
+from sim.posterior import Posterior
 from sim.scenario import ScenarioSpec
 
 __all__ = [
@@ -161,6 +162,7 @@ def run_batch(
     *,
     scheduler: str | None = None,
     force_workers: bool = False,
+    posterior: Posterior | None = None,
 ) -> BatchResult:
     """Run ``replications`` replications of a scenario and summarise them.
 
@@ -194,6 +196,11 @@ def run_batch(
         seed.
     force_workers : bool
         Allow more ``workers`` than usable cores.
+    posterior : sim.posterior.Posterior, optional
+        A calibrated parameter sample: each replication runs with the set its own seed draws
+        (:meth:`~sim.posterior.Posterior.draw`), so the batch carries parameter uncertainty as
+        well as noise, identically for any worker count. Its parameters appear per run in the
+        ``param_*`` columns.
 
     Returns
     -------
@@ -232,6 +239,8 @@ def run_batch(
         "until": until.isoformat() if until else None,
         "version": __version__,
     }
+    if posterior is not None:  # a different sample is a different batch
+        manifest["posterior"] = posterior.digest()
     commit = git_commit()
     # Connected before anything is written, so a wrong address leaves no trace in ``out``.
     try:
@@ -253,7 +262,7 @@ def run_batch(
 
         records: dict[int, tuple[dict, pd.DataFrame]] = {}
         show = sys.stderr.isatty() if progress is None else progress
-        finished = _execute(executor, spec, todo, seeds, commit, parts)
+        finished = _execute(executor, spec, todo, seeds, commit, parts, posterior)
         with tqdm(
             total=replications,
             initial=len(done),
@@ -301,15 +310,24 @@ def _execute(
     seeds: list[int],
     commit: str,
     parts: Path | None,
+    posterior: Posterior | None = None,
 ) -> Generator[tuple[int, tuple[dict, pd.DataFrame] | None]]:
     """Run the replications in ``todo``; yield ``(i, record)`` as each finishes.
 
     With ``parts``, each replication's part file is written (by the local worker that ran it,
     or here for a Dask worker, which may not see this filesystem) and ``None`` is yielded as
-    its record (the caller reads the parts back).
+    its record (the caller reads the parts back). With a ``posterior``, replication ``i`` runs
+    with the parameter set its seed draws.
     """
     local = executor.local
-    tasks = [(spec, i, seeds[i], commit, parts if local else None) for i in todo]
+
+    def spec_of(i: int) -> ScenarioSpec:
+        return spec if posterior is None else spec.with_overrides(posterior.draw(seeds[i]))
+
+    tasks = [
+        (spec_of(i), i, seeds[i], commit, parts if local else None, posterior is not None)
+        for i in todo
+    ]
     for _, (i, record) in executor.imap_unordered(_replicate, tasks):
         if record is not None and parts is not None:
             _write_part(parts, i, *record)
@@ -322,9 +340,15 @@ CONNECT_TIMEOUT = 10.0
 
 
 def _replicate(
-    spec: ScenarioSpec, index: int, seed: int, commit: str, parts: Path | None
+    spec: ScenarioSpec,
+    index: int,
+    seed: int,
+    commit: str,
+    parts: Path | None,
+    own_params: bool = False,
 ) -> tuple[int, tuple[dict, pd.DataFrame] | None]:
-    """Run one replication (in a worker or in-process); write its part file if asked."""
+    """Run one replication (in a worker or in-process); write its part file if asked. With
+    ``own_params`` (parameters drawn per replication) its record keeps its parameter set."""
     from sim.runner import run_scenario  # imported here: loads the model
 
     result = run_scenario(spec, seed=seed)
@@ -341,6 +365,8 @@ def _replicate(
             "to": ev["to_side"].tolist(),
         },
     }
+    if own_params:
+        record["params"] = {k: float(v) for k, v in spec.params.items()}
     if parts is None:
         return index, (record, result.daily)
     _write_part(parts, index, record, result.daily)
@@ -490,7 +516,8 @@ def _runs_table(rows: list[tuple[int, dict, pd.DataFrame]], spec: ScenarioSpec) 
         row.update({key: s.get(key) for key in numeric})
         row["falls"] = json.dumps(s["falls"], sort_keys=True)
         row["hubs"] = json.dumps(s["hubs"], sort_keys=True)
-        row.update({f"param_{k}": float(v) for k, v in spec.params.items()})
+        params = record.get("params", spec.params)  # a posterior draw's, or the scenario's
+        row.update({f"param_{k}": float(v) for k, v in params.items()})
         records.append(row)
     runs = pd.DataFrame(records)
     for key in numeric:  # None -> NaN; a column of whole numbers stays int64

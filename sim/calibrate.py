@@ -41,6 +41,7 @@ from scipy.stats import qmc
 
 from sim.batch import replication_seeds
 from sim.executor import Executor
+from sim.history_matching import Prior
 from sim.params import PARAMS
 from sim.scenario import ScenarioSpec
 
@@ -74,24 +75,9 @@ class Target:
     source: str
 
 
-@dataclass(frozen=True)
-class FreeParam:
-    """A calibrated parameter and its prior range (sampled in log space if ``log``)."""
-
-    name: str
-    low: float
-    high: float
-    log: bool = False
-
-    def from_unit(self, u: np.ndarray) -> np.ndarray:
-        if self.log:
-            return np.exp(np.log(self.low) + u * (np.log(self.high) - np.log(self.low)))
-        return self.low + u * (self.high - self.low)
-
-    def to_unit(self, x: np.ndarray) -> np.ndarray:
-        if self.log:
-            return (np.log(x) - np.log(self.low)) / (np.log(self.high) - np.log(self.low))
-        return (x - self.low) / (self.high - self.low)
+# A calibrated parameter and its prior range (sampled in log space if ``log``): the record
+# calibration's prior, one definition for both.
+FreeParam = Prior
 
 
 @dataclass

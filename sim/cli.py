@@ -239,6 +239,14 @@ def _add_batch(verbs: argparse._SubParsersAction) -> None:
         metavar="DIR",
         help="write outputs here; a re-run with the same arguments resumes",
     )
+    p.add_argument(
+        "--posterior",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="a calibrated parameter sample (CSV, sim.posterior): each replication runs with "
+        "the set its own seed draws",
+    )
     p.set_defaults(handler=_batch)
 
 
@@ -309,7 +317,40 @@ def _add_calibrate(verbs: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--no-sensitivity", action="store_true", help="skip the one-at-a-time sensitivity runs"
     )
+    p.add_argument(
+        "--record",
+        action="store_true",
+        help="fit the level and the record's shape instead (history matching with emulators; "
+        "search calibration/record_search.toml, out calibration/record_fit/: posterior.csv and "
+        "one file per wave, so a killed run resumes)",
+    )
     p.set_defaults(handler=_calibrate)
+
+
+def _calibrate_record(args: argparse.Namespace) -> int:
+    from sim import record_fit
+    from sim.executor import Executor, ExecutorError
+
+    search_path = args.search or record_fit.SEARCH_PATH
+    out = args.out or record_fit.DEFAULT_OUT
+    validate.check_out_dir(out)
+    try:
+        record_fit.load_search(search_path, quick=args.quick)
+    except (ValueError, KeyError, TypeError, AttributeError, tomllib.TOMLDecodeError) as err:
+        raise UsageError(f"{search_path}: {err}") from None
+    try:
+        executor = Executor(args.workers, force_workers=args.force_workers)
+    except ExecutorError as err:
+        raise UsageError(f"--{err}") from None
+    with executor:
+        result = record_fit.calibrate_to_record(
+            out, quick=args.quick, search_path=search_path, map_fn=executor.map, log=print
+        )
+    print(
+        f"wrote {out / 'posterior.csv'}: {len(result.posterior)} parameter sets, effective "
+        f"sample size {result.ess:.0f}"
+    )
+    return 0
 
 
 def _add_record(verbs: argparse._SubParsersAction) -> None:
@@ -529,6 +570,14 @@ def _batch(args: argparse.Namespace) -> int:
         raise UsageError("--workers and --scheduler do not mix: the cluster has its own workers")
     _check_replications(args.replications, spec)
     validate.check_out_dir(args.out)
+    posterior = None
+    if args.posterior is not None:
+        from sim.posterior import PosteriorError, load_posterior
+
+        try:
+            posterior = load_posterior(args.posterior)
+        except PosteriorError as err:
+            raise UsageError(str(err)) from None
     try:
         result = run_batch(
             spec,
@@ -539,6 +588,7 @@ def _batch(args: argparse.Namespace) -> int:
             out=args.out,
             scheduler=args.scheduler,
             force_workers=args.force_workers,
+            posterior=posterior,
         )
     except BatchError as err:  # bad arguments, another batch in --out, no scheduler: not a bug
         raise UsageError(str(err)) from None
@@ -587,6 +637,8 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def _calibrate(args: argparse.Namespace) -> int:
+    if args.record:
+        return _calibrate_record(args)
     from sim import calibrate as cal  # imported late: loads the model
 
     targets_path = args.targets or cal.CALIBRATION_DIR / "targets.toml"

@@ -20,6 +20,7 @@ True
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,6 +60,12 @@ class Posterior:
         """The parameter set of the replication with this seed, by registry name."""
         row = self.values[self.index(seed)]
         return {name: float(v) for name, v in zip(self.names, row, strict=True)}
+
+    def digest(self) -> str:
+        """SHA-256 of the names and values (what a batch's manifest records)."""
+        h = hashlib.sha256(",".join(self.names).encode())
+        h.update(np.ascontiguousarray(self.values, dtype=np.float64).tobytes())
+        return h.hexdigest()
 
     def to_csv(self, header: str = "") -> str:
         """The file text: ``#`` header lines, then a CSV table (round-trips exactly)."""

@@ -38,6 +38,7 @@ from sim.history_matching import Prior, Target, Wave, history_match, posterior_s
 from sim.posterior import Posterior
 
 SEARCH_PATH = Path(__file__).resolve().parents[1] / "calibration" / "record_search.toml"
+DEFAULT_OUT = Path(__file__).resolve().parents[1] / "calibration" / "record_fit"
 
 # A place whose first change of hands the model puts after the window's end counts as falling
 # on the end: the record cannot tell later dates apart either (censoring).

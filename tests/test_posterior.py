@@ -69,3 +69,31 @@ def test_bad_files_are_refused_with_file_row_and_column(tmp_path, text, message)
     with pytest.raises(PosteriorError, match=message) as err:
         load_posterior(path)
     assert str(path) in str(err.value)
+
+
+def test_batch_draws_each_replications_parameters_from_the_posterior(tmp_path):
+    # Each run's param_ columns are its own draw, chosen by its seed: the same for 1 and 2
+    # workers, and the runs differ from a batch without the posterior only through them.
+    from sim.batch import run_batch
+    from sim.scenario import find_scenario, load_scenario
+
+    spec = load_scenario(find_scenario("baseline_2024"))
+    post = Posterior(
+        ("advance_slowdown", "fires_elasticity"),
+        np.array([[0.01, 0.2], [0.02, 0.3], [0.04, 0.5]]),
+        "test",
+    )
+    until = spec.start.replace(month=2)
+    one = run_batch(spec, 4, seed=1, workers=1, until=until, posterior=post, out=tmp_path / "a")
+    two = run_batch(spec, 4, seed=1, workers=2, until=until, posterior=post, out=tmp_path / "b")
+    for col in ("param_advance_slowdown", "param_fires_elasticity", "russia_gain_km2"):
+        assert one.runs[col].tolist() == two.runs[col].tolist()
+    for _, row in one.runs.iterrows():
+        want = post.draw(int(row["seed"]))
+        assert row["param_advance_slowdown"] == want["advance_slowdown"]
+        assert row["param_fires_elasticity"] == want["fires_elasticity"]
+    assert one.runs["param_advance_slowdown"].nunique() > 1
+    # A batch directory made with one posterior refuses another.
+    other = Posterior(post.names, post.values[::-1].copy(), "other")
+    with pytest.raises(Exception, match="batch"):
+        run_batch(spec, 4, seed=1, workers=1, until=until, posterior=other, out=tmp_path / "a")

@@ -114,3 +114,20 @@ def test_tiny_calibration_saves_waves_and_resumes_without_rerunning(tmp_path):
     )
     assert calls == [3]  # nothing re-run: the saved wave was reused
     np.testing.assert_array_equal(again.posterior.values, first.posterior.values)
+
+
+def test_calibrate_record_command_writes_a_posterior(tmp_path, capsys):
+    from sim.cli import main
+
+    search = tmp_path / "search.toml"
+    search.write_text(TINY, encoding="utf-8")
+    out = tmp_path / "fit"
+    argv = ["calibrate", "--record", "--quick", "--search", str(search), "--out", str(out)]
+    assert main([*argv, "--workers", "1"]) == 0
+    assert len(load_posterior(out / "posterior.csv")) == 5
+    assert "effective sample size" in capsys.readouterr().out
+    # A search file without its [budget] is a clear error naming the file, before any run.
+    bad = tmp_path / "bad.toml"
+    bad.write_text(TINY.replace("[budget]", "[budgets]"), encoding="utf-8")
+    assert main(["calibrate", "--record", "--search", str(bad), "--out", str(out)]) == 2
+    assert str(bad) in capsys.readouterr().err
