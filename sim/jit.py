@@ -1302,3 +1302,28 @@ def fill_up(alive, side, posture, establishment, personnel, which, pool, refit, 
                 j += 1
         pool -= np_sum(buf[1], m)
     return pool
+
+
+@njit(cache=True, nogil=True)
+def front_masks_update(control, before, inc_ptr, inc_edge, edge_u, edge_v, edges, nodes):
+    """Bring the front masks of :func:`front_masks` (in place) from the control map ``before``
+    to ``control``: only the edges at nodes that changed hands, and the front flags of those
+    edges' ends, are computed again (the same booleans as a full pass)."""
+    for n in range(len(control)):
+        if control[n] == before[n]:
+            continue
+        for j in range(inc_ptr[n], inc_ptr[n + 1]):
+            e = inc_edge[j]
+            edges[e] = control[edge_u[e]] != control[edge_v[e]]
+    for n in range(len(control)):
+        if control[n] == before[n]:
+            continue
+        for j in range(inc_ptr[n], inc_ptr[n + 1]):
+            e = inc_edge[j]
+            for w in (edge_u[e], edge_v[e]):
+                front = False
+                for i in range(inc_ptr[w], inc_ptr[w + 1]):
+                    if edges[inc_edge[i]]:
+                        front = True
+                        break
+                nodes[w] = front
