@@ -397,9 +397,10 @@ class _EdgeReach:
 
     def ensure(self, edges: np.ndarray) -> None:
         """Build the candidate lists of those ``edges`` that have none yet."""
-        missing = np.unique(edges[self.count[edges] < 0])
-        if len(missing) == 0:
+        built = self.count[edges]
+        if len(built) == 0 or built.min() >= 0:
             return
+        missing = np.unique(edges[built < 0])
         if self.tree is None:
             self.tree = cKDTree(self.xy)
         xy = self.xy

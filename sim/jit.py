@@ -1274,3 +1274,56 @@ def _heap_remove(pri, val, n):
         j = 2 * i + 1
         k = 2 * i + 2
     return n
+
+
+@njit(cache=True, nogil=True)
+def fill_up(alive, side, posture, establishment, personnel, which, pool, refit, buf):
+    """Recruits in ``pool`` fill side ``which``'s living units (in place), in proportion to
+    their deficit, refitting units weighted three times; returns what is left of the pool.
+    Sums as numpy sums the masked arrays (``buf``: scratch, shape (2, n))."""
+    m = 0
+    for i in range(len(alive)):
+        if alive[i] and side[i] == which:
+            x = establishment[i] - personnel[i]
+            deficit = x if x >= 0.0 else 0.0  # np.maximum(x, 0.0)
+            buf[0, m] = deficit * (3.0 if posture[i] == refit else 1.0)
+            m += 1
+    total = np_sum(buf[0], m)
+    if total > 0 and pool > 0:
+        j = 0
+        for i in range(len(alive)):
+            if alive[i] and side[i] == which:
+                x = establishment[i] - personnel[i]
+                deficit = x if x >= 0.0 else 0.0
+                share = pool * buf[0, j] / total
+                give = deficit if deficit <= share else share  # np.minimum(deficit, share)
+                personnel[i] += give
+                buf[1, j] = give
+                j += 1
+        pool -= np_sum(buf[1], m)
+    return pool
+
+
+@njit(cache=True, nogil=True)
+def front_masks_update(control, before, inc_ptr, inc_edge, edge_u, edge_v, edges, nodes):
+    """Bring the front masks of :func:`front_masks` (in place) from the control map ``before``
+    to ``control``: only the edges at nodes that changed hands, and the front flags of those
+    edges' ends, are computed again (the same booleans as a full pass)."""
+    for n in range(len(control)):
+        if control[n] == before[n]:
+            continue
+        for j in range(inc_ptr[n], inc_ptr[n + 1]):
+            e = inc_edge[j]
+            edges[e] = control[edge_u[e]] != control[edge_v[e]]
+    for n in range(len(control)):
+        if control[n] == before[n]:
+            continue
+        for j in range(inc_ptr[n], inc_ptr[n + 1]):
+            e = inc_edge[j]
+            for w in (edge_u[e], edge_v[e]):
+                front = False
+                for i in range(inc_ptr[w], inc_ptr[w + 1]):
+                    if edges[inc_edge[i]]:
+                        front = True
+                        break
+                nodes[w] = front

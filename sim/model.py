@@ -27,7 +27,7 @@ from mesa.discrete_space import Network
 
 from sim import command, metrics, movement, supply
 from sim.combat import combat_phase
-from sim.jit import front_masks, line_rows
+from sim.jit import front_masks, front_masks_update, line_rows
 from sim.scenario import ScenarioSpec, load_scenario
 from sim.theatre.theatre import Theatre
 from sim.units import RUSSIA, SIDE_INDEX, UKRAINE, Unit, UnitTable
@@ -124,6 +124,21 @@ def _edge_index(theatre: Theatre) -> tuple[np.ndarray, np.ndarray]:
     for a in out:
         a.setflags(write=False)
     return out
+
+
+@functools.cache
+def _edge_incidence(theatre: Theatre) -> tuple[np.ndarray, np.ndarray]:
+    # The edges at each node (CSR: node n's at inc_edge[inc_ptr[n]:inc_ptr[n + 1]]), built once
+    # per theatre for the incremental front update.
+    u, v = _edge_index(theatre)
+    ends = np.concatenate([u, v])
+    order = np.argsort(ends, kind="stable")
+    inc_edge = np.concatenate([np.arange(len(u)), np.arange(len(v))])[order]
+    inc_ptr = np.zeros(theatre.n_nodes + 1, dtype=np.intp)
+    np.cumsum(np.bincount(ends, minlength=theatre.n_nodes), out=inc_ptr[1:])
+    for a in (inc_ptr, inc_edge):
+        a.setflags(write=False)
+    return inc_ptr, inc_edge
 
 
 def resolve_scenario(spec: ScenarioSpec | str | Path, theatre: Theatre) -> ScenarioSpec:
@@ -292,11 +307,21 @@ class FrontlineModel(mesa.Model):
     def _update_front(self) -> None:
         control = self.control
         # Compared as bytes (a memcmp): several times a day, and control rarely changes.
-        if self._front_key is not None and control.tobytes() == self._front_key.tobytes():
+        key = self._front_key
+        if key is not None and control.tobytes() == key.tobytes():
             return
-        edges = np.empty(len(self.edge_u), dtype=bool)
-        nodes = np.empty(len(control), dtype=bool)
-        front_masks(control, self.edge_u, self.edge_v, edges, nodes)
+        if key is not None and key.shape == control.shape:
+            # Only edges at nodes that changed hands can have changed (new arrays: callers
+            # may hold the old ones).
+            edges, nodes = self._front_edges.copy(), self._front_nodes.copy()
+            inc_ptr, inc_edge = _edge_incidence(self.theatre)
+            front_masks_update(
+                control, key, inc_ptr, inc_edge, self.edge_u, self.edge_v, edges, nodes
+            )
+        else:
+            edges = np.empty(len(self.edge_u), dtype=bool)
+            nodes = np.empty(len(control), dtype=bool)
+            front_masks(control, self.edge_u, self.edge_v, edges, nodes)
         edges.setflags(write=False)
         nodes.setflags(write=False)
         self._front_edges, self._front_nodes = edges, nodes

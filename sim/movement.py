@@ -26,7 +26,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from sim.combat import CombatResult
-from sim.jit import advance, apply_losses, fortify, supply_units
+from sim.jit import advance, apply_losses, fill_up, fortify, supply_units
 from sim.units import REFIT, RESERVE
 
 if TYPE_CHECKING:
@@ -308,18 +308,24 @@ def _replace(model: FrontlineModel) -> None:
         model.inputs["ukraine_recruits_per_day"] * p.ukraine_recruit_line_share,
         model.inputs["russia_recruits_per_day"] * p.russia_recruit_line_share,
     ]
-    rows = np.flatnonzero(u.alive[: u.n])
+    n = u.n  # units formed today are not filled up today
+    buf = np.empty((2, n))
     for side in (0, 1):
         pool = model.recruit_pool[side] + arriving[side]
-        mine = rows[u.side[rows] == side]
-        deficit = np.maximum(u.establishment[mine] - u.personnel[mine], 0.0)
         # Refitting units are filled first: that is what pulling them out of the line is for.
-        weight = deficit * np.where(u.posture[mine] == REFIT, 3.0, 1.0)
-        total = weight.sum()
-        if total > 0 and pool > 0:
-            give = np.minimum(deficit, pool * weight / total)
-            u.personnel[mine] += give
-            pool -= give.sum()
+        pool = np.float64(
+            fill_up(
+                u.alive[:n],
+                u.side[:n],
+                u.posture[:n],
+                u.establishment[:n],
+                u.personnel[:n],
+                side,
+                pool,
+                REFIT,
+                buf,
+            )
+        )
         est = p.ukraine_unit_personnel if side == 0 else p.russia_unit_personnel
         if pool >= est and (model.control == side).any():
             anchor = int(model.sectors.anchor_node[0])

@@ -181,3 +181,20 @@ def test_kd_knn_emulation_equals_scipy():
         np.testing.assert_array_equal(got_i, want_i.reshape(len(q), k))
         checked += 1
     assert checked > 290
+
+
+def test_incremental_front_equals_full_recomputation():
+    m = FrontlineModel("baseline_2024", rng=1)
+    rng = np.random.default_rng(6)
+    front = m.front_edge_mask()
+    for flips in (1, 5, 50, 3000):
+        old = front
+        nodes = rng.choice(len(m.control), flips, replace=False)
+        m.control[nodes] = 1 - m.control[nodes]
+        front = m.front_edge_mask()
+        want = m.control[m.edge_u] != m.control[m.edge_v]
+        np.testing.assert_array_equal(front, want)
+        ends = np.zeros(len(m.control), dtype=bool)
+        ends[m.edge_u[want]] = ends[m.edge_v[want]] = True
+        np.testing.assert_array_equal(m.front_node_mask(), ends)
+        assert front is not old and not np.array_equal(front, old)
