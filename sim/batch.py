@@ -289,6 +289,8 @@ def run_batch(
     daily = _daily_table([(i, seeds[i], records[i][1]) for i in range(replications)])
     events = _events_table([(i, records[i][0]) for i in range(replications)])
     summary = {**manifest, "start": spec.start.isoformat(), "end": spec.end.isoformat()}
+    if spec.assumptions:  # a forecast's, stated by its report
+        summary["assumptions"] = list(spec.assumptions)
     summary["git_commits"] = sorted(set(runs["git_commit"]))  # of the processes that ran them
     summary.update(summarise_batch(runs))
 

@@ -559,6 +559,16 @@ def _places(runs_list: list[pd.DataFrame], places: list[str] | None) -> list[str
     return seen
 
 
+def _assumptions(summaries: list[dict], names: list[str]) -> list[str]:
+    """The assumptions each scenario states (forecasts: what was not known at its start)."""
+    lines: list[str] = []
+    for s, name in zip(summaries, names, strict=True):
+        if s.get("assumptions"):
+            lines += [f"**{name} assumes:**", ""]
+            lines += [f"- {a}" for a in s["assumptions"]] + [""]
+    return lines
+
+
 def _provenance(batches: list[Batch]) -> list[str]:
     lines = [
         "| directory | scenario | content hash | seed | replications | dates | version | git commit |",
@@ -778,6 +788,7 @@ def _batch_report(
     names = " vs ".join(b.name for b in batches)
     lines = [f"# Report: {names}", "", "## Answer", "", *_answers(batches, places, picks), ""]
     lines += ["## Inputs", "", *_provenance(batches), ""]
+    lines += _assumptions([b.summary for b in batches], [b.name for b in batches])
     if len(batches) == 2:
         lines += [
             "Paired comparison: both batches were run with the same seed, so replication "
@@ -1350,6 +1361,7 @@ def _sweep_report(path: Path, out: Path) -> list[str]:
         f"{s.get('version', '?')}; git commits "
         f"{', '.join(f'`{c[:12]}`' for c in s.get('git_commits', [])) or '–'}",
         "",
+        *_assumptions([s], [str(s.get("scenario", "?"))]),
     ]
 
     fit = None

@@ -14,6 +14,7 @@ File format (all keys; ``extends`` and ``description`` are optional)::
     extends = "baseline_2024.toml"     # relative to this file: inherit, then override
     name = "kursk_2024"
     description = "..."
+    assumptions = ["..."]              # what a forecast assumes (reports state them)
     start = 2024-01-01                 # TOML date or "YYYY-MM-DD"
     end = 2024-12-31
     initial_control = "2024-01-01"     # one of CONTROL_DATES
@@ -89,8 +90,8 @@ SIDES: tuple[str, ...] = ("russia", "ukraine")
 EVENT_KINDS: tuple[str, ...] = ("redeploy", "reinforce", "posture")
 
 _TOP_KEYS = tuple(
-    "extends calibration name description start end initial_control params schedule sector"
-    " event hold".split()
+    "extends calibration name description assumptions start end initial_control params schedule"
+    " sector event hold".split()
 )
 _TOP_REQUIRED = ("name", "start", "end", "initial_control")
 _SECTOR_KEYS = tuple(
@@ -255,6 +256,9 @@ class ScenarioSpec:
     sectors : tuple of SectorSpec
     events : tuple of EventSpec
         Sorted by date; events of the same date keep file order.
+    assumptions : tuple of str
+        What a forecast assumes beyond its documented inputs (``assumptions = [...]``; a file
+        adds its own to those of the file it extends). Reports state them.
     content_hash : str
         SHA-256 of a canonical JSON of everything above except ``path``: two specs with the
         same hash are the same inputs, wherever their files live.
@@ -271,6 +275,7 @@ class ScenarioSpec:
     sectors: tuple[SectorSpec, ...]
     events: tuple[EventSpec, ...]
     holds: tuple[HoldSpec, ...] = ()
+    assumptions: tuple[str, ...] = ()
     content_hash: str = ""
 
     # Params and dict fields are unhashable; the content hash identifies the content anyway.
@@ -387,6 +392,8 @@ class ScenarioSpec:
             "sectors": [dataclasses.asdict(s) for s in self.sectors],
             "events": [{**dataclasses.asdict(e), "date": e.date.isoformat()} for e in self.events],
             "holds": [dataclasses.asdict(h) for h in self.holds],
+            # Only when stated, so scenarios without assumptions keep their hash.
+            **({"assumptions": list(self.assumptions)} if self.assumptions else {}),
         }
 
 
@@ -754,6 +761,7 @@ def _parse_layer(path: Path, raw: dict[str, Any], roots: tuple[Path, ...]) -> _L
     checks = {
         "name": _str,
         "description": _text,
+        "assumptions": _str_list,
         "start": _date,
         "end": _date,
         "initial_control": _control,
@@ -917,7 +925,10 @@ def _resolve(layers: list[_Layer], place_names: Collection[str] | None) -> Scena
     sectors: dict[str, tuple[dict[str, _Tagged], _At]] = {}
     events: list[tuple[dict[str, _Tagged], _At]] = []
     holds: list[tuple[dict[str, _Tagged], _At]] = []
+    assumptions: list[str] = []
     for layer in layers:  # root first, so children override
+        if "assumptions" in layer.top:  # a child adds its own to what it extends
+            assumptions.extend(layer.top["assumptions"][0])
         top.update(layer.top)
         params.update(layer.params)
         schedule.update(layer.schedule)
@@ -977,6 +988,7 @@ def _resolve(layers: list[_Layer], place_names: Collection[str] | None) -> Scena
             sectors=tuple(sector_specs),
             events=tuple(e for e, _ in event_specs),
             holds=tuple(HoldSpec(**{k: v for k, (v, _) in f.items()}) for f, _ in holds),
+            assumptions=tuple(dict.fromkeys(assumptions)),
         )
     )
 

@@ -445,6 +445,8 @@ def run_sweep(
     summary = {k: v for k, v in manifest.items() if k != "points"}
     first = batches[0].summary
     summary.update(start=first["start"], end=first["end"], design=attrs)
+    if first.get("assumptions"):
+        summary["assumptions"] = first["assumptions"]
     summary["seeds"] = replication_seeds(seed, replications)
     summary["git_commits"] = sorted(set(runs["git_commit"])) if "git_commit" in runs else []
     summary["points"] = [
