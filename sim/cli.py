@@ -791,8 +791,12 @@ def _view(args: argparse.Namespace) -> int:
     env.setdefault("SOLARA_TELEMETRY_MIXPANEL_ENABLE", "False")  # offline and private
     print(f"frontline view: {path.stem} on http://{args.host}:{args.port}/ (Ctrl-C stops)")
     sys.stdout.flush()
-    proc = subprocess.Popen(cmd, env=env)
-    signal.signal(signal.SIGTERM, lambda *_: proc.terminate())  # never leave the server behind
+    from sim.executor import die_with_parent
+
+    # The server stops with this process whatever ends it, kill -9 included (SIGTERM: it then
+    # shuts down cleanly), and on SIGTERM or Ctrl-C here.
+    proc = subprocess.Popen(cmd, env=env, preexec_fn=lambda: die_with_parent(signal.SIGTERM))
+    signal.signal(signal.SIGTERM, lambda *_: proc.terminate())
     try:
         return proc.wait()
     except KeyboardInterrupt:

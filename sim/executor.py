@@ -109,12 +109,18 @@ _pool_size = 0
 _pool_lock = threading.Lock()
 
 
-def _worker_init(parent: int) -> None:
-    """In each worker: die with the parent, then load what every task needs."""
+def die_with_parent(sig: int = signal.SIGKILL) -> None:
+    """Ask the kernel to send this process ``sig`` when its parent dies (Linux; elsewhere a
+    no-op). Used by the executor's workers and, as ``preexec_fn``, by the view's server."""
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
             libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+            libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
+
+
+def _worker_init(parent: int) -> None:
+    """In each worker: die with the parent, then load what every task needs."""
+    die_with_parent()
     if os.getppid() != parent:  # the parent died before the request took effect
         os._exit(1)
     threading.Thread(target=_watchdog, args=(parent,), name="parent watchdog", daemon=True).start()
