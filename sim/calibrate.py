@@ -213,11 +213,17 @@ class Runner:
     """Runs many (spec, overrides, seed) tasks on the warm workers of :mod:`sim.executor`.
 
     The workers are started once per process and kept across waves (and across calibrations,
-    batches and sweeps in the same process).
+    batches and sweeps in the same process). With ``scheduler``, the tasks run on that Dask
+    cluster instead (they send back plain data, so its workers need not share a filesystem).
     """
 
-    def __init__(self, workers: int | None = None, force_workers: bool = False) -> None:
-        self.executor = Executor(workers, force_workers=force_workers)
+    def __init__(
+        self,
+        workers: int | None = None,
+        force_workers: bool = False,
+        scheduler: str | None = None,
+    ) -> None:
+        self.executor = Executor(workers, scheduler, force_workers=force_workers)
         self.workers = self.executor.workers
         self.count = 0
 
@@ -303,6 +309,7 @@ def calibrate(
     log: Callable[[str], None] = print,
     sensitivity: bool = True,
     force_workers: bool = False,
+    scheduler: str | None = None,
 ) -> CalibrationResult:
     """Fit the free parameters of ``search`` to ``targets`` (see module doc).
 
@@ -321,6 +328,9 @@ def calibrate(
         Also run the one-at-a-time sensitivity of the fit.
     force_workers : bool
         Allow more ``workers`` than usable cores.
+    scheduler : str, optional
+        Address of a running Dask scheduler to run the replications on instead of local
+        processes (as in :func:`sim.batch.run_batch`); the results are the same.
 
     Returns
     -------
@@ -332,7 +342,7 @@ def calibrate(
     dims = len(search.params)
     lo, hi = np.zeros(dims), np.ones(dims)
     rows, all_unit, all_values = [], [], []
-    runner = Runner(workers, force_workers)
+    runner = Runner(workers, force_workers, scheduler)
     try:
         survivors = np.zeros(0, dtype=int)
         for wave in range(search.waves):

@@ -123,6 +123,9 @@ def _worker_init(parent: int) -> None:
     die_with_parent()
     if os.getppid() != parent:  # the parent died before the request took effect
         os._exit(1)
+    # Ctrl-C reaches the whole process group: the parent alone handles it (and stops the
+    # workers), instead of every worker printing its own KeyboardInterrupt traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_watchdog, args=(parent,), name="parent watchdog", daemon=True).start()
     # Loaded once per worker, not once per task: the model, its theatre and the pandas stack.
     from sim.model import default_theatre
@@ -192,13 +195,24 @@ def _discard(pool: ProcessPoolExecutor, kill: bool = False) -> None:
 
 
 def shutdown() -> None:
-    """Stop the warm local workers (they are started again when next needed)."""
+    """Stop the warm local workers (they are started again when next needed).
+
+    Waits for tasks still running (none, after a finished batch, sweep or calibration).
+    """
     pool = _pool
     if pool is not None:
         _discard(pool)
 
 
-atexit.register(shutdown)
+def _at_exit() -> None:
+    # Tasks still running at exit (a loop left early, Ctrl-C between results) will never be
+    # read: end them rather than wait, which could be a whole sweep point.
+    pool = _pool
+    if pool is not None:
+        _discard(pool, kill=bool(getattr(pool, "_pending_work_items", None)))
+
+
+atexit.register(_at_exit)
 
 
 # --------------------------------------------------------------------------------------------

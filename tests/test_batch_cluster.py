@@ -101,6 +101,37 @@ def test_cluster_batch_equals_the_local_batch(cluster, local, spec, tmp_path, mo
     pd.testing.assert_frame_equal(unwritten.daily, result.daily, check_exact=True)
 
 
+def test_calibration_runner_on_the_cluster_equals_the_local_one(cluster, spec, monkeypatch):
+    """The calibration's tasks (one target, several points and seeds) through the same
+    executor on the cluster: the same summaries and daily tables, in task order."""
+    from sim.calibrate import Runner
+
+    seeds = replication_seeds(SEED, 2)
+    tasks = [
+        ((p, r), spec, {"advance_slowdown": slowdown}, seed, UNTIL, r == 0)
+        for p, slowdown in enumerate((0.01, 0.05))
+        for r, seed in enumerate(seeds)
+    ]
+    local = Runner(workers=1).map(tasks)
+
+    def not_here(*args, **kwargs):
+        raise AssertionError("a replication ran in the client process")
+
+    monkeypatch.setattr(sim.runner, "run_scenario", not_here)
+    runner = Runner(scheduler=cluster.scheduler_address)
+    try:
+        remote = runner.map(tasks)
+    finally:
+        runner.close()
+    assert [key for key, _, _ in remote] == [key for key, _, _ in local]
+    for (_, summary, daily), (_, ref_summary, ref_daily) in zip(remote, local, strict=True):
+        assert summary == ref_summary
+        if ref_daily is None:
+            assert daily is None
+        else:
+            pd.testing.assert_frame_equal(daily, ref_daily, check_exact=True)
+
+
 def test_cluster_batch_resumes_a_local_one(cluster, local, spec, tmp_path):
     out = tmp_path / "resume"
     shutil.copytree(local, out)
