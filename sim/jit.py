@@ -1327,3 +1327,167 @@ def front_masks_update(control, before, inc_ptr, inc_edge, edge_u, edge_v, edges
                         front = True
                         break
                 nodes[w] = front
+
+
+# --- the combat law (sim.combat.fight) -----------------------------------------------------------
+# fight() keeps numpy for ndtri, exp, log and **; the arithmetic between them is done here, in
+# the same order as the numpy expressions it replaces (``a * b * c`` is ``(a * b) * c``).
+@njit(cache=True, nogil=True)
+def _interp(v, xp, fp):
+    # np.interp at one point inside or outside a short sorted table, as numpy computes it.
+    n = len(xp)
+    if v > xp[n - 1]:
+        return fp[n - 1]
+    if v < xp[0]:
+        return fp[0]
+    j = 0
+    while j < n - 1 and xp[j + 1] <= v:
+        j += 1
+    if j == n - 1 or xp[j] == v:
+        return fp[j]
+    slope = (fp[j + 1] - fp[j]) / (xp[j + 1] - xp[j])
+    return slope * (v - xp[j]) + fp[j]
+
+
+@njit(cache=True, nogil=True)
+def fight_ratio(
+    power_a,
+    power_d,
+    fires_a,
+    fires_d,
+    fortification,
+    terrain,
+    levels,
+    strength,
+    def_casualty,
+    advance_km,
+    terrain_defence,
+    max_ratio,
+):
+    """Fortification tables at each edge (posture, defender casualty factor, v0), and the raw
+    force ratio and fires ratio base ``(F_a + 1) / (F_d + 1)``."""
+    n = len(power_a)
+    posture, def_cas, v0 = np.empty(n), np.empty(n), np.empty(n)
+    raw, fire_base = np.empty(n), np.empty(n)
+    for i in range(n):
+        f = fortification[i]
+        posture[i] = _interp(f, levels, strength)
+        def_cas[i] = _interp(f, levels, def_casualty)
+        v0[i] = _interp(f, levels, advance_km)
+        pd = power_d[i] * posture[i] * terrain_defence[terrain[i]]
+        raw[i] = power_a[i] / pd if pd > 0 else max_ratio
+        fire_base[i] = (fires_a[i] + 1.0) / (fires_d[i] + 1.0)
+    return posture, def_cas, v0, raw, fire_base
+
+
+@njit(cache=True, nogil=True)
+def fight_clip_ratio(raw, fire_ratio, surprise, lo, hi, midpoint):
+    """The force ratio, clipped as np.clip does, and ``ratio / midpoint`` for the logistic."""
+    n = len(raw)
+    ratio, scaled = np.empty(n), np.empty(n)
+    for i in range(n):
+        x = raw[i] * fire_ratio[i] * surprise[i]
+        if not np.isnan(x):
+            x = x if x > lo else lo
+            x = x if x < hi else hi
+        ratio[i] = x
+        scaled[i] = x / midpoint
+    return ratio, scaled
+
+
+@njit(cache=True, nogil=True)
+def fight_hazards(
+    assault,
+    terrain,
+    shock,
+    pow_neg,
+    pow_pos,
+    def_cas,
+    fires_a,
+    fires_d,
+    border,
+    c_att,
+    c_def,
+    positional_factor,
+    lethality,
+    terrain_casualty,
+    log_scaled,
+    slope,
+):
+    """The exponents of each side's daily loss chance, ``-(direct + area)``, and ``-x`` of the
+    success logistic."""
+    n = len(assault)
+    neg_a, neg_d, neg_x = np.empty(n), np.empty(n), np.empty(n)
+    cp = c_def * positional_factor
+    for i in range(n):
+        r_c = terrain_casualty[terrain[i]]
+        if assault[i]:
+            direct_a = c_att * r_c * pow_neg[i] * shock[i]
+            direct_d = c_def * r_c * pow_pos[i] * def_cas[i] * shock[i]
+        else:
+            direct_a = direct_d = cp * r_c * shock[i]
+        neg_a[i] = -(direct_a + lethality * fires_d[i] / border[i])
+        neg_d[i] = -(direct_d + lethality * fires_a[i] / border[i])
+        neg_x[i] = -(slope * log_scaled[i])
+    return neg_a, neg_d, neg_x
+
+
+@njit(cache=True, nogil=True)
+def fight_outcome(
+    engaged_a,
+    engaged_d,
+    exp_a,
+    exp_d,
+    z_a,
+    z_d,
+    assault,
+    ratio,
+    min_ratio,
+    kappa,
+    unseen,
+    has_unseen,
+    v0,
+    terrain,
+    river,
+    terrain_advance,
+    river_advance,
+    pow_adv,
+    exp_x,
+    shock,
+):
+    """Losses and advance. Losses are Binomial(engaged, 1 - exp(-hazard)) in the normal
+    approximation by inverse CDF (``z`` = ndtri(u)), clipped to [0, engaged]: one uniform per
+    draw keeps common random numbers aligned across parameter values, which a rejection
+    sampler would not."""
+    n = len(engaged_a)
+    loss_a, loss_d, advance = np.empty(n), np.empty(n), np.empty(n)
+    for i in range(n):
+        for side in range(2):
+            m_e = engaged_a[i] if side == 0 else engaged_d[i]
+            p = 1.0 - (exp_a[i] if side == 0 else exp_d[i])
+            z = z_a[i] if side == 0 else z_d[i]
+            mean = m_e * p
+            sd = np.sqrt(mean * (1.0 - p))
+            x = mean + sd * z
+            if not np.isnan(x):
+                x = x if x > 0.0 else 0.0
+                x = x if x < m_e else m_e
+            if side == 0:
+                loss_a[i] = x
+            else:
+                loss_d[i] = x
+        if assault[i] and ratio[i] > min_ratio:
+            k = kappa + (1.0 - kappa) * unseen[i] if has_unseen else kappa
+            chance = 1.0 / (1.0 + exp_x[i])
+            advance[i] = (
+                k
+                * v0[i]
+                * terrain_advance[terrain[i]]
+                * river_advance[river[i]]
+                * pow_adv[i]
+                * chance
+                * shock[i]
+            )
+        else:
+            advance[i] = 0.0
+    return loss_a, loss_d, advance
