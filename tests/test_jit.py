@@ -198,3 +198,13 @@ def test_incremental_front_equals_full_recomputation():
         ends[m.edge_u[want]] = ends[m.edge_v[want]] = True
         np.testing.assert_array_equal(m.front_node_mask(), ends)
         assert front is not old and not np.array_equal(front, old)
+
+
+def test_interp_equals_numpy_on_the_fortification_tables():
+    from sim.combat import FORT_ADVANCE_KM, FORT_DEF_CASUALTY, FORT_LEVELS, FORT_STRENGTH
+
+    rng = np.random.default_rng(7)
+    x = np.concatenate([rng.random(20_000) * 3.4 - 0.2, FORT_LEVELS, [1e-300, 3 - 1e-16]])
+    for table in (FORT_STRENGTH, FORT_DEF_CASUALTY, FORT_ADVANCE_KM):
+        got = np.array([jit._interp(v, FORT_LEVELS, table) for v in x])
+        np.testing.assert_array_equal(got, np.interp(x, FORT_LEVELS, table))
