@@ -208,3 +208,43 @@ def test_interp_equals_numpy_on_the_fortification_tables():
     for table in (FORT_STRENGTH, FORT_DEF_CASUALTY, FORT_ADVANCE_KM):
         got = np.array([jit._interp(v, FORT_LEVELS, table) for v in x])
         np.testing.assert_array_equal(got, np.interp(x, FORT_LEVELS, table))
+
+
+def _update_plain(net, tree, control, side):
+    """update_tree's incremental path through the plain-Python _remove and _add."""
+    own = control == side
+    lost = np.flatnonzero(tree.own & ~own)
+    gained = np.flatnonzero(own & ~tree.own)
+    adj = net._adjacency()
+    ok = (not len(lost) or net._remove(tree, own, lost.tolist(), adj)) and (
+        not len(gained) or net._add(tree, own, gained.tolist(), adj)
+    )
+    tree.own = own
+    return ok
+
+
+def test_compiled_forest_update_equals_plain_python():
+    import copy
+
+    m = FrontlineModel("baseline_2024", rng=2)
+    m.run_for(20)
+    net, limit = m.supply_net, m.p.supply_tether_km
+    rng = np.random.default_rng(8)
+    front = np.flatnonzero(m.front_node_mask())
+    compared = 0
+    for side in (0, 1):
+        tree = net.tree(m.control, side, limit)
+        tree.dirty = set()
+        for flips in (1, 4, 12, 40):
+            control = m.control.copy()
+            nodes = rng.choice(front, flips, replace=False)
+            control[nodes] = 1 - control[nodes]
+            fast, plain = copy.deepcopy(tree), copy.deepcopy(tree)
+            mode = net.update_tree(fast, control, side, limit)
+            if mode != "incremental" or not _update_plain(net, plain, control, side):
+                continue
+            for name in ("own", "dist", "pred", "source"):
+                np.testing.assert_array_equal(getattr(fast, name), getattr(plain, name))
+            assert fast.dirty == plain.dirty and fast.dirty
+            compared += 1
+    assert compared >= 6
