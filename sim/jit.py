@@ -651,8 +651,9 @@ def front_masks(control, edge_u, edge_v, edges, nodes):
 # used scipy.spatial.cKDTree (leafsize 16, balanced, compact nodes) for that choice; what
 # follows builds the same tree and walks it the same way, so the choice is the same, without
 # scipy's per-call overhead. The building blocks are those of libstdc++ (std::nth_element as
-# introselect with median-of-three pivots, std::partition, std::min_element), which scipy's
-# build calls. tests/test_jit.py checks tree order and answers against scipy's.
+# introselect with median-of-three pivots and its heap-select fallback, std::partition,
+# std::min_element), which scipy's build calls. tests/test_jit.py checks tree order and
+# answers against scipy's.
 _LEAFSIZE = 16
 
 
@@ -666,14 +667,57 @@ def _lg(n):
 
 
 @njit(cache=True, nogil=True)
+def _adjust_heap(idx, first, hole, length, value, key):
+    # libstdc++ std::__adjust_heap then std::__push_heap (a max-heap on key)
+    top = hole
+    child = hole
+    while child < (length - 1) // 2:
+        child = 2 * (child + 1)
+        if key[idx[first + child]] < key[idx[first + child - 1]]:
+            child -= 1
+        idx[first + hole] = idx[first + child]
+        hole = child
+    if (length & 1) == 0 and child == (length - 2) // 2:
+        child = 2 * (child + 1)
+        idx[first + hole] = idx[first + child - 1]
+        hole = child - 1
+    parent = (hole - 1) // 2
+    while hole > top and key[idx[first + parent]] < key[value]:
+        idx[first + hole] = idx[first + parent]
+        hole = parent
+        parent = (hole - 1) // 2
+    idx[first + hole] = value
+
+
+@njit(cache=True, nogil=True)
+def _heap_select(idx, first, middle, last, key):
+    # libstdc++ std::__heap_select: make_heap(first, middle), then pop_heap for smaller ones
+    length = middle - first
+    if length >= 2:
+        parent = (length - 2) // 2
+        while True:
+            _adjust_heap(idx, first, parent, length, idx[first + parent], key)
+            if parent == 0:
+                break
+            parent -= 1
+    for i in range(middle, last):
+        if key[idx[i]] < key[idx[first]]:
+            value = idx[i]
+            idx[i] = idx[first]
+            _adjust_heap(idx, first, 0, length, value, key)
+
+
+@njit(cache=True, nogil=True)
 def _nth_element(idx, first, nth, last, key):
-    # std::nth_element (libstdc++ __introselect); False if it would fall back to heap select.
+    # std::nth_element (libstdc++ __introselect)
     if first == last or nth == last:
         return True
     depth = 2 * _lg(last - first)
     while last - first > 3:
         if depth == 0:
-            return False
+            _heap_select(idx, first, nth + 1, last, key)
+            idx[first], idx[nth] = idx[nth], idx[first]
+            return True
         depth -= 1
         # __unguarded_partition_pivot: median of (first+1, mid, last-1) moved to first
         mid = first + (last - first) // 2
