@@ -38,6 +38,10 @@ from scipy.spatial import cKDTree
 from scipy.special import ndtri
 
 from sim.jit import (
+    fight_clip_ratio,
+    fight_hazards,
+    fight_outcome,
+    fight_ratio,
     fires_and_surprise,
     front_geometry,
     kd_resolve,
@@ -105,14 +109,6 @@ class EdgeOutcome:
     advance_km: np.ndarray
 
 
-def _binomial_normal(n: np.ndarray, p: np.ndarray, u: np.ndarray) -> np.ndarray:
-    # Normal approximation to Binomial(n, p) by inverse CDF: one uniform per draw keeps common
-    # random numbers aligned across parameter values (a rejection sampler would not).
-    mean = n * p
-    sd = np.sqrt(mean * (1.0 - p))
-    return np.clip(mean + sd * ndtri(u), 0.0, n)
-
-
 def success_chance(ratio, params):
     """Chance that an attack at force ratio ``ratio`` succeeds: the Dupuy logistic in ln R."""
     x = params.success_ratio_slope * np.log(ratio / params.success_ratio_midpoint)
@@ -135,45 +131,74 @@ def fight(b: EdgeBattle, params: Params) -> EdgeOutcome:
         Losses of each side (men), force ratio and penetration (km) per edge.
     """
     p = params
+    # numpy computes every ndtri, exp, log and power (their rounding is numpy's); the compiled
+    # passes of sim.jit do the arithmetic between them in the same order as the plain numpy
+    # expressions of the module docstring (MECHANICS M2-M4).
     sigma = p.intensity_shock_sd
     shock = np.exp(sigma * ndtri(b.u_shock) - 0.5 * sigma * sigma)
-    posture = np.interp(b.fortification, FORT_LEVELS, FORT_STRENGTH)
-    def_cas = np.interp(b.fortification, FORT_LEVELS, FORT_DEF_CASUALTY)
-    power_d = b.power_d * posture * TERRAIN_DEFENCE[b.terrain]
-    fire_ratio = ((b.fires_a + 1.0) / (b.fires_d + 1.0)) ** p.fires_elasticity
-    with np.errstate(divide="ignore", invalid="ignore"):
-        raw = np.where(power_d > 0, b.power_a / power_d, p.max_force_ratio)
-    ratio = np.clip(raw * fire_ratio * b.surprise, 1.0 / p.max_force_ratio, p.max_force_ratio)
-
+    posture, def_cas, v0, raw, fire_base = fight_ratio(
+        b.power_a,
+        b.power_d,
+        b.fires_a,
+        b.fires_d,
+        b.fortification,
+        b.terrain,
+        FORT_LEVELS,
+        FORT_STRENGTH,
+        FORT_DEF_CASUALTY,
+        FORT_ADVANCE_KM,
+        TERRAIN_DEFENCE,
+        p.max_force_ratio,
+    )
+    ratio, scaled = fight_clip_ratio(
+        raw,
+        fire_base**p.fires_elasticity,
+        b.surprise,
+        1.0 / p.max_force_ratio,
+        p.max_force_ratio,
+        p.success_ratio_midpoint,
+    )
     c_att = p.attacker_loss_rate
-    c_def = c_att * p.defender_loss_ratio
-    r_c = TERRAIN_CASUALTY[b.terrain]
-    positional = c_def * p.positional_loss_factor * r_c * shock
-    direct_a = np.where(
-        b.assault, c_att * r_c * ratio ** (-p.ratio_loss_exponent) * shock, positional
+    neg_a, neg_d, neg_x = fight_hazards(
+        b.assault,
+        b.terrain,
+        shock,
+        ratio ** (-p.ratio_loss_exponent),
+        ratio**p.ratio_loss_exponent,
+        def_cas,
+        b.fires_a,
+        b.fires_d,
+        b.border_km,
+        c_att,
+        c_att * p.defender_loss_ratio,
+        p.positional_loss_factor,
+        p.fires_lethality,
+        TERRAIN_CASUALTY,
+        np.log(scaled),
+        p.success_ratio_slope,
     )
-    direct_d = np.where(
-        b.assault, c_def * r_c * ratio**p.ratio_loss_exponent * def_cas * shock, positional
+    losses_a, losses_d, advance = fight_outcome(
+        b.engaged_a,
+        b.engaged_d,
+        np.exp(neg_a),
+        np.exp(neg_d),
+        ndtri(b.u_loss_a),
+        ndtri(b.u_loss_d),
+        b.assault,
+        ratio,
+        p.min_advance_ratio,
+        p.advance_slowdown,
+        b.unseen if b.unseen is not None else ratio,
+        b.unseen is not None,
+        v0,
+        b.terrain,
+        b.river,
+        TERRAIN_ADVANCE,
+        RIVER_ADVANCE,
+        ratio**p.advance_ratio_exponent,
+        np.exp(neg_x),
+        shock,
     )
-    area_a = p.fires_lethality * b.fires_d / b.border_km
-    area_d = p.fires_lethality * b.fires_a / b.border_km
-    losses_a = _binomial_normal(b.engaged_a, 1.0 - np.exp(-(direct_a + area_a)), b.u_loss_a)
-    losses_d = _binomial_normal(b.engaged_d, 1.0 - np.exp(-(direct_d + area_d)), b.u_loss_d)
-
-    v0 = np.interp(b.fortification, FORT_LEVELS, FORT_ADVANCE_KM)
-    kappa = p.advance_slowdown
-    if b.unseen is not None:
-        kappa = kappa + (1.0 - kappa) * b.unseen
-    speed = (
-        kappa
-        * v0
-        * TERRAIN_ADVANCE[b.terrain]
-        * RIVER_ADVANCE[b.river]
-        * ratio**p.advance_ratio_exponent
-        * success_chance(ratio, p)
-        * shock
-    )
-    advance = np.where(b.assault & (ratio > p.min_advance_ratio), speed, 0.0)
     return EdgeOutcome(losses_a, losses_d, ratio, advance)
 
 

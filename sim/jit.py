@@ -651,8 +651,9 @@ def front_masks(control, edge_u, edge_v, edges, nodes):
 # used scipy.spatial.cKDTree (leafsize 16, balanced, compact nodes) for that choice; what
 # follows builds the same tree and walks it the same way, so the choice is the same, without
 # scipy's per-call overhead. The building blocks are those of libstdc++ (std::nth_element as
-# introselect with median-of-three pivots, std::partition, std::min_element), which scipy's
-# build calls. tests/test_jit.py checks tree order and answers against scipy's.
+# introselect with median-of-three pivots and its heap-select fallback, std::partition,
+# std::min_element), which scipy's build calls. tests/test_jit.py checks tree order and
+# answers against scipy's.
 _LEAFSIZE = 16
 
 
@@ -666,14 +667,57 @@ def _lg(n):
 
 
 @njit(cache=True, nogil=True)
+def _adjust_heap(idx, first, hole, length, value, key):
+    # libstdc++ std::__adjust_heap then std::__push_heap (a max-heap on key)
+    top = hole
+    child = hole
+    while child < (length - 1) // 2:
+        child = 2 * (child + 1)
+        if key[idx[first + child]] < key[idx[first + child - 1]]:
+            child -= 1
+        idx[first + hole] = idx[first + child]
+        hole = child
+    if (length & 1) == 0 and child == (length - 2) // 2:
+        child = 2 * (child + 1)
+        idx[first + hole] = idx[first + child - 1]
+        hole = child - 1
+    parent = (hole - 1) // 2
+    while hole > top and key[idx[first + parent]] < key[value]:
+        idx[first + hole] = idx[first + parent]
+        hole = parent
+        parent = (hole - 1) // 2
+    idx[first + hole] = value
+
+
+@njit(cache=True, nogil=True)
+def _heap_select(idx, first, middle, last, key):
+    # libstdc++ std::__heap_select: make_heap(first, middle), then pop_heap for smaller ones
+    length = middle - first
+    if length >= 2:
+        parent = (length - 2) // 2
+        while True:
+            _adjust_heap(idx, first, parent, length, idx[first + parent], key)
+            if parent == 0:
+                break
+            parent -= 1
+    for i in range(middle, last):
+        if key[idx[i]] < key[idx[first]]:
+            value = idx[i]
+            idx[i] = idx[first]
+            _adjust_heap(idx, first, 0, length, value, key)
+
+
+@njit(cache=True, nogil=True)
 def _nth_element(idx, first, nth, last, key):
-    # std::nth_element (libstdc++ __introselect); False if it would fall back to heap select.
+    # std::nth_element (libstdc++ __introselect)
     if first == last or nth == last:
         return True
     depth = 2 * _lg(last - first)
     while last - first > 3:
         if depth == 0:
-            return False
+            _heap_select(idx, first, nth + 1, last, key)
+            idx[first], idx[nth] = idx[nth], idx[first]
+            return True
         depth -= 1
         # __unguarded_partition_pivot: median of (first+1, mid, last-1) moved to first
         mid = first + (last - first) // 2
@@ -1327,3 +1371,344 @@ def front_masks_update(control, before, inc_ptr, inc_edge, edge_u, edge_v, edges
                         front = True
                         break
                 nodes[w] = front
+
+
+# --- the combat law (sim.combat.fight) -----------------------------------------------------------
+# fight() keeps numpy for ndtri, exp, log and **; the arithmetic between them is done here, in
+# the same order as the numpy expressions it replaces (``a * b * c`` is ``(a * b) * c``).
+@njit(cache=True, nogil=True)
+def _interp(v, xp, fp):
+    # np.interp at one point inside or outside a short sorted table, as numpy computes it.
+    n = len(xp)
+    if v > xp[n - 1]:
+        return fp[n - 1]
+    if v < xp[0]:
+        return fp[0]
+    j = 0
+    while j < n - 1 and xp[j + 1] <= v:
+        j += 1
+    if j == n - 1 or xp[j] == v:
+        return fp[j]
+    slope = (fp[j + 1] - fp[j]) / (xp[j + 1] - xp[j])
+    return slope * (v - xp[j]) + fp[j]
+
+
+@njit(cache=True, nogil=True)
+def fight_ratio(
+    power_a,
+    power_d,
+    fires_a,
+    fires_d,
+    fortification,
+    terrain,
+    levels,
+    strength,
+    def_casualty,
+    advance_km,
+    terrain_defence,
+    max_ratio,
+):
+    """Fortification tables at each edge (posture, defender casualty factor, v0), and the raw
+    force ratio and fires ratio base ``(F_a + 1) / (F_d + 1)``."""
+    n = len(power_a)
+    posture, def_cas, v0 = np.empty(n), np.empty(n), np.empty(n)
+    raw, fire_base = np.empty(n), np.empty(n)
+    for i in range(n):
+        f = fortification[i]
+        posture[i] = _interp(f, levels, strength)
+        def_cas[i] = _interp(f, levels, def_casualty)
+        v0[i] = _interp(f, levels, advance_km)
+        pd = power_d[i] * posture[i] * terrain_defence[terrain[i]]
+        raw[i] = power_a[i] / pd if pd > 0 else max_ratio
+        fire_base[i] = (fires_a[i] + 1.0) / (fires_d[i] + 1.0)
+    return posture, def_cas, v0, raw, fire_base
+
+
+@njit(cache=True, nogil=True)
+def fight_clip_ratio(raw, fire_ratio, surprise, lo, hi, midpoint):
+    """The force ratio, clipped as np.clip does, and ``ratio / midpoint`` for the logistic."""
+    n = len(raw)
+    ratio, scaled = np.empty(n), np.empty(n)
+    for i in range(n):
+        x = raw[i] * fire_ratio[i] * surprise[i]
+        if not np.isnan(x):
+            x = x if x > lo else lo
+            x = x if x < hi else hi
+        ratio[i] = x
+        scaled[i] = x / midpoint
+    return ratio, scaled
+
+
+@njit(cache=True, nogil=True)
+def fight_hazards(
+    assault,
+    terrain,
+    shock,
+    pow_neg,
+    pow_pos,
+    def_cas,
+    fires_a,
+    fires_d,
+    border,
+    c_att,
+    c_def,
+    positional_factor,
+    lethality,
+    terrain_casualty,
+    log_scaled,
+    slope,
+):
+    """The exponents of each side's daily loss chance, ``-(direct + area)``, and ``-x`` of the
+    success logistic."""
+    n = len(assault)
+    neg_a, neg_d, neg_x = np.empty(n), np.empty(n), np.empty(n)
+    cp = c_def * positional_factor
+    for i in range(n):
+        r_c = terrain_casualty[terrain[i]]
+        if assault[i]:
+            direct_a = c_att * r_c * pow_neg[i] * shock[i]
+            direct_d = c_def * r_c * pow_pos[i] * def_cas[i] * shock[i]
+        else:
+            direct_a = direct_d = cp * r_c * shock[i]
+        neg_a[i] = -(direct_a + lethality * fires_d[i] / border[i])
+        neg_d[i] = -(direct_d + lethality * fires_a[i] / border[i])
+        neg_x[i] = -(slope * log_scaled[i])
+    return neg_a, neg_d, neg_x
+
+
+@njit(cache=True, nogil=True)
+def fight_outcome(
+    engaged_a,
+    engaged_d,
+    exp_a,
+    exp_d,
+    z_a,
+    z_d,
+    assault,
+    ratio,
+    min_ratio,
+    kappa,
+    unseen,
+    has_unseen,
+    v0,
+    terrain,
+    river,
+    terrain_advance,
+    river_advance,
+    pow_adv,
+    exp_x,
+    shock,
+):
+    """Losses and advance. Losses are Binomial(engaged, 1 - exp(-hazard)) in the normal
+    approximation by inverse CDF (``z`` = ndtri(u)), clipped to [0, engaged]: one uniform per
+    draw keeps common random numbers aligned across parameter values, which a rejection
+    sampler would not."""
+    n = len(engaged_a)
+    loss_a, loss_d, advance = np.empty(n), np.empty(n), np.empty(n)
+    for i in range(n):
+        for side in range(2):
+            m_e = engaged_a[i] if side == 0 else engaged_d[i]
+            p = 1.0 - (exp_a[i] if side == 0 else exp_d[i])
+            z = z_a[i] if side == 0 else z_d[i]
+            mean = m_e * p
+            sd = np.sqrt(mean * (1.0 - p))
+            x = mean + sd * z
+            if not np.isnan(x):
+                x = x if x > 0.0 else 0.0
+                x = x if x < m_e else m_e
+            if side == 0:
+                loss_a[i] = x
+            else:
+                loss_d[i] = x
+        if assault[i] and ratio[i] > min_ratio:
+            k = kappa + (1.0 - kappa) * unseen[i] if has_unseen else kappa
+            chance = 1.0 / (1.0 + exp_x[i])
+            advance[i] = (
+                k
+                * v0[i]
+                * terrain_advance[terrain[i]]
+                * river_advance[river[i]]
+                * pow_adv[i]
+                * chance
+                * shock[i]
+            )
+        else:
+            advance[i] = 0.0
+    return loss_a, loss_d, advance
+
+
+# --- incremental supply forests (sim.supply.SupplyNetwork.update_tree) -----------------------------
+# Dijkstra searches on keys (distance, node): no key is ever pushed twice (a node is pushed
+# again only at a strictly shorter distance), so any binary heap pops them in the same order
+# as Python's heapq did.
+@njit(cache=True, nogil=True)
+def _hpush(hd, hv, n, d, v):
+    if n == len(hd):
+        hd2 = np.empty(2 * n + 16)
+        hv2 = np.empty(2 * n + 16, dtype=np.int64)
+        hd2[:n] = hd[:n]
+        hv2[:n] = hv[:n]
+        hd, hv = hd2, hv2
+    i = n
+    hd[i], hv[i] = d, v
+    while i > 0:
+        q = (i - 1) // 2
+        if hd[i] < hd[q] or (hd[i] == hd[q] and hv[i] < hv[q]):
+            hd[i], hd[q] = hd[q], hd[i]
+            hv[i], hv[q] = hv[q], hv[i]
+            i = q
+        else:
+            break
+    return hd, hv, n + 1
+
+
+@njit(cache=True, nogil=True)
+def _hpop(hd, hv, n):
+    d, v = hd[0], hv[0]
+    n -= 1
+    hd[0], hv[0] = hd[n], hv[n]
+    i = 0
+    while True:
+        a, b = 2 * i + 1, 2 * i + 2
+        m = i
+        if a < n and (hd[a] < hd[m] or (hd[a] == hd[m] and hv[a] < hv[m])):
+            m = a
+        if b < n and (hd[b] < hd[m] or (hd[b] == hd[m] and hv[b] < hv[m])):
+            m = b
+        if m == i:
+            break
+        hd[i], hd[m] = hd[m], hd[i]
+        hv[i], hv[m] = hv[m], hv[i]
+        i = m
+    return d, v, n
+
+
+@njit(cache=True, nogil=True)
+def _forest_search(
+    hd, hv, hn, indptr, col, cost, dist, pred, source, limit, allowed, touched, track, budget
+):
+    """Dijkstra from the seeded heap over the nodes ``allowed``; if ``track``, improved nodes
+    not yet flagged in ``touched`` are flagged and listed. Returns (ok, that list): ok is False
+    past ``budget`` settled nodes (budget < 0: no limit)."""
+    settled = 0
+    out = np.empty(64, dtype=np.int64)
+    n_out = 0
+    while hn > 0:
+        d, u, hn = _hpop(hd, hv, hn)
+        if d > dist[u]:
+            continue  # a stale entry
+        settled += 1
+        if budget >= 0 and settled > budget:
+            return False, out[:n_out]
+        src = source[u]
+        for k in range(indptr[u], indptr[u + 1]):
+            v = col[k]
+            nd = d + cost[k]
+            if nd < dist[v] and nd <= limit and allowed[v]:
+                dist[v], pred[v], source[v] = nd, u, src
+                hd, hv, hn = _hpush(hd, hv, hn, nd, v)
+                if track and not touched[v]:
+                    touched[v] = True
+                    if n_out == len(out):
+                        out2 = np.empty(2 * n_out, dtype=np.int64)
+                        out2[:n_out] = out
+                        out = out2
+                    out[n_out] = v
+                    n_out += 1
+    return True, out[:n_out]
+
+
+@njit(cache=True, nogil=True)
+def forest_remove(indptr, col, cost, dist, pred, source, own, lost, limit, budget, no_node):
+    """The side lost ``lost``: reset them and their descendants in the forest, seed those
+    from their unaffected own neighbours and search again among them (see
+    :meth:`sim.supply.SupplyNetwork._remove`). Returns (ok, affected nodes); ok False, with
+    nothing changed, when the descendants pass ``budget``."""
+    n = len(dist)
+    affected = np.zeros(n, dtype=np.bool_)
+    is_lost = np.zeros(n, dtype=np.bool_)
+    aff = np.empty(n, dtype=np.int64)
+    n_aff = 0
+    stack = np.empty(n, dtype=np.int64)
+    sp = 0
+    for u in lost:
+        if not affected[u]:
+            affected[u] = True
+            aff[n_aff] = u
+            n_aff += 1
+        is_lost[u] = True
+    for u in lost:
+        if dist[u] != np.inf:
+            stack[sp] = u
+            sp += 1
+    while sp > 0:
+        sp -= 1
+        u = stack[sp]
+        for k in range(indptr[u], indptr[u + 1]):
+            v = col[k]
+            if not affected[v] and pred[v] == u:
+                affected[v] = True
+                aff[n_aff] = v
+                n_aff += 1
+                stack[sp] = v
+                sp += 1
+        if n_aff > budget:
+            return False, aff[:0]
+    for i in range(n_aff):
+        v = aff[i]
+        dist[v] = np.inf
+        pred[v] = no_node
+        source[v] = no_node
+    redo = affected & ~is_lost
+    hd = np.empty(max(n_aff, 16))
+    hv = np.empty(max(n_aff, 16), dtype=np.int64)
+    hn = 0
+    for i in range(n_aff):
+        v = aff[i]
+        if is_lost[v]:
+            continue
+        best, by = np.inf, no_node
+        for k in range(indptr[v], indptr[v + 1]):
+            u = col[k]
+            if affected[u] or not own[u]:
+                continue
+            d = dist[u] + cost[k]
+            if d < best:
+                best, by = d, u
+        if best <= limit:
+            dist[v], pred[v], source[v] = best, by, source[by]
+            hd, hv, hn = _hpush(hd, hv, hn, best, v)
+    _forest_search(hd, hv, hn, indptr, col, cost, dist, pred, source, limit, redo, redo, False, -1)
+    return True, aff[:n_aff]
+
+
+@njit(cache=True, nogil=True)
+def forest_add(indptr, col, cost, dist, pred, source, own, gained, is_hub, limit, budget, no_node):
+    """The side gained ``gained`` (ascending, as the seeds read each other): seed them from
+    their neighbours (a hub at 0) and relax outwards while distances shrink (see
+    :meth:`sim.supply.SupplyNetwork._add`). Returns (ok, nodes whose distance changed besides
+    ``gained``); ok False past ``budget`` settled nodes (the forest is then half-updated)."""
+    hd = np.empty(max(len(gained), 16))
+    hv = np.empty(max(len(gained), 16), dtype=np.int64)
+    hn = 0
+    for g in gained:
+        if is_hub[g]:
+            dist[g], pred[g], source[g] = 0.0, no_node, g
+            hd, hv, hn = _hpush(hd, hv, hn, 0.0, g)
+            continue
+        best, by = np.inf, no_node
+        for k in range(indptr[g], indptr[g + 1]):
+            u = col[k]
+            if own[u] and dist[u] != np.inf:
+                d = dist[u] + cost[k]
+                if d < best:
+                    best, by = d, u
+        if best <= limit:
+            dist[g], pred[g], source[g] = best, by, source[by]
+            hd, hv, hn = _hpush(hd, hv, hn, best, g)
+    touched = np.zeros(len(dist), dtype=np.bool_)
+    for g in gained:
+        touched[g] = True
+    return _forest_search(
+        hd, hv, hn, indptr, col, cost, dist, pred, source, limit, own, touched, True, budget
+    )

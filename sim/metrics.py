@@ -138,7 +138,7 @@ def metrics_phase(model: FrontlineModel, record: bool = True) -> None:
     """Phase 5: compute today's metrics into model attributes and record them."""
     t, u = model.theatre, model.units
     rec = getattr(model, "recorder", None)
-    st = _static_masks(model)
+    st = _static(model)
     ctrl = model.control
     # What gains() and the plain masked sums compute, in one compiled pass over the nodes and
     # one over the units: each sum adds the same elements in the same order as numpy's
@@ -221,29 +221,23 @@ def metrics_phase(model: FrontlineModel, record: bool = True) -> None:
         rec.collect(model)
 
 
-class _StaticMasks:
-    """Node masks that stay fixed for a run (the country of each node, who held it at the
-    start), made once per model."""
+class _Static:
+    """What the daily metrics need that stays fixed for a run (the theatre's population) and
+    the scratch space of their compiled passes, made once per model."""
 
     def __init__(self, model: FrontlineModel) -> None:
         t = model.theatre
-        self.initial_control = model.initial_control.copy()
-        self.in_ua = t.country == UA_COUNTRY
-        self.in_ru = ~self.in_ua
-        self.was_ua_in_ua = self.in_ua & (self.initial_control == UKRAINE)
-        self.was_ru_in_ua = self.in_ua & (self.initial_control == RUSSIA)
         self.population = np.asarray(t.population, dtype=np.int64)
         self.total_population = int(self.population.sum())
-        # Scratch space of the compiled metric passes.
         self.node_buf = np.empty((5, t.n_nodes))
         self.edge_buf = np.empty(len(t.edge_u))
         self.unit_buf = np.empty((8, 256))
 
 
-def _static_masks(model: FrontlineModel) -> _StaticMasks:
+def _static(model: FrontlineModel) -> _Static:
     st = getattr(model, "_metrics_static", None)
-    if st is None or not np.array_equal(st.initial_control, model.initial_control):
-        st = model._metrics_static = _StaticMasks(model)
+    if st is None:
+        st = model._metrics_static = _Static(model)
     return st
 
 

@@ -24,7 +24,7 @@ from scipy.sparse import csr_array
 from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
-from sim.jit import nearest_hub_distance
+from sim.jit import forest_add, forest_remove, nearest_hub_distance
 from sim.params import Params
 
 # Supply cost multipliers per edge: roads and railways are faster; crossing a large river is
@@ -349,13 +349,55 @@ class SupplyNetwork:
             return "none"
         if limit != tree.limit or len(lost) + len(gained) > FULL_SHARE * self.n:
             return self._replace(tree, control, side, limit)
-        adj = self._adjacency()
-        if len(lost) and not self._remove(tree, own, lost.tolist(), adj):
-            return self._replace(tree, control, side, limit)
-        if len(gained) and not self._add(tree, own, gained.tolist(), adj):
-            return self._replace(tree, control, side, limit)
+        # Compiled searches (sim.jit.forest_remove / forest_add), the same steps as the plain
+        # _remove and _add below, which stay as their readable reference.
+        if len(lost):
+            ok, affected = forest_remove(
+                self._indptr,
+                self._entry_col,
+                self._entry_cost,
+                tree.dist,
+                tree.pred,
+                tree.source,
+                own,
+                lost,
+                tree.limit,
+                FULL_SEARCH_NODES,
+                NO_NODE,
+            )
+            if not ok:
+                return self._replace(tree, control, side, limit)
+            if tree.dirty is not None:
+                tree.dirty.update(affected.tolist())
+        if len(gained):
+            ok, touched = forest_add(
+                self._indptr,
+                self._entry_col,
+                self._entry_cost,
+                tree.dist,
+                tree.pred,
+                tree.source,
+                own,
+                gained,
+                self._hub_mask(),
+                tree.limit,
+                FULL_SEARCH_NODES,
+                NO_NODE,
+            )
+            if not ok:
+                return self._replace(tree, control, side, limit)
+            if tree.dirty is not None:
+                tree.dirty.update(gained.tolist())
+                tree.dirty.update(touched.tolist())
         tree.own = own
         return "incremental"
+
+    def _hub_mask(self) -> np.ndarray:
+        mask = self.__dict__.get("_hub_mask_cache")
+        if mask is None:
+            mask = self._hub_mask_cache = np.zeros(self.n, dtype=bool)
+            mask[self.hub_nodes] = True
+        return mask
 
     def _replace(self, tree: SupplyTree, control: np.ndarray, side: int, limit: float) -> str:
         fresh = self.tree(control, side, limit)
