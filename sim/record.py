@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from sim.metrics import gains
-from sim.theatre.theatre import Theatre
+from sim.theatre.theatre import Theatre, built_file
 
 __all__ = [
     "DEFAULT_PATH",
@@ -97,12 +97,7 @@ def load_record(path: str | Path | None = None, theatre: Theatre | None = None) 
     ValueError
         If it does not match the theatre.
     """
-    p = Path(path) if path is not None else DEFAULT_PATH
-    if not p.is_file():
-        raise FileNotFoundError(
-            f"record file not found: {p}. Build it with `frontline theatre build` "
-            "(it reads ../shared/data/record)."
-        )
+    p = built_file(path, DEFAULT_PATH, "record", "it reads ../shared/data/record")
     with np.load(p, allow_pickle=False) as z:
         control = z["control"]
         dates = [str(d) for d in z["dates"]]

@@ -24,6 +24,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from scenario_files import load_error
 
 import sim
 import sim.cli
@@ -61,12 +62,6 @@ def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     return path
-
-
-def load_error(path: Path, **kw) -> str:
-    with pytest.raises(ScenarioError) as info:
-        load_scenario(path, **kw)
-    return str(info.value)
 
 
 def one_line_error(capsys, code: int, *parts: str) -> str:
@@ -403,7 +398,7 @@ def test_calibrate_search_given_a_scenario(capsys, tmp_path):
 class FakeServer:
     started: list = []
 
-    def __init__(self, cmd, env=None):
+    def __init__(self, cmd, env=None, preexec_fn=None):
         FakeServer.started.append(cmd)
 
     def wait(self):
@@ -529,7 +524,9 @@ def test_view_passes_allow_path_to_the_server(fake_server, tmp_path, monkeypatch
     leaf = write(tmp_path / "mine" / "leaf.toml", 'extends = "../outside/base.toml"\n')
     one_line_error(capsys, main(["view", str(leaf)]), "--allow-path")
     envs = []
-    monkeypatch.setattr(subprocess, "Popen", lambda cmd, env: envs.append(env) or fake_server(cmd))
+    monkeypatch.setattr(
+        subprocess, "Popen", lambda cmd, env, **_: envs.append(env) or fake_server(cmd)
+    )
     assert main(["view", str(leaf), "--allow-path", str(tmp_path / "outside")]) == 0
     for key in (app.SCENARIO_ENV, app.ALLOW_ENV):
         monkeypatch.setenv(key, envs[0][key])

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from scenario_files import load_error
 
 from sim.params import PARAMS, REGISTRY
 from sim.params import PARAMS as _PARAMS
@@ -88,12 +89,6 @@ def write(dir_: Path, name: str, text: str) -> Path:
     path = dir_ / name
     path.write_text(text)
     return path
-
-
-def load_error(path: Path, **kw) -> str:
-    with pytest.raises(ScenarioError) as info:
-        load_scenario(path, **kw)
-    return str(info.value)
 
 
 def bad(tmp_path: Path, text: str, **kw) -> str:

@@ -49,6 +49,17 @@ def _key(date: str) -> str:
     return date.replace("-", "_")
 
 
+def built_file(path: str | Path | None, default: Path, what: str, how: str) -> Path:
+    """The path of a file made by ``frontline theatre build`` (``default`` if ``path`` is
+    None); FileNotFoundError saying how to build it if it is missing."""
+    p = Path(path) if path is not None else default
+    if not p.is_file():
+        raise FileNotFoundError(
+            f"{what} file not found: {p}. Build it with `frontline theatre build` ({how})."
+        )
+    return p
+
+
 class Theatre:
     """The theatre graph: nodes (cells), edges (shared cell borders), control per date.
 
@@ -95,12 +106,7 @@ class Theatre:
         FileNotFoundError
             If the file does not exist (build it with ``frontline theatre build``).
         """
-        p = Path(path) if path is not None else DEFAULT_PATH
-        if not p.is_file():
-            raise FileNotFoundError(
-                f"theatre file not found: {p}. Build it with `frontline theatre build` "
-                "(or `python -m sim.theatre.build`)."
-            )
+        p = built_file(path, DEFAULT_PATH, "theatre", "or `python -m sim.theatre.build`")
         with np.load(p, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
         return cls(arrays, p)
