@@ -778,6 +778,7 @@ def _view(args: argparse.Namespace) -> int:
     load_scenario(path, place_names=_place_names(), allow=args.allow_path)
     if importlib.util.find_spec("solara") is None:
         raise UsageError('the view needs the viz extra: pip install -e ".[viz]"')
+    validate.check_bindable(args.host, args.port)  # a busy port: one line, not a server log
     warning = validate.exposure_warning(args.host, args.port)
     if warning:
         print(f"{PROG}: warning: {warning}", file=sys.stderr)

@@ -403,7 +403,7 @@ def test_calibrate_search_given_a_scenario(capsys, tmp_path):
 class FakeServer:
     started: list = []
 
-    def __init__(self, cmd, env=None):
+    def __init__(self, cmd, env=None, **kwargs):  # kwargs: preexec_fn (die_with_parent)
         FakeServer.started.append(cmd)
 
     def wait(self):
@@ -422,6 +422,24 @@ def test_view_checks_scenario_and_port_before_starting(fake_server, tmp_path, ca
     one_line_error(capsys, main(["view", str(bad)]), "bad.toml: colour", "unknown key")
     one_line_error(capsys, main(["view", "--port", "99999"]), "--port = 99999", "[1, 65535]")
     assert fake_server.started == []
+
+
+def test_view_refuses_a_port_it_cannot_listen_on_before_starting(fake_server, capsys):
+    # Found by benchmarks/hostile_sweep.py: a busy port reached the server, which logged the
+    # error and exited 3.
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        code = main(["view", "--port", str(port)])
+        one_line_error(capsys, code, f"--port {port}", "cannot listen there")
+    code = main(["view", "--host", "no-such-host.invalid", "--port", "8765"])
+    one_line_error(capsys, code, "--host no-such-host.invalid", "not an address")
+    assert fake_server.started == []
+    assert main(["view", "--port", str(port)]) == 0  # free again: the server starts
+    assert len(fake_server.started) == 1
 
 
 def test_view_warns_who_can_reach_it(fake_server, capsys):
@@ -529,7 +547,9 @@ def test_view_passes_allow_path_to_the_server(fake_server, tmp_path, monkeypatch
     leaf = write(tmp_path / "mine" / "leaf.toml", 'extends = "../outside/base.toml"\n')
     one_line_error(capsys, main(["view", str(leaf)]), "--allow-path")
     envs = []
-    monkeypatch.setattr(subprocess, "Popen", lambda cmd, env: envs.append(env) or fake_server(cmd))
+    monkeypatch.setattr(
+        subprocess, "Popen", lambda cmd, env, **kw: envs.append(env) or fake_server(cmd)
+    )
     assert main(["view", str(leaf), "--allow-path", str(tmp_path / "outside")]) == 0
     for key in (app.SCENARIO_ENV, app.ALLOW_ENV):
         monkeypatch.setenv(key, envs[0][key])
