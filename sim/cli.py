@@ -188,12 +188,12 @@ def _add_theatre(verbs: argparse._SubParsersAction) -> None:
     sub = p.add_subparsers(dest="theatre_verb", required=True, metavar="ACTION")
     build = sub.add_parser("build", help="build the theatre file from geography (offline)")
     build.add_argument(
-        "--frontlines", type=Path, default=None, help="directory of control_DATE.geojson"
+        "--frontlines", type=_path, default=None, help="directory of control_DATE.geojson"
     )
-    build.add_argument("--out", type=Path, default=None, help="theatre file to write (.npz)")
+    build.add_argument("--out", type=_path, default=None, help="theatre file to write (.npz)")
     build.add_argument(
         "--record",
-        type=Path,
+        type=_path,
         default=None,
         help="directory of the record's control_DATE.geojson (default ../shared/data/record); "
         "record.npz is written beside the theatre file",
@@ -207,7 +207,7 @@ def _add_theatre(verbs: argparse._SubParsersAction) -> None:
 def _add_run(verbs: argparse._SubParsersAction) -> None:
     p = verbs.add_parser("run", help="run one scenario with one seed")
     _add_scenario_args(p, seed_help="random seed (default 0)")
-    p.add_argument("--out", type=Path, default=None, metavar="DIR", help="write outputs here")
+    p.add_argument("--out", type=_path, default=None, metavar="DIR", help="write outputs here")
     p.set_defaults(handler=_run)
 
 
@@ -234,14 +234,14 @@ def _add_batch(verbs: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--out",
-        type=Path,
+        type=_path,
         required=True,
         metavar="DIR",
         help="write outputs here; a re-run with the same arguments resumes",
     )
     p.add_argument(
         "--posterior",
-        type=Path,
+        type=_path,
         default=None,
         metavar="FILE",
         help="a calibrated parameter sample (CSV, sim.posterior): each replication runs with "
@@ -286,7 +286,7 @@ def _add_sweep(verbs: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--out",
-        type=Path,
+        type=_path,
         required=True,
         metavar="DIR",
         help="write outputs here; a re-run with the same arguments resumes",
@@ -311,9 +311,9 @@ def _add_calibrate(verbs: argparse._SubParsersAction) -> None:
         action="store_true",
         help="allow more --workers than this machine's cores (they only share the cores)",
     )
-    p.add_argument("--targets", type=Path, default=None, help="targets TOML (calibration/)")
-    p.add_argument("--search", type=Path, default=None, help="search settings TOML")
-    p.add_argument("--out", type=Path, default=None, help="output directory (calibration/)")
+    p.add_argument("--targets", type=_path, default=None, help="targets TOML (calibration/)")
+    p.add_argument("--search", type=_path, default=None, help="search settings TOML")
+    p.add_argument("--out", type=_path, default=None, help="output directory (calibration/)")
     p.add_argument(
         "--no-sensitivity", action="store_true", help="skip the one-at-a-time sensitivity runs"
     )
@@ -331,7 +331,7 @@ def _calibrate_record(args: argparse.Namespace) -> int:
     from sim import record_fit
     from sim.executor import Executor, ExecutorError
 
-    search_path = args.search or record_fit.SEARCH_PATH
+    search_path = _settings_file(args.search or record_fit.SEARCH_PATH, "--search")
     out = args.out or record_fit.DEFAULT_OUT
     validate.check_out_dir(out)
     try:
@@ -365,7 +365,7 @@ def _add_record(verbs: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument(
         "--score",
-        type=Path,
+        type=_path,
         nargs="+",
         default=None,
         metavar="BATCH_DIR",
@@ -374,7 +374,7 @@ def _add_record(verbs: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--report",
-        type=Path,
+        type=_path,
         default=None,
         metavar="DIR",
         help="with --score: write DIR/REPORT.md with figures (monthly bands, sectors, places, "
@@ -382,7 +382,7 @@ def _add_record(verbs: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--posterior",
-        type=Path,
+        type=_path,
         default=None,
         metavar="FILE",
         help="with --report: a posterior sample (CSV) to summarise in the report",
@@ -394,16 +394,16 @@ def _add_report(verbs: argparse._SubParsersAction) -> None:
     p = verbs.add_parser(
         "report", help="write a Markdown report with figures from a batch, a pair or a sweep"
     )
-    p.add_argument("dir", type=Path, metavar="DIR", help="a batch or sweep output directory")
+    p.add_argument("dir", type=_path, metavar="DIR", help="a batch or sweep output directory")
     p.add_argument(
         "dir2",
-        type=Path,
+        type=_path,
         nargs="?",
         default=None,
         metavar="DIR2",
         help="a second batch run with the same --seed and replications: a paired report",
     )
-    p.add_argument("--out", type=Path, default=None, help="report directory (default DIR/report)")
+    p.add_argument("--out", type=_path, default=None, help="report directory (default DIR/report)")
     p.add_argument(
         "--places",
         default=None,
@@ -443,7 +443,7 @@ def _add_allow_path(p: argparse.ArgumentParser) -> None:
         "--allow-path",
         dest="allow_path",
         action="append",
-        type=Path,
+        type=_path,
         default=[],
         metavar="DIR",
         help="let the scenario's extends/calibration name .toml files under DIR (by default only "
@@ -636,13 +636,39 @@ def _sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def _settings_file(path: Path, flag: str) -> Path:
+    """A ``--targets``/``--search`` file: a regular file of at most 1 MiB, checked before it is
+    opened (a directory or ``/dev/zero`` would fail late, or never end)."""
+    import stat
+
+    from sim.scenario import MAX_FILE_BYTES
+
+    try:
+        info = os.stat(path)
+    except OSError as err:
+        raise UsageError(f"{flag} {path}: cannot read it ({err.strerror})") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise UsageError(f"{flag} {path}: not a regular file; name a .toml settings file")
+    if info.st_size > MAX_FILE_BYTES:
+        raise UsageError(f"{flag} {path}: larger than {MAX_FILE_BYTES // 1024} KiB")
+    return path
+
+
+def _path(text: str) -> Path:
+    """An argparse type: a path, but not the empty string (``Path("")`` is the current
+    directory, so ``--out "$UNSET"`` would write there)."""
+    if not text:
+        raise argparse.ArgumentTypeError("an empty path; name a file or directory")
+    return Path(text)
+
+
 def _calibrate(args: argparse.Namespace) -> int:
     if args.record:
         return _calibrate_record(args)
     from sim import calibrate as cal  # imported late: loads the model
 
-    targets_path = args.targets or cal.CALIBRATION_DIR / "targets.toml"
-    search_path = args.search or cal.CALIBRATION_DIR / "search.toml"
+    targets_path = _settings_file(args.targets or cal.CALIBRATION_DIR / "targets.toml", "--targets")
+    search_path = _settings_file(args.search or cal.CALIBRATION_DIR / "search.toml", "--search")
     out = args.out or cal.CALIBRATION_DIR
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers must be >= 1, got {args.workers}")

@@ -149,6 +149,18 @@ def test_a_truncated_part_is_named_and_run_again(reference, spec, tmp_path, caps
     assert f"{part}: unreadable part file" in capsys.readouterr().err
 
 
+def test_a_directory_in_a_parts_place_is_refused_naming_it(reference, spec, tmp_path):
+    # Found by benchmarks/hostile_sweep.py: the replication ran again and its write onto the
+    # directory ended in an IsADirectoryError traceback.
+    out = copy(reference, tmp_path / "dir")
+    part = out / "parts" / "rep_00000.parquet"
+    part.unlink()
+    part.mkdir()
+    with pytest.raises(BatchError, match=f"{part}: not a part file"):
+        run_batch(spec, REPS, seed=7, workers=1, until=UNTIL, out=out, progress=False)
+    assert part.is_dir()  # left for the user to look at
+
+
 def test_a_changed_table_is_refused_by_report_and_read_tables(reference, tmp_path, capsys):
     out = copy(reference, tmp_path / "table")
     runs = pd.read_parquet(out / "runs.parquet")
@@ -262,6 +274,44 @@ def test_extends_naming_a_fifo_or_device_is_refused_before_reading(tmp_path):
     assert isinstance(err, ScenarioError) and "must name a .toml file" in str(err)
     err = load_in_thread(fifo)  # named directly, as on the command line
     assert isinstance(err, ScenarioError) and "not a regular file" in str(err)
+
+
+def test_a_directory_or_deep_nesting_in_a_scenario_is_a_scenario_error(tmp_path):
+    # Found by benchmarks/hostile_sweep.py: both escaped as tracebacks (IsADirectoryError from
+    # fdopen on a directory opened read-only; RecursionError from tomllib).
+    (tmp_path / "sub.toml").mkdir()
+    leaf = write(tmp_path / "leaf.toml", 'extends = "sub.toml"\nname = "x"\n')
+    assert "sub.toml: is a directory" in load_error(leaf)
+    leaf = write(tmp_path / "cal.toml", 'calibration = "sub.toml"\n' + SCENARIO)
+    assert "sub.toml: is a directory" in load_error(leaf)
+    deep = write(tmp_path / "deep.toml", "a = " + "[" * 50_000 + "]" * 50_000 + "\n")
+    assert "nested too deeply" in load_error(deep)
+
+
+@pytest.mark.parametrize(
+    "extra, flag", [([], "--targets"), ([], "--search"), (["--record"], "--search")]
+)
+def test_calibrate_settings_must_be_regular_files(extra, flag, tmp_path, capsys):
+    # Found by benchmarks/hostile_sweep.py: /dev/zero read until a MemoryError, and a directory
+    # gave an IsADirectoryError traceback. /dev/null stands for the devices here: on a
+    # regression, /dev/zero would take all the machine's memory.
+    big = tmp_path / "big.toml"
+    with big.open("wb") as f:
+        f.truncate(2 * 2**20)  # sparse: costs no disk
+    code = main(["calibrate", "--quick", *extra, flag, str(big), "--out", str(tmp_path / "o")])
+    one_line_error(capsys, code, f"{flag} {big}", "larger than")
+    for bad, why in (("/dev/null", "not a regular file"), (str(tmp_path), "not a regular file")):
+        code = main(["calibrate", "--quick", *extra, flag, bad, "--out", str(tmp_path / "o")])
+        one_line_error(capsys, code, f"{flag} {bad}", why)
+
+
+def test_an_empty_path_argument_is_refused(capsys, tmp_path, monkeypatch):
+    # Found by benchmarks/hostile_sweep.py: --out "" is Path("."), so a run wrote into the
+    # current directory.
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "baseline_2024", "--until", "2024-01-02", "--out", ""]) == 2
+    assert "an empty path" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_extends_and_calibration_stay_in_the_scenarios_tree(tmp_path):
