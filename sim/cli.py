@@ -95,7 +95,23 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{PROG}: error: {where}{err.strerror}", file=sys.stderr)
         return 2
     except Exception as err:  # a bug: keep the traceback, but in a file, not on the screen
+        if _caused_by_ctrl_c(err):
+            print(f"{PROG}: interrupted", file=sys.stderr)
+            return 130
         return _internal_error(err)
+
+
+def _caused_by_ctrl_c(err: BaseException) -> bool:
+    """Whether ``err`` wraps a KeyboardInterrupt: Ctrl-C inside a Numba-compiled function
+    reaches Python as a SystemError whose cause is the KeyboardInterrupt."""
+    seen: set[int] = set()
+    e: BaseException | None = err
+    while e is not None and id(e) not in seen:
+        if isinstance(e, KeyboardInterrupt):
+            return True
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return False
 
 
 def _internal_error(err: BaseException) -> int:

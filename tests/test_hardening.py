@@ -535,6 +535,27 @@ def test_an_unexpected_error_saves_its_traceback(monkeypatch, tmp_path, capsys):
     assert saved.parent == tmp_path and "RuntimeError: boom" in saved.read_text()
 
 
+def test_ctrl_c_inside_compiled_code_is_an_interrupt_not_a_bug(monkeypatch, capsys):
+    # Found by benchmarks/hostile_sweep.py: Ctrl-C during a Numba kernel reaches Python as
+    # "SystemError: CPUDispatcher(...) returned a result with an exception set", caused by the
+    # KeyboardInterrupt, and was reported as an internal error (exit 1).
+    def interrupted_in_a_kernel(args):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as ctrl_c:
+            raise SystemError("CPUDispatcher(...) returned a result with an exception set") from (
+                ctrl_c
+            )
+
+    parser = sim.cli._build_parser
+    monkeypatch.setattr(
+        sim.cli, "_build_parser", lambda: _with_handler(parser(), "params", interrupted_in_a_kernel)
+    )
+    assert main(["params"]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted" in err and "internal error" not in err
+
+
 def _with_handler(parser, verb, handler):
     parser._subparsers._group_actions[0].choices[verb].set_defaults(handler=handler)
     return parser
