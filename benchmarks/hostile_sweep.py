@@ -50,7 +50,7 @@ from pathlib import Path
 TIMEOUT = 30.0
 SLOW = 120.0  # cases that run a batch (a process pool) or a report
 MEMORY_LIMIT = 6 * 2**30  # an unbounded read must not take the shared machine down
-OUTCOMES = ("clear-error", "ran", "traceback", "silent", "hang")
+OUTCOMES = ("clear-error", "ran", "traceback", "silent", "hang", "setup-failed")
 
 # A short run: three days of baseline_2024.
 SHORT = ["--until", "2024-01-03"]
@@ -538,7 +538,7 @@ def cases() -> list[Case]:  # noqa: PLR0915 - one long, flat list is the point
         scen("s.toml", 'extends = "l.toml"\n', extends=None)))  # fmt: skip
     add("extends-deep-chain", X, r, "either", setup=lambda d, x: [
         write(d / f"c{i}.toml", f'extends = "c{i + 1}.toml"\n') for i in range(60)
-    ] and write(d / "c60.toml", (x.tree / "{TREE}/scenarios/baseline_2024.toml").read_text().replace(
+    ] and write(d / "c60.toml", (x.tree / "scenarios/baseline_2024.toml").read_text().replace(
         "../calibration/calibrated.toml", str(x.tree / "calibration/calibrated.toml")))
         and write(d / "s.toml", 'extends = "c0.toml"\n'),
         note="a 60-deep chain: fine to run or to refuse as too deep")  # fmt: skip
@@ -832,7 +832,13 @@ def run_case(case: Case, ctx: Context) -> dict:
     d = Path(tempfile.mkdtemp(prefix=f"{case.id[:30]}-", dir=ctx.work))
     ctx.env.clear()
     if case.setup:
-        case.setup(d, ctx)
+        try:
+            case.setup(d, ctx)
+        except Exception as err:  # noqa: BLE001 - a broken case must not stop the sweep
+            print(f"{case.id}: set-up failed: {err!r}", file=sys.stderr)
+            return {"id": case.id, "category": case.category, "expect": case.expect,
+                    "outcome": "setup-failed", "verdict": "wrong", "exit": "", "seconds": "0",
+                    "stderr": repr(err)[:300], "command": str(case.argv), "note": case.note}  # fmt: skip
     subs = {
         "{D}": str(d),
         "{TREE}": str(ctx.tree),
