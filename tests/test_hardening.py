@@ -637,3 +637,17 @@ def test_a_full_disk_while_writing_is_a_clear_error(monkeypatch, capsys):
     monkeypatch.setattr(sim.cli, "_build_parser", lambda: _with_handler(parser(), "params", full))
     code = main(["params"])
     one_line_error(capsys, code, "/data/out/daily.parquet: No space left on device")
+
+
+def test_a_malformed_scheduler_address_is_one_clean_line(tmp_path):
+    # Found by benchmarks/hostile_sweep.py: the failed Dask client was collected at exit, waited
+    # 20 s and printed a TimeoutError traceback after the error line.
+    pytest.importorskip("distributed")
+    proc = _frontline(
+        "batch", "baseline_2024", "--until", "2024-01-02", "--replications", "1",
+        "--out", str(tmp_path / "o"), "--scheduler", "not an address",
+    )  # fmt: skip
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2, err.decode()
+    assert b"Traceback" not in err and b"Exception ignored" not in err, err.decode()
+    assert b"tcp://HOST:8786" in err and b"not an address" in err
