@@ -940,7 +940,7 @@ def classify(
         if case.check is not None and not case.check(d, ctx):
             return "silent", "wrong"
         return "ran", "ok"
-    if rc == 2 and stderr.strip():
+    if rc == 2 and stderr.strip() and "internal error" not in stderr:
         return "clear-error", "wrong" if case.expect == "ok" else "ok"
     if shellish_ok(case, rc, stderr):
         return "clear-error", "ok"
@@ -949,11 +949,13 @@ def classify(
 
 def shellish_ok(case: Case, rc: int, stderr: str) -> bool:
     # A shell redirection that the shell itself refuses is not the program's fault.
+    # ("internal error" is frontline's own report of a bug: never a clear error.)
     return (
         isinstance(case.argv, str)
         and rc in (1, 2, 120)
         and "Traceback" not in stderr
-        and ("rror" in stderr or "rror" in stderr)
+        and "internal error" not in stderr
+        and "rror" in stderr
     )
 
 

@@ -73,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning
             code = _dispatch(argv)
-        sys.stdout.flush()  # a closed pipe shows up here, not at exit, where it cannot be caught
+        if sys.stdout is not None:  # None when started with stdout closed (`>&-`)
+            sys.stdout.flush()  # a closed pipe shows up here, not at exit, where it cannot be caught
         return code
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
@@ -833,7 +834,8 @@ def _view(args: argparse.Namespace) -> int:
     cmd += ["--port", str(args.port), "--production", "--no-open", "--no-check-version"]
     env.setdefault("SOLARA_TELEMETRY_MIXPANEL_ENABLE", "False")  # offline and private
     print(f"frontline view: {path.stem} on http://{args.host}:{args.port}/ (Ctrl-C stops)")
-    sys.stdout.flush()
+    if sys.stdout is not None:
+        sys.stdout.flush()
     from sim.executor import die_with_parent
 
     # The server stops with this process whatever ends it, kill -9 included (SIGTERM: it then

@@ -651,3 +651,12 @@ def test_a_malformed_scheduler_address_is_one_clean_line(tmp_path):
     assert proc.returncode == 2, err.decode()
     assert b"Traceback" not in err and b"Exception ignored" not in err, err.decode()
     assert b"tcp://HOST:8786" in err and b"not an address" in err
+
+
+def test_a_closed_stdout_is_not_an_internal_error():
+    # Found by benchmarks/hostile_sweep.py: `frontline params >&-` (Python then has
+    # sys.stdout None) ended in "internal error (AttributeError ... 'flush')", exit 1.
+    proc = _frontline("params", preexec_fn=lambda: os.close(1))
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err.decode()
+    assert b"internal error" not in err and b"Traceback" not in err
