@@ -251,7 +251,8 @@ def connect(address: str, timeout: float = CONNECT_TIMEOUT):
             parse_host_port(location)
     except ValueError as err:
         raise ExecutorError(
-            f"scheduler must be an address like tcp://HOST:8786, got {address!r} ({err})"
+            f"cannot connect to the Dask scheduler at {address!r}: {err} (an address is like "
+            "tcp://HOST:8786)"
         ) from None
     box: dict[str, Any] = {}
 
