@@ -454,6 +454,8 @@ def _finished(parts: Path, seeds: list[int]) -> set[int]:
     for i, seed in enumerate(seeds):
         path = _part_path(parts, i)
         if not path.is_file():
+            if path.exists():  # a directory or device in its place: not ours to remove
+                raise BatchError(f"{path}: not a part file (not a regular file); remove it")
             continue
         try:
             record, _ = _read_part(path)

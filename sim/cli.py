@@ -73,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning
             code = _dispatch(argv)
-        sys.stdout.flush()  # a closed pipe shows up here, not at exit, where it cannot be caught
+        if sys.stdout is not None:  # None when started with stdout closed (`>&-`)
+            sys.stdout.flush()  # a closed pipe shows up here, not at exit, where it cannot be caught
         return code
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
@@ -95,7 +96,23 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{PROG}: error: {where}{err.strerror}", file=sys.stderr)
         return 2
     except Exception as err:  # a bug: keep the traceback, but in a file, not on the screen
+        if _caused_by_ctrl_c(err):
+            print(f"{PROG}: interrupted", file=sys.stderr)
+            return 130
         return _internal_error(err)
+
+
+def _caused_by_ctrl_c(err: BaseException) -> bool:
+    """Whether ``err`` wraps a KeyboardInterrupt: Ctrl-C inside a Numba-compiled function
+    reaches Python as a SystemError whose cause is the KeyboardInterrupt."""
+    seen: set[int] = set()
+    e: BaseException | None = err
+    while e is not None and id(e) not in seen:
+        if isinstance(e, KeyboardInterrupt):
+            return True
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return False
 
 
 def _internal_error(err: BaseException) -> int:
@@ -188,12 +205,12 @@ def _add_theatre(verbs: argparse._SubParsersAction) -> None:
     sub = p.add_subparsers(dest="theatre_verb", required=True, metavar="ACTION")
     build = sub.add_parser("build", help="build the theatre file from geography (offline)")
     build.add_argument(
-        "--frontlines", type=Path, default=None, help="directory of control_DATE.geojson"
+        "--frontlines", type=_path, default=None, help="directory of control_DATE.geojson"
     )
-    build.add_argument("--out", type=Path, default=None, help="theatre file to write (.npz)")
+    build.add_argument("--out", type=_path, default=None, help="theatre file to write (.npz)")
     build.add_argument(
         "--record",
-        type=Path,
+        type=_path,
         default=None,
         help="directory of the record's control_DATE.geojson (default ../shared/data/record); "
         "record.npz is written beside the theatre file",
@@ -207,7 +224,7 @@ def _add_theatre(verbs: argparse._SubParsersAction) -> None:
 def _add_run(verbs: argparse._SubParsersAction) -> None:
     p = verbs.add_parser("run", help="run one scenario with one seed")
     _add_scenario_args(p, seed_help="random seed (default 0)")
-    p.add_argument("--out", type=Path, default=None, metavar="DIR", help="write outputs here")
+    p.add_argument("--out", type=_path, default=None, metavar="DIR", help="write outputs here")
     p.set_defaults(handler=_run)
 
 
@@ -234,14 +251,14 @@ def _add_batch(verbs: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--out",
-        type=Path,
+        type=_path,
         required=True,
         metavar="DIR",
         help="write outputs here; a re-run with the same arguments resumes",
     )
     p.add_argument(
         "--posterior",
-        type=Path,
+        type=_path,
         default=None,
         metavar="FILE",
         help="a calibrated parameter sample (CSV, sim.posterior): each replication runs with "
@@ -286,7 +303,7 @@ def _add_sweep(verbs: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--out",
-        type=Path,
+        type=_path,
         required=True,
         metavar="DIR",
         help="write outputs here; a re-run with the same arguments resumes",
@@ -311,9 +328,9 @@ def _add_calibrate(verbs: argparse._SubParsersAction) -> None:
         action="store_true",
         help="allow more --workers than this machine's cores (they only share the cores)",
     )
-    p.add_argument("--targets", type=Path, default=None, help="targets TOML (calibration/)")
-    p.add_argument("--search", type=Path, default=None, help="search settings TOML")
-    p.add_argument("--out", type=Path, default=None, help="output directory (calibration/)")
+    p.add_argument("--targets", type=_path, default=None, help="targets TOML (calibration/)")
+    p.add_argument("--search", type=_path, default=None, help="search settings TOML")
+    p.add_argument("--out", type=_path, default=None, help="output directory (calibration/)")
     p.add_argument(
         "--no-sensitivity", action="store_true", help="skip the one-at-a-time sensitivity runs"
     )
@@ -331,7 +348,7 @@ def _calibrate_record(args: argparse.Namespace) -> int:
     from sim import record_fit
     from sim.executor import Executor, ExecutorError
 
-    search_path = args.search or record_fit.SEARCH_PATH
+    search_path = _settings_file(args.search or record_fit.SEARCH_PATH, "--search")
     out = args.out or record_fit.DEFAULT_OUT
     validate.check_out_dir(out)
     try:
@@ -365,7 +382,7 @@ def _add_record(verbs: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument(
         "--score",
-        type=Path,
+        type=_path,
         nargs="+",
         default=None,
         metavar="BATCH_DIR",
@@ -374,7 +391,7 @@ def _add_record(verbs: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--report",
-        type=Path,
+        type=_path,
         default=None,
         metavar="DIR",
         help="with --score: write DIR/REPORT.md with figures (monthly bands, sectors, places, "
@@ -382,7 +399,7 @@ def _add_record(verbs: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--posterior",
-        type=Path,
+        type=_path,
         default=None,
         metavar="FILE",
         help="with --report: a posterior sample (CSV) to summarise in the report",
@@ -394,16 +411,16 @@ def _add_report(verbs: argparse._SubParsersAction) -> None:
     p = verbs.add_parser(
         "report", help="write a Markdown report with figures from a batch, a pair or a sweep"
     )
-    p.add_argument("dir", type=Path, metavar="DIR", help="a batch or sweep output directory")
+    p.add_argument("dir", type=_path, metavar="DIR", help="a batch or sweep output directory")
     p.add_argument(
         "dir2",
-        type=Path,
+        type=_path,
         nargs="?",
         default=None,
         metavar="DIR2",
         help="a second batch run with the same --seed and replications: a paired report",
     )
-    p.add_argument("--out", type=Path, default=None, help="report directory (default DIR/report)")
+    p.add_argument("--out", type=_path, default=None, help="report directory (default DIR/report)")
     p.add_argument(
         "--places",
         default=None,
@@ -443,7 +460,7 @@ def _add_allow_path(p: argparse.ArgumentParser) -> None:
         "--allow-path",
         dest="allow_path",
         action="append",
-        type=Path,
+        type=_path,
         default=[],
         metavar="DIR",
         help="let the scenario's extends/calibration name .toml files under DIR (by default only "
@@ -636,13 +653,39 @@ def _sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def _settings_file(path: Path, flag: str) -> Path:
+    """A ``--targets``/``--search`` file: a regular file of at most 1 MiB, checked before it is
+    opened (a directory or ``/dev/zero`` would fail late, or never end)."""
+    import stat
+
+    from sim.scenario import MAX_FILE_BYTES
+
+    try:
+        info = os.stat(path)
+    except OSError as err:
+        raise UsageError(f"{flag} {path}: cannot read it ({err.strerror})") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise UsageError(f"{flag} {path}: not a regular file; name a .toml settings file")
+    if info.st_size > MAX_FILE_BYTES:
+        raise UsageError(f"{flag} {path}: larger than {MAX_FILE_BYTES // 1024} KiB")
+    return path
+
+
+def _path(text: str) -> Path:
+    """An argparse type: a path, but not the empty string (``Path("")`` is the current
+    directory, so ``--out "$UNSET"`` would write there)."""
+    if not text:
+        raise argparse.ArgumentTypeError("an empty path; name a file or directory")
+    return Path(text)
+
+
 def _calibrate(args: argparse.Namespace) -> int:
     if args.record:
         return _calibrate_record(args)
     from sim import calibrate as cal  # imported late: loads the model
 
-    targets_path = args.targets or cal.CALIBRATION_DIR / "targets.toml"
-    search_path = args.search or cal.CALIBRATION_DIR / "search.toml"
+    targets_path = _settings_file(args.targets or cal.CALIBRATION_DIR / "targets.toml", "--targets")
+    search_path = _settings_file(args.search or cal.CALIBRATION_DIR / "search.toml", "--search")
     out = args.out or cal.CALIBRATION_DIR
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers must be >= 1, got {args.workers}")
@@ -778,6 +821,7 @@ def _view(args: argparse.Namespace) -> int:
     load_scenario(path, place_names=_place_names(), allow=args.allow_path)
     if importlib.util.find_spec("solara") is None:
         raise UsageError('the view needs the viz extra: pip install -e ".[viz]"')
+    validate.check_bindable(args.host, args.port)  # a busy port: one line, not a server log
     warning = validate.exposure_warning(args.host, args.port)
     if warning:
         print(f"{PROG}: warning: {warning}", file=sys.stderr)
@@ -790,7 +834,8 @@ def _view(args: argparse.Namespace) -> int:
     cmd += ["--port", str(args.port), "--production", "--no-open", "--no-check-version"]
     env.setdefault("SOLARA_TELEMETRY_MIXPANEL_ENABLE", "False")  # offline and private
     print(f"frontline view: {path.stem} on http://{args.host}:{args.port}/ (Ctrl-C stops)")
-    sys.stdout.flush()
+    if sys.stdout is not None:
+        sys.stdout.flush()
     from sim.executor import die_with_parent
 
     # The server stops with this process whatever ends it, kill -9 included (SIGTERM: it then

@@ -241,6 +241,19 @@ def connect(address: str, timeout: float = CONNECT_TIMEOUT):
         ) from None
     if not isinstance(address, str) or not address.strip():
         raise ExecutorError(f"scheduler must be an address like tcp://HOST:8786, got {address!r}")
+    # Parsed here: a Client that fails on a malformed address is still collected at exit, and
+    # its __del__ then waits 20 s and prints a TimeoutError traceback.
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    try:
+        scheme, location = parse_address(address)
+        if scheme in ("tcp", "tls"):
+            parse_host_port(location)
+    except ValueError as err:
+        raise ExecutorError(
+            f"cannot connect to the Dask scheduler at {address!r}: {err} (an address is like "
+            "tcp://HOST:8786)"
+        ) from None
     box: dict[str, Any] = {}
 
     def attempt() -> None:

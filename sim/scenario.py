@@ -540,12 +540,15 @@ def _read_toml(path: Path, named_at: _At | None) -> dict[str, Any]:
         raise ScenarioError(f"{path}: is a directory, not a scenario file") from None
     except OSError as err:
         raise ScenarioError(f"{path}: cannot open ({err.strerror})") from None
-    with os.fdopen(fd, "rb") as f:
-        info = os.fstat(fd)
+    # Checked before fdopen, which refuses a directory (Linux opens one read-only) with an
+    # IsADirectoryError of its own.
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
         if stat.S_ISDIR(info.st_mode):
             raise ScenarioError(f"{path}: is a directory, not a scenario file")
-        if not stat.S_ISREG(info.st_mode):
-            raise ScenarioError(f"{path}: not a regular file (a device, FIFO or socket)")
+        raise ScenarioError(f"{path}: not a regular file (a device, FIFO or socket)")
+    with os.fdopen(fd, "rb") as f:
         data = f.read(MAX_FILE_BYTES + 1)
     if len(data) > MAX_FILE_BYTES:
         raise ScenarioError(f"{path}: larger than {MAX_FILE_BYTES // 1024} KiB: not a scenario")
@@ -562,6 +565,8 @@ def _read_toml(path: Path, named_at: _At | None) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as err:
         # tomllib's message ends with "(at line L, column C)".
         raise ScenarioError(f"{path}: malformed TOML: {err}") from None
+    except RecursionError:  # tomllib recurses once per level of [[[...]]] nesting
+        raise ScenarioError(f"{path}: malformed TOML: arrays or tables nested too deeply") from None
 
 
 # --------------------------------------------------------------------------------------------

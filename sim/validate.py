@@ -223,6 +223,34 @@ def check_places(places: Collection[str], known: Collection[str], where: str) ->
             raise InputError(f"{where}: {place!r} is not a place of the theatre{alts}")
 
 
+def check_bindable(host: str, port: int) -> None:
+    """Refuse a ``--host``/``--port`` the server could not listen on (port in use, no such
+    address) before the server starts: its own failure is a log line and exit 3.
+
+    Raises
+    ------
+    InputError
+        Naming the flags and the reason.
+    """
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (OSError, UnicodeError) as e:
+        raise InputError(f"--host {host}: not an address of this machine ({e})") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as sock:
+        # As the server binds: a port left in TIME_WAIT by an earlier server is free.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(address)
+        except OSError as e:
+            raise InputError(
+                f"--host {host} --port {port}: cannot listen there ({e.strerror}); choose "
+                "another --port (1-65535) or a --host of this machine"
+            ) from None
+
+
 def exposure_warning(host: str, port: int | None = None) -> str | None:
     """A warning saying who can reach a server bound to ``host``, or None for loopback only."""
     import ipaddress

@@ -144,6 +144,18 @@ def test_a_truncated_part_is_named_and_run_again(reference, spec, tmp_path, caps
     assert f"{part}: unreadable part file" in capsys.readouterr().err
 
 
+def test_a_directory_in_a_parts_place_is_refused_naming_it(reference, spec, tmp_path):
+    # Found by benchmarks/hostile_sweep.py: the replication ran again and its write onto the
+    # directory ended in an IsADirectoryError traceback.
+    out = copy(reference, tmp_path / "dir")
+    part = out / "parts" / "rep_00000.parquet"
+    part.unlink()
+    part.mkdir()
+    with pytest.raises(BatchError, match=f"{part}: not a part file"):
+        run_batch(spec, REPS, seed=7, workers=1, until=UNTIL, out=out, progress=False)
+    assert part.is_dir()  # left for the user to look at
+
+
 def test_a_changed_table_is_refused_by_report_and_read_tables(reference, tmp_path, capsys):
     out = copy(reference, tmp_path / "table")
     runs = pd.read_parquet(out / "runs.parquet")
@@ -257,6 +269,44 @@ def test_extends_naming_a_fifo_or_device_is_refused_before_reading(tmp_path):
     assert isinstance(err, ScenarioError) and "must name a .toml file" in str(err)
     err = load_in_thread(fifo)  # named directly, as on the command line
     assert isinstance(err, ScenarioError) and "not a regular file" in str(err)
+
+
+def test_a_directory_or_deep_nesting_in_a_scenario_is_a_scenario_error(tmp_path):
+    # Found by benchmarks/hostile_sweep.py: both escaped as tracebacks (IsADirectoryError from
+    # fdopen on a directory opened read-only; RecursionError from tomllib).
+    (tmp_path / "sub.toml").mkdir()
+    leaf = write(tmp_path / "leaf.toml", 'extends = "sub.toml"\nname = "x"\n')
+    assert "sub.toml: is a directory" in load_error(leaf)
+    leaf = write(tmp_path / "cal.toml", 'calibration = "sub.toml"\n' + SCENARIO)
+    assert "sub.toml: is a directory" in load_error(leaf)
+    deep = write(tmp_path / "deep.toml", "a = " + "[" * 50_000 + "]" * 50_000 + "\n")
+    assert "nested too deeply" in load_error(deep)
+
+
+@pytest.mark.parametrize(
+    "extra, flag", [([], "--targets"), ([], "--search"), (["--record"], "--search")]
+)
+def test_calibrate_settings_must_be_regular_files(extra, flag, tmp_path, capsys):
+    # Found by benchmarks/hostile_sweep.py: /dev/zero read until a MemoryError, and a directory
+    # gave an IsADirectoryError traceback. /dev/null stands for the devices here: on a
+    # regression, /dev/zero would take all the machine's memory.
+    big = tmp_path / "big.toml"
+    with big.open("wb") as f:
+        f.truncate(2 * 2**20)  # sparse: costs no disk
+    code = main(["calibrate", "--quick", *extra, flag, str(big), "--out", str(tmp_path / "o")])
+    one_line_error(capsys, code, f"{flag} {big}", "larger than")
+    for bad, why in (("/dev/null", "not a regular file"), (str(tmp_path), "not a regular file")):
+        code = main(["calibrate", "--quick", *extra, flag, bad, "--out", str(tmp_path / "o")])
+        one_line_error(capsys, code, f"{flag} {bad}", why)
+
+
+def test_an_empty_path_argument_is_refused(capsys, tmp_path, monkeypatch):
+    # Found by benchmarks/hostile_sweep.py: --out "" is Path("."), so a run wrote into the
+    # current directory.
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "baseline_2024", "--until", "2024-01-02", "--out", ""]) == 2
+    assert "an empty path" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_extends_and_calibration_stay_in_the_scenarios_tree(tmp_path):
@@ -398,7 +448,7 @@ def test_calibrate_search_given_a_scenario(capsys, tmp_path):
 class FakeServer:
     started: list = []
 
-    def __init__(self, cmd, env=None, preexec_fn=None):
+    def __init__(self, cmd, env=None, **kwargs):  # kwargs: preexec_fn (die_with_parent)
         FakeServer.started.append(cmd)
 
     def wait(self):
@@ -417,6 +467,24 @@ def test_view_checks_scenario_and_port_before_starting(fake_server, tmp_path, ca
     one_line_error(capsys, main(["view", str(bad)]), "bad.toml: colour", "unknown key")
     one_line_error(capsys, main(["view", "--port", "99999"]), "--port = 99999", "[1, 65535]")
     assert fake_server.started == []
+
+
+def test_view_refuses_a_port_it_cannot_listen_on_before_starting(fake_server, capsys):
+    # Found by benchmarks/hostile_sweep.py: a busy port reached the server, which logged the
+    # error and exited 3.
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        code = main(["view", "--port", str(port)])
+        one_line_error(capsys, code, f"--port {port}", "cannot listen there")
+    code = main(["view", "--host", "no-such-host.invalid", "--port", "8765"])
+    one_line_error(capsys, code, "--host no-such-host.invalid", "not an address")
+    assert fake_server.started == []
+    assert main(["view", "--port", str(port)]) == 0  # free again: the server starts
+    assert len(fake_server.started) == 1
 
 
 def test_view_warns_who_can_reach_it(fake_server, capsys):
@@ -460,6 +528,27 @@ def test_an_unexpected_error_saves_its_traceback(monkeypatch, tmp_path, capsys):
     assert "Traceback" not in err and "internal error (RuntimeError: boom)" in err
     saved = Path(err.split("traceback saved to ")[1].split(";")[0])
     assert saved.parent == tmp_path and "RuntimeError: boom" in saved.read_text()
+
+
+def test_ctrl_c_inside_compiled_code_is_an_interrupt_not_a_bug(monkeypatch, capsys):
+    # Found by benchmarks/hostile_sweep.py: Ctrl-C during a Numba kernel reaches Python as
+    # "SystemError: CPUDispatcher(...) returned a result with an exception set", caused by the
+    # KeyboardInterrupt, and was reported as an internal error (exit 1).
+    def interrupted_in_a_kernel(args):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as ctrl_c:
+            raise SystemError("CPUDispatcher(...) returned a result with an exception set") from (
+                ctrl_c
+            )
+
+    parser = sim.cli._build_parser
+    monkeypatch.setattr(
+        sim.cli, "_build_parser", lambda: _with_handler(parser(), "params", interrupted_in_a_kernel)
+    )
+    assert main(["params"]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted" in err and "internal error" not in err
 
 
 def _with_handler(parser, verb, handler):
@@ -525,7 +614,7 @@ def test_view_passes_allow_path_to_the_server(fake_server, tmp_path, monkeypatch
     one_line_error(capsys, main(["view", str(leaf)]), "--allow-path")
     envs = []
     monkeypatch.setattr(
-        subprocess, "Popen", lambda cmd, env, **_: envs.append(env) or fake_server(cmd)
+        subprocess, "Popen", lambda cmd, env, **kw: envs.append(env) or fake_server(cmd)
     )
     assert main(["view", str(leaf), "--allow-path", str(tmp_path / "outside")]) == 0
     for key in (app.SCENARIO_ENV, app.ALLOW_ENV):
@@ -543,3 +632,26 @@ def test_a_full_disk_while_writing_is_a_clear_error(monkeypatch, capsys):
     monkeypatch.setattr(sim.cli, "_build_parser", lambda: _with_handler(parser(), "params", full))
     code = main(["params"])
     one_line_error(capsys, code, "/data/out/daily.parquet: No space left on device")
+
+
+def test_a_malformed_scheduler_address_is_one_clean_line(tmp_path):
+    # Found by benchmarks/hostile_sweep.py: the failed Dask client was collected at exit, waited
+    # 20 s and printed a TimeoutError traceback after the error line.
+    pytest.importorskip("distributed")
+    proc = _frontline(
+        "batch", "baseline_2024", "--until", "2024-01-02", "--replications", "1",
+        "--out", str(tmp_path / "o"), "--scheduler", "not an address",
+    )  # fmt: skip
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2, err.decode()
+    assert b"Traceback" not in err and b"Exception ignored" not in err, err.decode()
+    assert b"tcp://HOST:8786" in err and b"not an address" in err
+
+
+def test_a_closed_stdout_is_not_an_internal_error():
+    # Found by benchmarks/hostile_sweep.py: `frontline params >&-` (Python then has
+    # sys.stdout None) ended in "internal error (AttributeError ... 'flush')", exit 1.
+    proc = _frontline("params", preexec_fn=lambda: os.close(1))
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err.decode()
+    assert b"internal error" not in err and b"Traceback" not in err
