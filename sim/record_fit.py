@@ -254,6 +254,22 @@ def replication_seeds(search: Search, replications: int) -> list[int]:
     return spawn(search.seed, replications)
 
 
+def model_inputs_digest(search: Search) -> str:
+    """What a saved wave's runs depended on besides its design: the windows' scenarios (their
+    content hashes) and the model's code (the package's Python sources). A wave saved before
+    either changed is run again, never reused."""
+    from sim.scenario import find_scenario, load_scenario
+
+    h = hashlib.sha256()
+    for w in search.windows:
+        h.update(load_scenario(find_scenario(w.scenario)).content_hash.encode())
+    package = Path(__file__).resolve().parent
+    for source in sorted(package.rglob("*.py")):
+        h.update(source.relative_to(package).as_posix().encode())
+        h.update(source.read_bytes())
+    return h.hexdigest()
+
+
 def make_simulator(
     search: Search, outputs: Sequence[Outputs], out_dir: Path, map_fn: MapFn, log=None
 ) -> Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]]:
@@ -263,9 +279,11 @@ def make_simulator(
     seeds = replication_seeds(search, reps)
     names = [p.name for p in search.priors]
 
+    inputs = model_inputs_digest(search)
+
     def simulate(values: np.ndarray, wave: int) -> tuple[np.ndarray, np.ndarray]:
         path = out_dir / f"wave_{wave + 1}.npz"
-        key = hashlib.sha256(values.tobytes() + search.digest.encode()).hexdigest()
+        key = hashlib.sha256(values.tobytes() + (search.digest + inputs).encode()).hexdigest()
         if path.exists():
             saved = np.load(path)
             if str(saved["key"]) == key:

@@ -131,3 +131,35 @@ def test_calibrate_record_command_writes_a_posterior(tmp_path, capsys):
     bad.write_text(TINY.replace("[budget]", "[budgets]"), encoding="utf-8")
     assert main(["calibrate", "--record", "--search", str(bad), "--out", str(out)]) == 2
     assert str(bad) in capsys.readouterr().err
+
+
+def test_a_saved_wave_is_run_again_when_the_scenario_or_the_code_changed(tmp_path, monkeypatch):
+    import dataclasses
+
+    import sim.record_fit as rf
+    import sim.scenario
+
+    search_path = tmp_path / "search.toml"
+    search_path.write_text(TINY, encoding="utf-8")
+    search = load_search(search_path, quick=True)
+    before = rf.model_inputs_digest(search)
+    assert rf.model_inputs_digest(search) == before  # deterministic
+    real = sim.scenario.load_scenario
+    monkeypatch.setattr(
+        sim.scenario,
+        "load_scenario",
+        lambda *a, **k: dataclasses.replace(real(*a, **k), content_hash="changed"),
+    )
+    assert rf.model_inputs_digest(search) != before
+    monkeypatch.undo()
+    calls = []
+
+    def counting_map(fn, tasks):
+        calls.append(len(tasks))
+        return [fn(*t) for t in tasks]
+
+    out = tmp_path / "out"
+    calibrate_to_record(out, quick=True, search_path=search_path, map_fn=counting_map)
+    monkeypatch.setattr(rf, "model_inputs_digest", lambda s: "another model")
+    calibrate_to_record(out, quick=True, search_path=search_path, map_fn=counting_map)
+    assert calls == [3, 3]  # the saved wave was not reused for the changed model
