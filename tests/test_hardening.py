@@ -8,7 +8,6 @@ silent acceptance or a corrupt result used.
 from __future__ import annotations
 
 import ast
-import io
 import json
 import os
 import shutil
@@ -22,12 +21,12 @@ from datetime import date
 from pathlib import Path
 
 import pandas as pd
-import pyarrow.parquet as pq
 import pytest
 from scenario_files import load_error
 
 import sim
 import sim.cli
+from benchmarks.hostile_sweep import flip_that_decodes  # the sweep's own corruption
 from sim.batch import BatchError, read_tables, run_batch
 from sim.cli import main
 from sim.scenario import CONSTRUCTION_ONLY, ScenarioError, find_scenario, load_scenario
@@ -95,30 +94,6 @@ def copy(ref: Path, to: Path) -> Path:
 
 # --------------------------------------------------------------------------------------------
 # Checksums
-
-
-def flip_that_decodes(path: Path) -> int:
-    """Flip one bit of a float value in a parquet file so that it still decodes, to a different
-    table (a silent corruption). Returns the byte offset flipped."""
-    data = path.read_bytes()
-    original = pq.read_table(path).to_pandas()
-    group = pq.ParquetFile(path).metadata.row_group(0)
-    for j in range(group.num_columns):
-        column = group.column(j)
-        if column.physical_type != "DOUBLE":
-            continue
-        start = column.data_page_offset
-        for pos in range(start + column.total_compressed_size - 1, start, -1):
-            changed = bytearray(data)
-            changed[pos] ^= 0x01
-            try:
-                table = pq.read_table(io.BytesIO(bytes(changed))).to_pandas()
-            except Exception:  # noqa: BLE001 - this flip does not decode; try the next
-                continue
-            if not table.equals(original):
-                path.write_bytes(bytes(changed))
-                return pos
-    raise AssertionError(f"no decodable bit flip found in {path}")
 
 
 def test_a_bit_flip_in_a_part_that_still_decodes_is_run_again(reference, spec, tmp_path, capsys):
