@@ -29,3 +29,17 @@ def test_a_batch_report_states_the_assumptions(tmp_path):
     assert "**ceasefire assumes:**" in text
     for line in spec.assumptions:
         assert f"- {line}" in text
+
+
+def test_assumptions_that_are_not_a_list_of_text_are_refused(tmp_path):
+    import pytest
+
+    from sim.scenario import ScenarioError
+
+    base = (find_scenario("baseline_2024")).read_text(encoding="utf-8")
+    base = base.replace('calibration = "../calibration/calibrated.toml"\n', "")
+    for bad in ('"one string"', "[]", '["ok", 3]'):
+        path = tmp_path / "s.toml"
+        path.write_text(f"assumptions = {bad}\n" + base, encoding="utf-8")
+        with pytest.raises(ScenarioError, match="assumptions"):
+            load_scenario(path)
