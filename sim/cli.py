@@ -738,7 +738,9 @@ def _record(args: argparse.Namespace) -> int:
         if args.report:
             from sim.fit_report import write_fit_report
 
-            path = write_fit_report(args.score, args.report, posterior=args.posterior)
+            path = write_fit_report(
+                args.score, args.report, posterior=args.posterior, scores=scores
+            )
             print(f"wrote {path}")
         return 0
     if args.report or args.posterior:

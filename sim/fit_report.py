@@ -47,21 +47,11 @@ def record_monthly(start: date, end: date) -> dict[str, np.ndarray]:
     t = Theatre.load()
     rec = load_record(theatre=t)
     base = rec.at(start.isoformat())
-    cum = np.array(
-        [
-            [
-                gains(t.area_km2, t.country, base, rec.at(e.isoformat()))[k]
-                for e in _edges(start, end)
-            ]
-            for k in ("russia_gain_km2", "ukraine_gain_km2")
-        ]
-    )
-    steps = np.diff(cum, axis=1)
-    return {"russia_gain_km2": steps[0], "ukraine_gain_km2": steps[1]}
-
-
-def _edges(start: date, end: date) -> list[date]:
-    return fit.month_edges(start, end)
+    maps = [
+        gains(t.area_km2, t.country, base, rec.at(e.isoformat()))
+        for e in fit.month_edges(start, end)
+    ]
+    return {k: np.diff([m[k] for m in maps]) for k in ("russia_gain_km2", "ukraine_gain_km2")}
 
 
 def _band_figure(ax, months: list[str], runs: np.ndarray, record: np.ndarray, colour: str) -> None:
@@ -84,7 +74,7 @@ def gains_figure(batches: Sequence[tuple[dict, pd.DataFrame]], path: Path) -> No
     fig, axes = plt.subplots(len(batches), 2, figsize=(11, 3.3 * len(batches)), squeeze=False)
     for row, (score, daily) in zip(axes, batches, strict=True):
         start, end = _window(score)
-        months = [e.strftime("%Y-%m") for e in _edges(start, end)[:-1]]
+        months = [e.strftime("%Y-%m") for e in fit.month_edges(start, end)[:-1]]
         rec = record_monthly(start, end)
         for ax, col, colour, who in zip(
             row, ("russia_gain_km2", "ukraine_gain_km2"), ("#b2182b", "#2166ac"),
@@ -148,20 +138,12 @@ def maps_figure(
     fig, axes = _panels(2 * len(panels), aspect, width)
     image = None
     for k, (when, _, tab, share, truth) in enumerate(panels):
-        batch = _BatchView(tab["nodes"])
-        image = _draw_shares(axes.flat[2 * k], g, batch, share, extent, width, [])
+        image = _draw_shares(axes.flat[2 * k], g, tab["nodes"], share, extent, width, [])
         axes.flat[2 * k].set_title(f"model, share of runs Russia holds: {when}", fontsize=9)
-        _draw_shares(axes.flat[2 * k + 1], g, batch, truth, extent, width, [])
+        _draw_shares(axes.flat[2 * k + 1], g, tab["nodes"], truth, extent, width, [])
         axes.flat[2 * k + 1].set_title(f"record (DeepState on the cells): {when}", fontsize=9)
     _finish_maps(fig, axes, image, path)
     return rows
-
-
-class _BatchView:
-    """What the report's map panel reads of a batch: its node table."""
-
-    def __init__(self, nodes: pd.DataFrame) -> None:
-        self.nodes = nodes
 
 
 def _window(score: dict) -> tuple[date, date]:
@@ -197,13 +179,17 @@ def write_fit_report(
     *,
     posterior: Path | None = None,
     budget: str | None = None,
+    scores: Sequence[dict] | None = None,
 ) -> Path:
-    """Write ``out/REPORT.md`` and its figures; return the Markdown's path."""
+    """Write ``out/REPORT.md`` and its figures; return the Markdown's path. ``scores``, if the
+    caller has them, are :func:`sim.fit.score_batch` of ``batch_dirs`` (not computed again)."""
     from sim.batch import read_tables
 
     out.mkdir(parents=True, exist_ok=True)
-    scores = sorted((fit.score_batch(d) for d in batch_dirs), key=lambda s: s["year"])
-    tables = [read_tables(Path(s["batch"])) for s in sorted(scores, key=lambda s: s["year"])]
+    if scores is None:
+        scores = [fit.score_batch(d) for d in batch_dirs]
+    scores = sorted(scores, key=lambda s: s["year"])
+    tables = [read_tables(Path(s["batch"])) for s in scores]
     pairs = [(s, tab["daily"]) for s, tab in zip(scores, tables, strict=True)]
     gains_figure(pairs, out / "fit_gains.png")
     map_rows = maps_figure(pairs, tables, out / "fit_maps.png")

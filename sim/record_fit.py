@@ -139,11 +139,11 @@ def run_window(
         gain at the end; ``falls``: days from the start to each place's first change of hands
         (``inf`` if none by the end).
     """
+    from sim.fit import month_edges
     from sim.model import FrontlineModel
 
     model = FrontlineModel(scenario, rng=seed, **overrides)
-    window = Window("run", scenario, start, end, None, 0.0, False)
-    edges = window.month_edges()
+    edges = month_edges(start, end)[1:]
     model.run(until=end)
     table = model.recorder.table().set_index("day")
     last = int(table.index.max())

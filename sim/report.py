@@ -1082,7 +1082,9 @@ def _map_context(b: Batch, picks: list[pd.Timestamp]):
     return g, shares
 
 
-def _draw_shares(ax, g, b: Batch, share: np.ndarray, extent, width_in: float, places) -> object:
+def _draw_shares(
+    ax, g, nodes: pd.DataFrame, share: np.ndarray, extent, width_in: float, places
+) -> object:
     """One map panel: cells coloured by ``share`` (of replications Russia holds each), the
     median front, the start front, the border, hubs and ``places``, clipped to ``extent``."""
     from matplotlib.collections import LineCollection
@@ -1110,7 +1112,7 @@ def _draw_shares(ax, g, b: Batch, share: np.ndarray, extent, width_in: float, pl
     )
     ax.plot(g.border[:, 0], g.border[:, 1], color="#333333", lw=0.9, ls=(0, (4, 2)), zorder=3)
     ax.plot(g.outline[:, 0], g.outline[:, 1], color="#7d8a93", lw=0.5, zorder=3)
-    start = b.nodes["initial_side"].to_numpy() == "russia"
+    start = nodes["initial_side"].to_numpy() == "russia"
     median = share >= 0.5
     for held, style, lw, z in ((start, "dashed", 0.8, 4), (median, "solid", 1.3, 5)):
         ax.add_collection(
@@ -1123,7 +1125,7 @@ def _draw_shares(ax, g, b: Batch, share: np.ndarray, extent, width_in: float, pl
             )
         )
     hubs = {int(k): str(nm) for k, nm in zip(g.hub_nodes, g.hub_names, strict=True)}
-    others = {k: p for p, k in place_nodes(b.nodes, places).items()}
+    others = {k: p for p, k in place_nodes(nodes, places).items()}
     for marks, marker, size, weight in ((hubs, "o", 16, "normal"), (others, "D", 22, "bold")):
         for k, nm in marks.items():
             if not view[k] or (marker == "D" and k in hubs):
@@ -1184,7 +1186,7 @@ def _maps_figure(b: Batch, picks: list[pd.Timestamp], path: Path, places: list[s
     fig, axes = _panels(len(picks), aspect, width)
     image = None
     for ax, d in zip(axes.flat, picks, strict=False):
-        image = _draw_shares(ax, g, b, shares[d], extent, width, places)
+        image = _draw_shares(ax, g, b.nodes, shares[d], extent, width, places)
         ax.set_title(f"{b.name}: {d.date()}", fontsize=10)
     _finish_maps(fig, axes, image, path)
 
@@ -1205,7 +1207,7 @@ def _zoom_figure(b: Batch, when: pd.Timestamp, places: list[str], path: Path) ->
     for ax, p in zip(axes.flat, known, strict=False):
         k = node[p]
         extent = (g.lon[k] - dx, g.lon[k] + dx, g.lat[k] - dy, g.lat[k] + dy)
-        image = _draw_shares(ax, g, b, shares[when], extent, 4.2, known)
+        image = _draw_shares(ax, g, b.nodes, shares[when], extent, 4.2, known)
         ax.set_title(f"{p}: {when.date()}", fontsize=10)
     _finish_maps(fig, axes, image, path)
     return True
