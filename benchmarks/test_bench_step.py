@@ -55,7 +55,7 @@ def _phase_state(upto: str):
         return (m,), {}
     command.command_phase(m)
     if upto == "combat":
-        m.__dict__.pop("_nearest_unit_cache", None)  # measure the full nearest-unit query
+        m.caches.nearest_unit.clear()  # measure the full nearest-unit query
         return (m,), {}
     result = combat_phase(m)
     if upto == "movement":

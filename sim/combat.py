@@ -486,7 +486,7 @@ def _nearest_unit(
     per side and reused when the points, the rows, their nodes and ``reach`` are all unchanged.
     """
     nodes = model.units.node[rows]
-    cache = model.__dict__.setdefault("_nearest_unit_cache", {})
+    cache = model.caches.nearest_unit
     hit = cache.get(side)
     if (
         hit is not None
@@ -509,10 +509,13 @@ def _nearest_by_edge(model, rows, nodes, mid, reach, edges):
     if near.ensured is not edges:
         near.ensure(edges)
         near.ensured = edges
-    scratch = model.__dict__.get("_node_scratch")
+    scratch = model.caches.node_int_scratch
     if scratch is None:
         n = len(model.xy)
-        scratch = model._node_scratch = (np.zeros(n, dtype=np.int32), np.zeros(n, dtype=np.int32))
+        scratch = model.caches.node_int_scratch = (
+            np.zeros(n, dtype=np.int32),
+            np.zeros(n, dtype=np.int32),
+        )
     dist, k, tied = nearest_on_candidates(
         edges, near.start, near.count, near.node, near.d2, nodes.astype(np.int64), *scratch
     )
@@ -526,12 +529,12 @@ def front_edges(model) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, 
     """Ids, end nodes, border lengths and midpoints of the front edges, recomputed only when the
     model's cached front (:meth:`FrontlineModel.front_edge_mask`) changes."""
     mask = model.front_edge_mask()
-    hit = model.__dict__.get("_front_edges_geometry")
+    hit = model.caches.front_geometry
     if hit is None or hit[0] is not mask:
         geometry = front_geometry(
             mask, model.edge_u, model.edge_v, model.theatre.edge_border_km, model.xy
         )
-        hit = model._front_edges_geometry = (mask, *geometry)
+        hit = model.caches.front_geometry = (mask, *geometry)
     return hit[1:]
 
 

@@ -23,63 +23,13 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from sim.jit import farthest_from, kd_build, kd_knn
+from sim.sectors import Sectors
 from sim.units import ATTACK, HOLD, POSTURE_INDEX, REFIT, RESERVE, SIDE_INDEX, SIDES, TRANSIT, Unit
 
 if TYPE_CHECKING:
     from sim.model import FrontlineModel
-    from sim.scenario import SectorSpec
-    from sim.theatre.theatre import Theatre
 
 ROAD_TORTUOSITY = 1.3  # road distance over straight-line distance, for march times
-
-
-class Sectors:
-    """The scenario's sectors: every node belongs to the sector of its nearest anchor place."""
-
-    def __init__(self, theatre: Theatre, specs: tuple[SectorSpec, ...]) -> None:
-        t = theatre
-        xy = np.column_stack([t.x_km, t.y_km])
-        self.specs = specs
-        self.names = [s.name for s in specs]
-        self.index = {name: k for k, name in enumerate(self.names)}
-        anchor_nodes, anchor_sector = [], []
-        for k, s in enumerate(specs):
-            for place in s.anchors:
-                anchor_nodes.append(t.node_by_name(place))
-                anchor_sector.append(k)
-        self.anchor_node = np.array([t.node_by_name(s.anchors[0]) for s in specs])
-        _, nearest = cKDTree(xy[anchor_nodes]).query(xy)
-        self.of_node = np.asarray(anchor_sector, dtype=np.int16)[nearest]
-        # own_soil_only[side, k]: the side's attacks in sector k stop at the state border.
-        self.own_soil_only = np.array(
-            [[getattr(s, f"{name}_own_soil_only") for s in specs] for name in SIDES], dtype=bool
-        )
-        self.objective = np.full((2, len(specs)), -1)
-        for k, s in enumerate(specs):
-            for side, name in enumerate(SIDES):
-                place = getattr(s, f"{name}_objective", None)
-                if place:
-                    self.objective[side, k] = t.node_by_name(place)
-
-    def nodes_of(self, k: int) -> np.ndarray:
-        """The nodes of sector ``k``, ascending (a read-only array, made once)."""
-        lists = self.__dict__.get("_nodes_of")
-        if lists is None:
-            order = np.argsort(self.of_node, kind="stable")
-            bounds = np.searchsorted(self.of_node[order], np.arange(len(self.names) + 1))
-            lists = self._nodes_of = [
-                order[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)
-            ]
-            for x in lists:
-                x.setflags(write=False)
-        return lists[k]
-
-    def initial_postures(self) -> np.ndarray:
-        """Posture (HOLD or ATTACK) of each side in each sector, shape (2, n_sectors)."""
-        return np.array(
-            [[POSTURE_INDEX[getattr(s, f"{name}_posture")] for s in self.specs] for name in SIDES],
-            dtype=np.int8,
-        )
 
 
 # --- where the front is --------------------------------------------------------------------
@@ -91,12 +41,12 @@ def own_front_nodes(model: FrontlineModel, side: int) -> np.ndarray:
 def _own_fronts(model: FrontlineModel) -> list[np.ndarray]:
     """Both sides' :func:`own_front_nodes` (read-only), kept while the front is unchanged."""
     mask = model.front_node_mask()
-    hit = model.__dict__.get("_own_fronts")
+    hit = model.caches.own_fronts
     if hit is None or hit[0] is not mask:
         fronts = [own_front_nodes(model, side) for side in (0, 1)]
         for f in fronts:
             f.setflags(write=False)
-        hit = model._own_fronts = (mask, fronts)
+        hit = model.caches.own_fronts = (mask, fronts)
     return hit[1]
 
 
@@ -424,7 +374,7 @@ def _front_knn(
     of a side's front nodes decides the order among equally near nodes. A compiled copy of
     scipy's tree (:func:`sim.jit.kd_build`), kept while the side's front (the same array) is
     unchanged; scipy's own on the rare build the copy does not reproduce."""
-    trees = model.__dict__.setdefault("_front_trees", {})
+    trees = model.caches.front_trees
     hit = trees.get(side)
     if hit is None or hit[0] is not front:
         points = np.ascontiguousarray(model.xy[cand])

@@ -26,10 +26,14 @@ from mesa import DataCollector
 
 from sim.combat import front_edges
 from sim.jit import front_length, node_metrics, unit_metrics
+from sim.state import MetricBuffers
 from sim.units import RUSSIA, UKRAINE
 
 if TYPE_CHECKING:
+    from datetime import date
+
     from sim.model import FrontlineModel
+    from sim.params import Params
 
 UA_COUNTRY, RU_COUNTRY = 0, 1
 
@@ -101,17 +105,23 @@ def gains(
 
 
 class Recorder:
-    """Daily metrics through Mesa's DataCollector, plus the rolling collapse window."""
+    """Daily metrics through Mesa's DataCollector, plus the rolling collapse window.
 
-    def __init__(self, model: FrontlineModel) -> None:
-        self.window: deque[float] = deque(maxlen=int(model.p.collapse_window_days) + 1)
+    Parameters
+    ----------
+    params : Params
+        The run's parameters (``collapse_window_days`` sizes the window).
+    start : date
+        The run's start date (the daily table's first ``date``).
+    """
+
+    def __init__(self, params: Params, start: date) -> None:
+        # Russia's gain on each of the last collapse_window_days + 1 days (empty before the
+        # initial state is measured).
+        self.window: deque[float] = deque(maxlen=int(params.collapse_window_days) + 1)
         self.collector = DataCollector(model_reporters={c: c for c in COLUMNS})
         self.first_collapse: int | None = None
-        model.losses_today = np.zeros(2)
-        model.losses_cum = np.zeros(2)
-        self.start = model.start
-        metrics_phase(model, record=False)
-        self.window.append(model.russia_gain_km2)
+        self.start = start
 
     def collect(self, model: FrontlineModel) -> None:
         c = self.collector
@@ -135,9 +145,10 @@ class Recorder:
 
 
 def metrics_phase(model: FrontlineModel, record: bool = True) -> None:
-    """Phase 5: compute today's metrics into model attributes and record them."""
+    """Phase 5: compute today's metrics into ``model.today`` and record them."""
     t, u = model.theatre, model.units
-    rec = getattr(model, "recorder", None)
+    rec = model.recorder
+    today, state = model.today, model.state
     st = _static(model)
     ctrl = model.control
     # What gains() and the plain masked sums compute, in one compiled pass over the nodes and
@@ -152,16 +163,16 @@ def metrics_phase(model: FrontlineModel, record: bool = True) -> None:
         st.population,
         st.node_buf,
     )
-    model.russia_gain_km2 = ru
-    model.ukraine_gain_km2 = ua
-    model.russia_net_gain_km2 = ru - ua
-    model.russia_held_in_ukraine_km2 = held_ua
-    model.ukraine_held_in_russia_km2 = held_ru
-    model.contested_km2 = contested
-    model.nodes_changed = int(changed)
+    today.russia_gain_km2 = ru
+    today.ukraine_gain_km2 = ua
+    today.russia_net_gain_km2 = ru - ua
+    today.russia_held_in_ukraine_km2 = held_ua
+    today.ukraine_held_in_russia_km2 = held_ru
+    today.contested_km2 = contested
+    today.nodes_changed = int(changed)
 
     # The quiet international border (each side on its own soil) is not part of the front.
-    model.front_length_km = front_length(
+    today.front_length_km = front_length(
         front_edges(model)[0],
         model.edge_u,
         model.edge_v,
@@ -175,14 +186,14 @@ def metrics_phase(model: FrontlineModel, record: bool = True) -> None:
     if st.unit_buf.shape[1] < n:
         st.unit_buf = np.empty((8, 2 * n))
     (
-        model.ukraine_line_personnel,
-        model.russia_line_personnel,
-        model.ukraine_personnel,
-        model.russia_personnel,
-        model.ukraine_captured_cum,
-        model.russia_captured_cum,
-        model.ukraine_front_supply,
-        model.russia_front_supply,
+        today.ukraine_line_personnel,
+        today.russia_line_personnel,
+        today.ukraine_personnel,
+        today.russia_personnel,
+        today.ukraine_captured_cum,
+        today.russia_captured_cum,
+        today.ukraine_front_supply,
+        today.russia_front_supply,
         cut,
     ) = unit_metrics(
         u.alive[:n],
@@ -195,49 +206,47 @@ def metrics_phase(model: FrontlineModel, record: bool = True) -> None:
         model.connected,
         st.unit_buf,
     )
-    length = max(model.front_length_km, 1e-9)
-    model.defenders_per_km = model.ukraine_line_personnel / length
-    model.attackers_per_km = model.russia_line_personnel / length
-    model.losses_cum = model.losses_cum + model.losses_today
-    model.ukraine_losses, model.russia_losses = (float(x) for x in model.losses_today)
-    model.ukraine_losses_cum, model.russia_losses_cum = (float(x) for x in model.losses_cum)
+    length = max(today.front_length_km, 1e-9)
+    today.defenders_per_km = today.ukraine_line_personnel / length
+    today.attackers_per_km = today.russia_line_personnel / length
+    state.losses_cum = state.losses_cum + state.losses_today
+    today.ukraine_losses, today.russia_losses = (float(x) for x in state.losses_today)
+    today.ukraine_losses_cum, today.russia_losses_cum = (float(x) for x in state.losses_cum)
     hubs = model.supply_net.hub_nodes
-    model.ukraine_hubs = int((ctrl[hubs] == UKRAINE).sum())
-    model.russia_hubs = int((ctrl[hubs] == RUSSIA).sum())
-    model.russia_population = int(pop_ru)
-    model.ukraine_population = st.total_population - model.russia_population
-    model.ukraine_units_cut_off = int(cut)
+    today.ukraine_hubs = int((ctrl[hubs] == UKRAINE).sum())
+    today.russia_hubs = int((ctrl[hubs] == RUSSIA).sum())
+    today.russia_population = int(pop_ru)
+    today.ukraine_population = st.total_population - today.russia_population
+    today.ukraine_units_cut_off = int(cut)
 
-    if rec is None:  # the initial state, before the recorder exists
-        model.russia_gain_30d_km2 = 0.0
-        model.collapse = False
+    if not rec.window:  # the initial state
+        today.russia_gain_30d_km2 = 0.0
+        today.collapse = False
+        rec.window.append(today.russia_gain_km2)
+        if record:
+            rec.collect(model)
         return
-    rec.window.append(model.russia_gain_km2)
-    model.russia_gain_30d_km2 = rec.window[-1] - rec.window[0]
-    model.collapse = bool(model.russia_gain_30d_km2 >= model.p.collapse_area_km2)
-    if model.collapse and rec.first_collapse is None:
+    rec.window.append(today.russia_gain_km2)
+    today.russia_gain_30d_km2 = rec.window[-1] - rec.window[0]
+    today.collapse = bool(today.russia_gain_30d_km2 >= model.p.collapse_area_km2)
+    if today.collapse and rec.first_collapse is None:
         rec.first_collapse = model.day
     if record:
         rec.collect(model)
 
 
-class _Static:
-    """What the daily metrics need that stays fixed for a run (the theatre's population) and
-    the scratch space of their compiled passes, made once per model."""
-
-    def __init__(self, model: FrontlineModel) -> None:
-        t = model.theatre
-        self.population = np.asarray(t.population, dtype=np.int64)
-        self.total_population = int(self.population.sum())
-        self.node_buf = np.empty((5, t.n_nodes))
-        self.edge_buf = np.empty(len(t.edge_u))
-        self.unit_buf = np.empty((8, 256))
-
-
-def _static(model: FrontlineModel) -> _Static:
-    st = getattr(model, "_metrics_static", None)
+def _static(model: FrontlineModel) -> MetricBuffers:
+    st = model.caches.metric_buffers
     if st is None:
-        st = model._metrics_static = _Static(model)
+        t = model.theatre
+        population = np.asarray(t.population, dtype=np.int64)
+        st = model.caches.metric_buffers = MetricBuffers(
+            population=population,
+            total_population=int(population.sum()),
+            node_buf=np.empty((5, t.n_nodes)),
+            edge_buf=np.empty(len(t.edge_u)),
+            unit_buf=np.empty((8, 256)),
+        )
     return st
 
 

@@ -29,6 +29,8 @@ from sim import command, metrics, movement, supply
 from sim.combat import combat_phase
 from sim.jit import front_masks, front_masks_update, line_rows
 from sim.scenario import ScenarioSpec, load_scenario
+from sim.sectors import Sectors
+from sim.state import METRIC_NAMES, Caches, DayMetrics, State
 from sim.theatre.theatre import Theatre
 from sim.units import RUSSIA, SIDE_INDEX, UKRAINE, Unit, UnitTable
 
@@ -101,10 +103,10 @@ def _new_supply_network(theatre: Theatre) -> supply.SupplyNetwork:
 
 
 @functools.cache
-def _sectors(theatre: Theatre, specs: tuple) -> command.Sectors:
+def _sectors(theatre: Theatre, specs: tuple) -> Sectors:
     # Nearest-anchor assignment of 13k nodes: a function of the theatre and the sectors' static
     # fields (anchors, objectives, soil rules), which scenario events never change.
-    sectors = command.Sectors(theatre, specs)
+    sectors = Sectors(theatre, specs)
     _read_only(sectors.anchor_node, sectors.of_node, sectors.own_soil_only, sectors.objective)
     return sectors
 
@@ -149,6 +151,25 @@ def resolve_scenario(spec: ScenarioSpec | str | Path, theatre: Theatre) -> Scena
     if not path.suffix and not path.exists():
         path = SCENARIO_DIR / f"{spec}.toml"
     return load_scenario(path, place_names=_place_names(theatre))
+
+
+class _Field:
+    """A model attribute that is a field of one of its declared parts (``state``, ``today``):
+    ``model.control`` is ``model.state.control``, kept for the model's readers."""
+
+    def __init__(self, part: str) -> None:
+        self.part = part
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: object, objtype: type | None = None):
+        if obj is None:
+            return self
+        return getattr(getattr(obj, self.part), self.name)
+
+    def __set__(self, obj: object, value: object) -> None:
+        setattr(getattr(obj, self.part), self.name, value)
 
 
 class FrontlineModel(mesa.Model):
@@ -203,36 +224,47 @@ class FrontlineModel(mesa.Model):
         self.depth_km = np.sqrt(t.area_km2)
         self.neighbors = t.neighbors_csr()[:2]
         self.edge_u, self.edge_v = _edge_index(t)
-        self._front_key: np.ndarray | None = None  # control map the cached front belongs to
+        self.supply_net = _supply_network(t)
+        self.sectors = _sectors(t, spec.sectors)
+        self.units = UnitTable()
+        self.unit_by_row: list[Unit] = []
 
         # Shared and read-only: the gains are measured against it for the whole run.
         self.initial_control = _initial_control(t, spec.initial_control, spec.holds)
-        self.control = self.initial_control.copy()
-        self.fortification = np.zeros(t.n_nodes)
-        self.penetration = np.zeros(t.n_nodes)
-        self.loss_memory = np.zeros(t.n_nodes)  # averaged daily loss fraction of defenders
-        self.supply_net = _supply_network(t)
-        self.supply_level = np.zeros((2, t.n_nodes))
-        self.connected = np.zeros((2, t.n_nodes), dtype=bool)
-        self.supply_trees: list[supply.SupplyTree | None] = [None, None]  # updated in place
-        self.supply_stale = True
-
-        self.units = UnitTable()
-        self.unit_by_row: list[Unit] = []
-        self.sectors = _sectors(t, spec.sectors)
-        self.sector_posture = self.sectors.initial_postures()
-        self.surprise_day = np.full((2, len(spec.sectors)), -10_000)
-        self.threat = np.zeros((2, len(spec.sectors)))
-        self.attack_ratio = np.zeros((2, len(spec.sectors)))
-        self.recruit_pool = np.zeros(2)
-        self.recruit_pipeline = np.zeros((2, int(self.p.training_delay_days) + 1))
-        self.events: list[tuple[date, int, int, int]] = []  # (date, node, from, to)
-        self.falls: dict[str, date] = {}
+        self.state = State.empty(
+            t.n_nodes,
+            len(spec.sectors),
+            int(self.p.training_delay_days),
+            control=self.initial_control.copy(),
+            sector_posture=self.sectors.initial_postures(),
+        )
+        self.caches = Caches()
+        self.today = DayMetrics()
+        self.recorder = metrics.Recorder(self.p, self.start)
 
         command.set_up_order_of_battle(self)
         supply.supply_phase(self)
-        self.recorder = metrics.Recorder(self)
-        self.recorder.collect(self)
+        metrics.metrics_phase(self)  # the initial state is the daily table's first row
+
+    # The declared state's fields, readable (and settable) as model attributes.
+    control = _Field("state")
+    penetration = _Field("state")
+    fortification = _Field("state")
+    loss_memory = _Field("state")
+    supply_level = _Field("state")
+    connected = _Field("state")
+    supply_trees = _Field("state")
+    supply_stale = _Field("state")
+    sector_posture = _Field("state")
+    surprise_day = _Field("state")
+    threat = _Field("state")
+    attack_ratio = _Field("state")
+    recruit_pool = _Field("state")
+    recruit_pipeline = _Field("state")
+    losses_today = _Field("state")
+    losses_cum = _Field("state")
+    events = _Field("state")
+    falls = _Field("state")
 
     # --- the Mesa space ------------------------------------------------------------------------
     @property
@@ -297,23 +329,24 @@ class FrontlineModel(mesa.Model):
         the front nodes are cached against a copy of the control map they were computed from.
         """
         self._update_front()
-        return self._front_edges
+        return self.caches.front_edges
 
     def front_node_mask(self) -> np.ndarray:
         """Nodes on the front (an end of a front edge), either side's (a read-only array)."""
         self._update_front()
-        return self._front_nodes
+        return self.caches.front_nodes
 
     def _update_front(self) -> None:
         control = self.control
         # Compared as bytes (a memcmp): several times a day, and control rarely changes.
-        key = self._front_key
+        c = self.caches
+        key = c.front_key
         if key is not None and control.tobytes() == key.tobytes():
             return
         if key is not None and key.shape == control.shape:
             # Only edges at nodes that changed hands can have changed (new arrays: callers
             # may hold the old ones).
-            edges, nodes = self._front_edges.copy(), self._front_nodes.copy()
+            edges, nodes = c.front_edges.copy(), c.front_nodes.copy()
             inc_ptr, inc_edge = _edge_incidence(self.theatre)
             front_masks_update(
                 control, key, inc_ptr, inc_edge, self.edge_u, self.edge_v, edges, nodes
@@ -324,8 +357,8 @@ class FrontlineModel(mesa.Model):
             front_masks(control, self.edge_u, self.edge_v, edges, nodes)
         edges.setflags(write=False)
         nodes.setflags(write=False)
-        self._front_edges, self._front_nodes = edges, nodes
-        self._front_key = control.copy()
+        c.front_edges, c.front_nodes = edges, nodes
+        c.front_key = control.copy()
 
     def line_rows(self, side: int) -> np.ndarray:
         """Rows of this side's living units that are in the line (hold or attack)."""
@@ -334,7 +367,41 @@ class FrontlineModel(mesa.Model):
         return line_rows(u.alive[:n], u.side[:n], u.posture[:n], u.personnel[:n], side)
 
     def unit(self, row: int) -> Unit:
+        """The agent of the unit table's row ``row``."""
         return self.unit_by_row[row]
+
+    def new_unit(
+        self,
+        side: int,
+        node: int,
+        establishment: float,
+        quality: float,
+        posture: int,
+        sector: int,
+        breakpoint: float,
+        arrival_day: int = 0,
+    ) -> Unit:
+        """A new unit agent at full strength, added to the unit table."""
+        return Unit(
+            self,
+            side,
+            node,
+            establishment,
+            establishment,
+            quality,
+            posture,
+            sector,
+            breakpoint,
+            arrival_day,
+        )
+
+
+# The day's outputs, readable as model attributes (the daily table's reporters read them so).
+for _name in METRIC_NAMES:
+    _field = _Field("today")
+    _field.__set_name__(FrontlineModel, _name)
+    setattr(FrontlineModel, _name, _field)
+del _name, _field
 
 
 def initial_control(theatre: Theatre, spec: ScenarioSpec) -> np.ndarray:

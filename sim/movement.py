@@ -56,7 +56,7 @@ def _apply_losses(model: FrontlineModel, losses: np.ndarray) -> None:
     fraction."""
     u = model.units
     n = u.n
-    model.losses_today = np.array(
+    model.state.losses_today = np.array(
         apply_losses(
             losses,
             u.personnel[:n],
@@ -99,9 +99,9 @@ def _fortify(model: FrontlineModel, r: CombatResult) -> None:
     is left for empty ground."""
     p, t = model.p, model.theatre
     density, _ = _node_scratch(model)
-    assaulted = model.__dict__.get("_node_flags")
+    assaulted = model.caches.node_flags
     if assaulted is None:
-        assaulted = model._node_flags = np.zeros(t.n_nodes, dtype=bool)
+        assaulted = model.caches.node_flags = np.zeros(t.n_nodes, dtype=bool)
     fortify(
         t.edge_u[r.edges],
         t.edge_v[r.edges],
@@ -124,10 +124,10 @@ def _fortify(model: FrontlineModel, r: CombatResult) -> None:
 
 def _node_scratch(model: FrontlineModel) -> tuple[np.ndarray, np.ndarray]:
     # Two zeroed float arrays over the nodes, reused day after day (the kernels zero them).
-    scratch = model.__dict__.get("_node_float_scratch")
+    scratch = model.caches.node_float_scratch
     if scratch is None:
         n = model.theatre.n_nodes
-        scratch = model._node_float_scratch = (np.zeros(n), np.zeros(n))
+        scratch = model.caches.node_float_scratch = (np.zeros(n), np.zeros(n))
     return scratch
 
 
@@ -179,7 +179,7 @@ def _mop_up(model: FrontlineModel) -> np.ndarray:
         if len(cut) > MOP_UP_SEARCH_NODES:
             return mop_up_reference(model)
         if len(cut):
-            parts = model.__dict__.setdefault("_cut_off_parts", {})
+            parts = model.caches.cut_off_parts
             out.append(cut[~_anchored(net, cut, supplied, garrisons, parts, side)])
     return np.sort(np.concatenate(out)) if out else np.zeros(0, dtype=np.intp)
 
