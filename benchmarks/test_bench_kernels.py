@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from conftest import battle_of_the_day, front_geometry, mid_run_model
 
-from sim import combat
+from sim import combat, frontage
 
 
 @pytest.fixture(scope="module")
@@ -41,14 +41,14 @@ def _fresh_presence(m, front):
 def test_presence_fast(benchmark, record, state):
     benchmark.group = "kernel: presence (Ukraine)"
     m, front, _ = state
-    benchmark.pedantic(combat._presence, setup=_fresh_presence(m, front), rounds=100)
+    benchmark.pedantic(frontage.presence, setup=_fresh_presence(m, front), rounds=100)
     record("presence_fast", benchmark)
 
 
 def test_presence_reference(benchmark, record, state):
     benchmark.group = "kernel: presence (Ukraine)"
     m, (mid, border, _), _ = state
-    benchmark.pedantic(combat.presence_reference, args=(m, 0, mid, border), rounds=3)
+    benchmark.pedantic(frontage.presence_reference, args=(m, 0, mid, border), rounds=3)
     record("presence_reference", benchmark)
 
 

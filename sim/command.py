@@ -22,23 +22,25 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy.spatial import cKDTree
 
+from sim import fortification
+from sim.forces import new_units, rear_node, rotate_and_refit
 from sim.jit import farthest_from, kd_build, kd_knn
+from sim.march import send
 from sim.sectors import Sectors
-from sim.units import ATTACK, HOLD, POSTURE_INDEX, REFIT, RESERVE, SIDE_INDEX, SIDES, TRANSIT, Unit
+from sim.units import ATTACK, HOLD, POSTURE_INDEX, RESERVE, SIDE_INDEX, SIDES, TRANSIT
 
 if TYPE_CHECKING:
-    from sim.model import FrontlineModel
-
-ROAD_TORTUOSITY = 1.3  # road distance over straight-line distance, for march times
+    from sim.scenario import EventSpec
+    from sim.state import World
 
 
 # --- where the front is --------------------------------------------------------------------
-def own_front_nodes(model: FrontlineModel, side: int) -> np.ndarray:
+def own_front_nodes(model: World, side: int) -> np.ndarray:
     """Boolean mask of nodes held by ``side`` that touch an enemy-held node."""
     return model.front_node_mask() & (model.control == side)
 
 
-def _own_fronts(model: FrontlineModel) -> list[np.ndarray]:
+def _own_fronts(model: World) -> list[np.ndarray]:
     """Both sides' :func:`own_front_nodes` (read-only), kept while the front is unchanged."""
     mask = model.front_node_mask()
     hit = model.caches.own_fronts
@@ -63,7 +65,7 @@ def _farthest_points(xy: np.ndarray, n: int, first: int) -> np.ndarray:
 
 
 def placement_nodes(
-    model: FrontlineModel, side: int, sector: int, n: int, posture: int, front: np.ndarray
+    model: World, side: int, sector: int, n: int, posture: int, front: np.ndarray
 ) -> np.ndarray:
     """Nodes for ``n`` line units of ``side`` in ``sector``.
 
@@ -108,91 +110,36 @@ def _defended_stretch(model, side, sector, cand, d_target, n):
     return cand[order], d_target[order]
 
 
-def breakpoint_draws(model: FrontlineModel, n: int) -> np.ndarray:
-    """Breakpoints ~ Beta with the registry's mean and s.d. (MECHANICS M6)."""
-    m, s = model.p.breakpoint_mean, model.p.breakpoint_sd
-    k = m * (1 - m) / (s * s) - 1
-    return model.rng.beta(m * k, (1 - m) * k, size=n)
-
-
-def _rear_node(model: FrontlineModel, side: int, near: int) -> int:
-    """The side's hub nearest a node (where reserves and refitting units wait)."""
-    hubs = model.supply_net.hub_nodes
-    own = hubs[model.control[hubs] == side]
-    if len(own) == 0:
-        own = np.flatnonzero(model.control == side)
-    d = np.hypot(*(model.xy[own] - model.xy[near]).T)
-    return int(own[np.argmin(d)])
-
-
-def new_units(
-    model: FrontlineModel, side: int, sector: int, nodes: np.ndarray, posture: int, arrival: int = 0
-) -> list[Unit]:
-    p = model.p
-    est = p.ukraine_unit_personnel if side == 0 else p.russia_unit_personnel
-    quality = p.ukraine_quality if side == 0 else p.russia_quality
-    bps = breakpoint_draws(model, len(nodes))
-    return [
-        Unit(model, side, int(node), est, est, quality, posture, sector, float(bp), arrival)
-        for node, bp in zip(nodes, bps, strict=True)
-    ]
-
-
-FORT_BELT_KM = 15.0  # depth behind the front over which a sector's initial fortification lies
-
-
-def set_up_order_of_battle(model: FrontlineModel) -> None:
-    """Create every unit of the scenario's order of battle, in line or in reserve, and lay the
-    sectors' initial fortification belts."""
+def set_up_order_of_battle(model: World) -> None:
+    """Lay the sectors' initial fortification belts and create every unit of the scenario's
+    order of battle, in line or in reserve."""
+    fortification.lay_belts(model)
     for side, name in enumerate(SIDES):
         front = own_front_nodes(model, side)
-        own = np.flatnonzero(model.control == side)
-        tree = cKDTree(model.xy[own])
         for k, spec in enumerate(model.sectors.specs):
-            edge = np.flatnonzero(front & (model.sectors.of_node == k))
-            if len(edge):
-                near = np.unique(
-                    np.concatenate(tree.query_ball_point(model.xy[edge], FORT_BELT_KM))
-                )
-                belt = own[near]
-                belt = belt[model.sectors.of_node[belt] == k]
-                model.fortification[belt] = getattr(spec, f"{name}_fortification")
             total = int(getattr(spec, f"{name}_units"))
             reserves = int(round(total * model.p.reserve_fraction))
             posture = int(model.sector_posture[side, k])
             nodes = placement_nodes(model, side, k, total - reserves, posture, front)
             new_units(model, side, k, nodes, posture)
-            rear = _rear_node(model, side, int(model.sectors.anchor_node[k]))
+            rear = rear_node(model, side, int(model.sectors.anchor_node[k]))
             new_units(model, side, k, np.full(reserves, rear), RESERVE)
 
 
 # --- the daily phase -----------------------------------------------------------------------
-def command_phase(model: FrontlineModel) -> None:
+def command_phase(model: World) -> None:
     """Phase 2: events, arrivals, rotation, reserves and re-placement (see module doc)."""
     fronts = _own_fronts(model)
     for event in model.spec.events:
         if event.date == model.date:
             _apply_event(model, event, fronts)
     _land_arrivals(model, fronts)
-    _rotate_and_refit(model)
+    rotate_and_refit(model)
     _commit_reserves(model)
     _restore_contact(model, fronts)
 
 
-def _march_days(model: FrontlineModel, node: int, sector: int) -> int:
-    target = model.sectors.anchor_node[sector]
-    km = float(np.hypot(*(model.xy[node] - model.xy[target]))) * ROAD_TORTUOSITY
-    return max(1, int(math.ceil(km / model.p.unit_move_speed_km)))
-
-
-def _send(model: FrontlineModel, row: int, sector: int) -> None:
-    u = model.units
-    u.posture[row] = TRANSIT
-    u.sector[row] = sector
-    u.arrival_day[row] = model.day + _march_days(model, int(u.node[row]), sector)
-
-
-def _apply_event(model: FrontlineModel, event, fronts: list[np.ndarray]) -> None:
+def _apply_event(model: World, event: EventSpec, fronts: list[np.ndarray]) -> None:
     side = SIDE_INDEX[event.side]
     u = model.units
     secs = model.sectors
@@ -214,21 +161,20 @@ def _apply_event(model: FrontlineModel, event, fronts: list[np.ndarray]) -> None
         # The strongest units go: a commander sends formations fit for an offensive.
         rows = rows[np.argsort(-u.personnel[rows], kind="stable")][: event.units]
         for row in rows:
-            _send(model, int(row), dst)
+            send(model, int(row), dst)
         arrival = int(u.arrival_day[rows].max()) if len(rows) else model.day
     else:  # reinforce: new units appear at the sector's rear, ready today
         dst = secs.index[event.sector]
-        rear = _rear_node(model, side, int(secs.anchor_node[dst]))
-        created = new_units(model, side, dst, np.full(event.units, rear), TRANSIT, model.day)
+        rear = rear_node(model, side, int(secs.anchor_node[dst]))
+        new_units(model, side, dst, np.full(event.units, rear), TRANSIT, model.day)
         arrival = model.day
-        del created
     if event.posture:
         model.sector_posture[side, dst] = POSTURE_INDEX[event.posture]
     if getattr(event, "surprise", False):
         model.surprise_day[side, dst] = arrival
 
 
-def _land_arrivals(model: FrontlineModel, fronts: list[np.ndarray]) -> None:
+def _land_arrivals(model: World, fronts: list[np.ndarray]) -> None:
     u = model.units
     n = u.n
     due = np.flatnonzero(
@@ -242,9 +188,7 @@ def _land_arrivals(model: FrontlineModel, fronts: list[np.ndarray]) -> None:
         model.unit(int(row)).move_to_node(node)
 
 
-def _least_covered(
-    model: FrontlineModel, side: int, k: int, posture: int, front: np.ndarray
-) -> int:
+def _least_covered(model: World, side: int, k: int, posture: int, front: np.ndarray) -> int:
     """Front node of sector k farthest from the side's other line units (or nearest the
     objective, for an attacker), where an arriving unit adds most."""
     secs = model.sectors
@@ -263,33 +207,7 @@ def _least_covered(
     return int(cand[farthest_from(model.xy[model.units.node[rows]], model.xy[cand])])
 
 
-def _rotate_and_refit(model: FrontlineModel) -> None:
-    u = model.units
-    n = u.n
-    alive = u.alive[:n]
-    worn = np.flatnonzero(
-        alive & (u.posture[:n] <= ATTACK) & (u.losses_since_refit[:n] >= u.breakpoint[:n])
-    )
-    for row in worn:
-        side = int(u.side[row])
-        reserves = np.flatnonzero(alive & (u.side[:n] == side) & (u.posture[:n] == RESERVE))
-        if len(reserves) == 0:
-            break  # with nothing to relieve it, a worn unit stays in the line
-        relief = int(reserves[0])
-        _send(model, relief, int(u.sector[row]))
-        u.posture[row] = REFIT
-        model.unit(int(row)).move_to_node(_rear_node(model, side, int(u.node[row])))
-    refitted = np.flatnonzero(
-        alive
-        & (u.posture[:n] == REFIT)
-        & (u.personnel[:n] >= 0.9 * u.establishment[:n])
-        & (u.cohesion[:n] >= 0.8)
-    )
-    u.posture[refitted] = RESERVE
-    u.losses_since_refit[refitted] = 0.0
-
-
-def _commit_reserves(model: FrontlineModel) -> None:
+def _commit_reserves(model: World) -> None:
     """Each side moves at most one unit a day (M9).
 
     Where it is most threatened, once the threat passes ``reserve_commit_threshold``, it sends the
@@ -320,11 +238,11 @@ def _commit_reserves(model: FrontlineModel) -> None:
             if len(reserves) <= model.p.reserve_fraction * mine.sum() or attack[k] <= 0:
                 continue
         d = np.hypot(*(model.xy[u.node[reserves]] - model.xy[target]).T)
-        _send(model, int(reserves[np.argmin(d)]), k)
+        send(model, int(reserves[np.argmin(d)]), k)
         model.threat[side, k] = 0.0  # one commitment per sector until pressure is measured again
 
 
-def _quiet_sector_donors(model: FrontlineModel, side: int, needy: int) -> np.ndarray:
+def _quiet_sector_donors(model: World, side: int, needy: int) -> np.ndarray:
     """Line units that could be spared: those of the side's quietest holding sector that keeps
     at least three units in line (a sector is never stripped bare)."""
     u = model.units
@@ -342,7 +260,7 @@ def _quiet_sector_donors(model: FrontlineModel, side: int, needy: int) -> np.nda
     return rows[u.sector[rows] == donor]
 
 
-def _restore_contact(model: FrontlineModel, fronts: list[np.ndarray]) -> None:
+def _restore_contact(model: World, fronts: list[np.ndarray]) -> None:
     """Line units whose node left the front move to the nearest free front node of their side."""
     u = model.units
     for side in (0, 1):
@@ -368,7 +286,7 @@ def _restore_contact(model: FrontlineModel, fronts: list[np.ndarray]) -> None:
 
 
 def _front_knn(
-    model: FrontlineModel, side: int, front: np.ndarray, cand: np.ndarray, xy: np.ndarray, k: int
+    model: World, side: int, front: np.ndarray, cand: np.ndarray, xy: np.ndarray, k: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """``cKDTree(model.xy[cand]).query(xy, k=k)`` as arrays of shape (len(xy), k): the k-d tree
     of a side's front nodes decides the order among equally near nodes. A compiled copy of

@@ -182,6 +182,13 @@ class Caches:
     node_flags: np.ndarray | None = None
     metric_buffers: MetricBuffers | None = None
 
+    def node_floats(self, n_nodes: int) -> tuple[np.ndarray, np.ndarray]:
+        """Two float scratch arrays over the nodes, made once (the kernels zero them)."""
+        scratch = self.node_float_scratch
+        if scratch is None:
+            scratch = self.node_float_scratch = (np.zeros(n_nodes), np.zeros(n_nodes))
+        return scratch
+
 
 @dataclass
 class DayMetrics:

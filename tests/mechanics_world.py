@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.command import ROAD_TORTUOSITY
+from sim.march import ROAD_TORTUOSITY
 from sim.model import FrontlineModel
 from sim.scenario import load_scenario
 from sim.theatre.synthetic import write_grid

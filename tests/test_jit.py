@@ -199,7 +199,7 @@ def test_incremental_front_equals_full_recomputation():
 
 
 def test_interp_equals_numpy_on_the_fortification_tables():
-    from sim.combat import FORT_ADVANCE_KM, FORT_DEF_CASUALTY, FORT_LEVELS, FORT_STRENGTH
+    from sim.fortification import FORT_ADVANCE_KM, FORT_DEF_CASUALTY, FORT_LEVELS, FORT_STRENGTH
 
     rng = np.random.default_rng(7)
     x = np.concatenate([rng.random(20_000) * 3.4 - 0.2, FORT_LEVELS, [1e-300, 3 - 1e-16]])

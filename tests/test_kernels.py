@@ -12,7 +12,7 @@ from scipy.sparse import csr_array
 from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
-from sim import combat
+from sim import frontage
 from sim.model import FrontlineModel
 
 
@@ -108,10 +108,10 @@ def test_presence_equals_reference(days):
     border = m.theatre.edge_border_km[fe]
     for side in (0, 1):
         rows = m.line_rows(side)
-        dist, k = combat._nearest_unit(m, side, rows, mid, m.p.unit_frontage_km, fe)
+        dist, k = frontage.nearest_unit(m, side, rows, mid, m.p.unit_frontage_km, fe)
         choice = np.where(np.isfinite(dist), rows[np.minimum(k, len(rows) - 1)], -1)
-        fast = combat._presence(m, side, mid, border, fe)
-        ref = combat.presence_reference(m, side, mid, border, tie_break=choice)
+        fast = frontage.presence(m, side, mid, border, fe)
+        ref = frontage.presence_reference(m, side, mid, border, tie_break=choice)
         np.testing.assert_array_equal(fast[0], ref[0])  # owner
         np.testing.assert_array_equal(fast[1], ref[1])  # engaged
         np.testing.assert_allclose(fast[2], ref[2], rtol=1e-15, atol=0)  # power
@@ -137,7 +137,7 @@ def test_nearest_unit_by_edge_equals_kd_tree(days):
             rows = m.line_rows(side)
             nodes = m.units.node[rows]
             want_d, want_k = cKDTree(m.xy[nodes]).query(mid, distance_upper_bound=reach)
-            got_d, got_k = combat._nearest_by_edge(m, rows, nodes, mid, reach, fe)
+            got_d, got_k = frontage.nearest_by_edge(m, rows, nodes, mid, reach, fe)
             np.testing.assert_array_equal(got_d, want_d)
             np.testing.assert_array_equal(got_k, want_k)
             d2 = ((mid[:, None, :] - m.xy[nodes][None, :, :]) ** 2).sum(axis=-1)
@@ -151,14 +151,14 @@ def test_presence_reference_rejects_a_unit_that_is_not_nearest():
     fe = np.flatnonzero(m.front_edge_mask())
     mid = 0.5 * (m.xy[m.edge_u[fe]] + m.xy[m.edge_v[fe]])
     border = m.theatre.edge_border_km[fe]
-    owner = combat.presence_reference(m, 0, mid, border)[0]
+    owner = frontage.presence_reference(m, 0, mid, border)[0]
     covered = np.flatnonzero(owner >= 0)
     rows = m.line_rows(0)
     d = np.hypot(*(m.xy[m.units.node[rows]] - mid[covered[0]]).T)
     bad = owner.copy()
     bad[covered[0]] = rows[np.argmax(d)]  # the farthest line unit
     with pytest.raises(ValueError, match="not a nearest unit"):
-        combat.presence_reference(m, 0, mid, border, tie_break=bad)
+        frontage.presence_reference(m, 0, mid, border, tie_break=bad)
 
 
 def _assert_tree_equals_full(net, tree, control, side, limit):
@@ -279,7 +279,7 @@ def test_mop_up_equals_whole_graph_components():
     """Pockets found from the cut-off nodes equal those of the whole graph's components: on
     rings of enemy ground drawn around random nodes (pockets with and without hubs and units,
     beyond the tether and within it) and random flips along the front."""
-    from sim import movement
+    from sim import pockets
 
     m = FrontlineModel("baseline_2024", rng=3)
     rng = np.random.default_rng(11)
@@ -298,8 +298,8 @@ def test_mop_up_equals_whole_graph_components():
                 ring = hop == radius
                 control[ring] = 1 - control[centre]
         m.control[:] = control
-        fast = movement._mop_up(m)
-        ref = movement.mop_up_reference(m)
+        fast = pockets.mop_up(m)
+        ref = pockets.mop_up_reference(m)
         np.testing.assert_array_equal(fast, ref)
         found += len(ref) > 0
     assert found > 10

@@ -1,0 +1,155 @@
+"""Forces: the strength of the units (MECHANICS M6, M10).
+
+- losses from combat come off the units, and cohesion falls with the day's loss fraction;
+- new units: the order of battle's, a ``reinforce`` event's, and those formed from surplus
+  recruits, each with a breakpoint drawn from the registry's Beta distribution;
+- rotation and refit: a line unit past its breakpoint is pulled out to refit at its nearest own
+  hub, relieved by a reserve, and returns to reserve once filled up and rested;
+- replacements: recruits join after the training delay, filling refitting units first, and a
+  pool of surplus recruits forms new units in reserve.
+
+Reserves and refitting units wait at the side's hub nearest them (:func:`rear_node`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sim.jit import apply_losses as _apply_losses_kernel
+from sim.jit import fill_up
+from sim.march import send
+from sim.units import ATTACK, REFIT, RESERVE
+
+if TYPE_CHECKING:
+    from sim.state import World
+    from sim.units import Unit
+
+
+def breakpoint_draws(model: World, n: int) -> np.ndarray:
+    """Breakpoints ~ Beta with the registry's mean and s.d. (MECHANICS M6)."""
+    m, s = model.p.breakpoint_mean, model.p.breakpoint_sd
+    k = m * (1 - m) / (s * s) - 1
+    return model.rng.beta(m * k, (1 - m) * k, size=n)
+
+
+def rear_node(model: World, side: int, near: int) -> int:
+    """The side's hub nearest a node (where reserves and refitting units wait)."""
+    hubs = model.supply_net.hub_nodes
+    own = hubs[model.control[hubs] == side]
+    if len(own) == 0:
+        own = np.flatnonzero(model.control == side)
+    d = np.hypot(*(model.xy[own] - model.xy[near]).T)
+    return int(own[np.argmin(d)])
+
+
+def new_units(
+    model: World, side: int, sector: int, nodes: np.ndarray, posture: int, arrival: int = 0
+) -> list[Unit]:
+    """Units of ``side`` at full strength on ``nodes``, one each, with drawn breakpoints."""
+    p = model.p
+    est = p.ukraine_unit_personnel if side == 0 else p.russia_unit_personnel
+    quality = p.ukraine_quality if side == 0 else p.russia_quality
+    bps = breakpoint_draws(model, len(nodes))
+    return [
+        model.new_unit(side, int(node), est, quality, posture, sector, float(bp), arrival)
+        for node, bp in zip(nodes, bps, strict=True)
+    ]
+
+
+def apply_losses(model: World, losses: np.ndarray) -> None:
+    """Losses come off the units (at most their men); cohesion falls with the day's loss
+    fraction."""
+    u = model.units
+    n = u.n
+    model.state.losses_today = np.array(
+        _apply_losses_kernel(
+            losses,
+            u.personnel[:n],
+            u.establishment[:n],
+            u.losses_total[:n],
+            u.losses_since_refit[:n],
+            u.cohesion[:n],
+            u.side[:n],
+            model.p.cohesion_loss_per_loss,
+            np.empty((2, n)),
+        )
+    )
+
+
+def rotate_and_refit(model: World) -> None:
+    """Line units past their breakpoint go to refit at their nearest own hub, each relieved by
+    the side's first reserve (in row order); refitted units return to reserve (M6)."""
+    u = model.units
+    n = u.n
+    alive = u.alive[:n]
+    worn = np.flatnonzero(
+        alive & (u.posture[:n] <= ATTACK) & (u.losses_since_refit[:n] >= u.breakpoint[:n])
+    )
+    for row in worn:
+        side = int(u.side[row])
+        reserves = np.flatnonzero(alive & (u.side[:n] == side) & (u.posture[:n] == RESERVE))
+        if len(reserves) == 0:
+            break  # with nothing to relieve it, a worn unit stays in the line
+        relief = int(reserves[0])
+        send(model, relief, int(u.sector[row]))
+        u.posture[row] = REFIT
+        model.unit(int(row)).move_to_node(rear_node(model, side, int(u.node[row])))
+    refitted = np.flatnonzero(
+        alive
+        & (u.posture[:n] == REFIT)
+        & (u.personnel[:n] >= 0.9 * u.establishment[:n])
+        & (u.cohesion[:n] >= 0.8)
+    )
+    u.posture[refitted] = RESERVE
+    u.losses_since_refit[refitted] = 0.0
+
+
+def replace_and_recruit(model: World) -> None:
+    """Recruits join after the training delay; surplus forms new units in reserve (M10)."""
+    p, u = model.p, model.units
+    pipe = model.recruit_pipeline
+    arriving = pipe[:, 0].copy()
+    pipe[:, :-1] = pipe[:, 1:]
+    # Only the share of each side's intake that reaches its line units joins the theatre's
+    # units (x * 1.0 is exact, so the default share leaves runs unchanged bit for bit).
+    pipe[:, -1] = [
+        model.inputs["ukraine_recruits_per_day"] * p.ukraine_recruit_line_share,
+        model.inputs["russia_recruits_per_day"] * p.russia_recruit_line_share,
+    ]
+    n = u.n  # units formed today are not filled up today
+    buf = np.empty((2, n))
+    for side in (0, 1):
+        pool = model.recruit_pool[side] + arriving[side]
+        # Refitting units are filled first: that is what pulling them out of the line is for.
+        pool = np.float64(
+            fill_up(
+                u.alive[:n],
+                u.side[:n],
+                u.posture[:n],
+                u.establishment[:n],
+                u.personnel[:n],
+                side,
+                pool,
+                REFIT,
+                buf,
+            )
+        )
+        est = p.ukraine_unit_personnel if side == 0 else p.russia_unit_personnel
+        if pool >= est and (model.control == side).any():
+            anchor = int(model.sectors.anchor_node[0])
+            count = int(pool // est)
+            new_units(model, side, 0, np.full(count, rear_node(model, side, anchor)), RESERVE)
+            pool -= count * est
+        model.recruit_pool[side] = pool
+
+
+__all__ = [
+    "apply_losses",
+    "breakpoint_draws",
+    "new_units",
+    "rear_node",
+    "replace_and_recruit",
+    "rotate_and_refit",
+]

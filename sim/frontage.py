@@ -1,0 +1,296 @@
+"""Frontage: which line unit holds or attacks each front edge, with how many men.
+
+Every front edge goes to the nearest line unit of each side within ``unit_frontage_km`` of its
+midpoint (an attacker only within ``attack_frontage_km``); each unit spreads its men over the
+stretch of front it is nearest to (force-to-space), up to ``frontage_cap_per_km`` firing and the
+rest adding power in depth. :func:`presence` is the fast path, :func:`presence_reference` its
+plain-Python oracle. The nearest-unit search reproduces scipy's ``cKDTree`` answers exactly,
+ties included (:func:`nearest_unit`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from sim.jit import (
+    front_geometry,
+    kd_resolve,
+    nearest_on_candidates,
+    presence_frontage,
+    presence_power,
+)
+
+if TYPE_CHECKING:
+    from sim.state import World
+    from sim.theatre.theatre import Theatre
+
+
+def presence(
+    model: World, side: int, mid: np.ndarray, border: np.ndarray, edges: np.ndarray | None = None
+):
+    """Which line unit of ``side`` covers each front edge, and with how many men per km.
+
+    ``mid`` are the edges' midpoints; with the edges' ids ``edges``, the nearest units are found
+    from each edge's nearby nodes instead of a k-d tree (the same answer, see
+    :func:`nearest_unit`)."""
+    p, u = model.p, model.units
+    n_edges = len(mid)
+    rows = model.line_rows(side)
+    if len(rows) == 0:
+        none = np.zeros(n_edges)
+        return np.full(n_edges, -1), none, none, np.zeros(n_edges, dtype=bool)
+    dist, k = nearest_unit(model, side, rows, mid, p.unit_frontage_km, edges)
+    k = k.astype(np.int64)  # a copy: the nearest-unit answer is cached
+    n_rows = len(rows)
+    posture = u.posture[rows]
+    present = np.empty(n_edges, dtype=np.bool_)
+    per_km = np.empty(n_rows)
+    # An attacking unit puts all its men on its assault frontage; the edges farther from it are
+    # left to whoever else is near (an attacker does not also hold a long line). Each unit
+    # spreads its men over the stretch of front it is nearest to: force-to-space.
+    presence_frontage(
+        dist, k, n_rows, posture, u.personnel[rows], border, p.attack_frontage_km, present, per_km
+    )
+    eff = (
+        u.quality[rows]
+        * u.cohesion[rows]
+        * np.maximum(u.supply[rows], 0.0) ** p.supply_power_exponent
+    )
+    # Men beyond the frontage cap cannot all fire at once, but echelons in depth replace losses
+    # and keep up the pressure: they add power with diminishing returns.
+    depth = np.maximum(per_km / p.frontage_cap_per_km, 1.0) ** p.depth_exponent
+    owner = np.empty(n_edges, dtype=rows.dtype)
+    engaged, power = np.empty(n_edges), np.empty(n_edges)
+    attacking = np.empty(n_edges, dtype=np.bool_)
+    presence_power(
+        k,
+        present,
+        posture,
+        rows,
+        per_km,
+        p.frontage_cap_per_km,
+        border,
+        eff,
+        depth,
+        owner,
+        engaged,
+        power,
+        attacking,
+    )
+    return owner, engaged, power, attacking
+
+
+def presence_reference(
+    model: World, side: int, mid: np.ndarray, border: np.ndarray, tie_break=None
+):
+    """What :func:`presence` computes, one front edge and one unit at a time in plain Python.
+
+    Kept as the oracle of a differential test and the baseline of the presence benchmark. Each
+    edge goes to the nearest line unit within ``unit_frontage_km`` of its midpoint. Exact ties
+    are common (units stacked on one node; edge midpoints equidistant from two nodes of the
+    theatre's hexagonal fill) and the fast kernel's k-d tree breaks them by its traversal order,
+    which no plain rule reproduces. So ``tie_break`` (one row per edge, -1 for none) may name the
+    unit the fast kernel chose: it is checked to be one of the nearest units and then used, and
+    everything else is computed here from scratch. Without it, the lowest row wins a tie.
+
+    Raises
+    ------
+    ValueError
+        If ``tie_break`` names a unit that is not among the nearest ones within reach.
+    """
+    p, u = model.p, model.units
+    n_edges = len(mid)
+    rows = [int(r) for r in model.line_rows(side)]
+    owner, engaged, power = [-1] * n_edges, [0.0] * n_edges, [0.0] * n_edges
+    attacking = [False] * n_edges
+    reach2 = p.unit_frontage_km * p.unit_frontage_km
+    nearest: list[tuple[int, float] | None] = []
+    for e in range(n_edges):
+        mx, my = float(mid[e, 0]), float(mid[e, 1])
+        best, tied = None, []
+        for row in rows:
+            node = int(u.node[row])
+            dx, dy = float(model.xy[node, 0]) - mx, float(model.xy[node, 1]) - my
+            d2 = dx * dx + dy * dy
+            if d2 >= reach2:
+                continue
+            if best is None or d2 < best[1]:
+                best, tied = (row, d2), [row]
+            elif d2 == best[1]:
+                tied.append(row)
+        if tie_break is not None:
+            want = int(tie_break[e])
+            if (want < 0) != (best is None) or (want >= 0 and want not in tied):
+                raise ValueError(f"edge {e}: row {want} is not a nearest unit (nearest: {tied})")
+            if best is not None:
+                best = (want, best[1])
+        if best is not None:
+            row, d2 = best
+            dist = math.sqrt(d2)
+            if int(u.posture[row]) == 1 and not dist <= p.attack_frontage_km:
+                best = None  # an attacker leaves its far edges to others
+        nearest.append(best)
+    frontage = dict.fromkeys(rows, 0.0)
+    for e, best in enumerate(nearest):
+        if best is not None:
+            frontage[best[0]] += float(border[e])
+    for e, best in enumerate(nearest):
+        if best is None:
+            continue
+        row = best[0]
+        per_km = float(u.personnel[row]) / frontage[row]
+        engaged[e] = min(per_km, p.frontage_cap_per_km) * float(border[e])
+        eff = (
+            float(u.quality[row])
+            * float(u.cohesion[row])
+            * max(float(u.supply[row]), 0.0) ** p.supply_power_exponent
+        )
+        depth = max(per_km / p.frontage_cap_per_km, 1.0) ** p.depth_exponent
+        power[e] = engaged[e] * (eff * depth)
+        owner[e] = row
+        attacking[e] = int(u.posture[row]) == 1
+    return np.array(owner), np.array(engaged), np.array(power), np.array(attacking, dtype=bool)
+
+
+class _EdgeReach:
+    """The theatre's nodes within ``reach`` of each edge's midpoint, nearest first: built for an
+    edge the first time it is asked for, and shared by every model of the process.
+
+    Squared distances are computed as ``cKDTree`` computes them (``dx*dx + dy*dy`` from the same
+    midpoint), so comparing them reproduces its answers exactly; ties keep node order.
+    """
+
+    def __init__(self, xy: np.ndarray, edge_u: np.ndarray, edge_v: np.ndarray, reach: float):
+        self.xy, self.edge_u, self.edge_v, self.reach = xy, edge_u, edge_v, reach
+        # 32-bit where it fits: the daily search reads these at random, so smaller is faster.
+        self.start = np.zeros(len(edge_u), dtype=np.int32)
+        self.count = np.full(len(edge_u), -1, dtype=np.int32)  # -1: not built yet
+        self.node = np.zeros(0, dtype=np.int32)
+        self.d2 = np.zeros(0)
+        self.tree = None
+        self.ensured = None  # the edges array last passed to ensure()
+
+    def ensure(self, edges: np.ndarray) -> None:
+        """Build the candidate lists of those ``edges`` that have none yet."""
+        built = self.count[edges]
+        if len(built) == 0 or built.min() >= 0:
+            return
+        missing = np.unique(edges[built < 0])
+        if self.tree is None:
+            self.tree = cKDTree(self.xy)
+        xy = self.xy
+        mid = 0.5 * (xy[self.edge_u[missing]] + xy[self.edge_v[missing]])
+        # A kilometre of slack: the exact test below decides.
+        near = self.tree.query_ball_point(mid, self.reach + 1.0, return_sorted=False)
+        lens = np.fromiter((len(x) for x in near), dtype=np.int64, count=len(near))
+        node = np.fromiter(itertools.chain.from_iterable(near), dtype=np.int64, count=lens.sum())
+        group = np.repeat(np.arange(len(missing)), lens)
+        dx = xy[node, 0] - mid[group, 0]
+        dy = xy[node, 1] - mid[group, 1]
+        d2 = dx * dx + dy * dy
+        keep = d2 < self.reach * self.reach
+        node, group, d2 = node[keep], group[keep], d2[keep]
+        order = np.lexsort((node, d2, group))  # by edge, then distance, then node
+        counts = np.bincount(group, minlength=len(missing))
+        self.start[missing] = len(self.node) + np.cumsum(counts) - counts
+        self.count[missing] = counts
+        if len(self.node) + len(order) >= 2**31:
+            raise OverflowError("candidate lists beyond 2**31 entries")
+        self.node = np.concatenate([self.node, node[order].astype(np.int32)])
+        self.d2 = np.concatenate([self.d2, d2[order]])
+
+
+_REACH_CACHE: dict[tuple[int, float], tuple[Theatre, _EdgeReach]] = {}
+
+
+def _edge_reach(model: World, reach: float) -> _EdgeReach:
+    key = (id(model.theatre), reach)
+    hit = _REACH_CACHE.get(key)
+    if hit is None or hit[0] is not model.theatre:
+        hit = _REACH_CACHE[key] = (
+            model.theatre,
+            _EdgeReach(model.xy, model.edge_u, model.edge_v, reach),
+        )
+    return hit[1]
+
+
+def nearest_unit(
+    model: World,
+    side: int,
+    rows: np.ndarray,
+    mid: np.ndarray,
+    reach: float,
+    edges: np.ndarray | None = None,
+):
+    """Distance to, and index in ``rows`` of, the nearest unit within ``reach`` of each point
+    (``inf`` and ``len(rows)`` beyond it), as ``cKDTree.query`` gives them.
+
+    With ``edges`` (the theatre edges whose midpoints ``mid`` are), the nearest unit is read off
+    each edge's list of nearby nodes (:class:`_EdgeReach`); where several units are equally near
+    (units share nodes, and the theatre's regular fill makes equidistant nodes common), the
+    k-d tree decides, as it did for every edge before, since its choice among equals follows
+    its build and traversal order, which no plain rule reproduces: a compiled copy of scipy's
+    cKDTree (:func:`sim.jit.kd_resolve`), or scipy's own on the rare build it does not copy.
+
+    On about half the days neither the front nor any line unit moved: the last answer is kept
+    per side and reused when the points, the rows, their nodes and ``reach`` are all unchanged.
+    """
+    nodes = model.units.node[rows]
+    cache = model.caches.nearest_unit
+    hit = cache.get(side)
+    if (
+        hit is not None
+        and hit[3] == reach
+        and np.array_equal(hit[1], rows)
+        and np.array_equal(hit[2], nodes)
+        and np.array_equal(hit[0], mid)
+    ):
+        return hit[4]
+    if edges is None:
+        answer = cKDTree(model.xy[nodes]).query(mid, distance_upper_bound=reach)
+    else:
+        answer = nearest_by_edge(model, rows, nodes, mid, reach, edges)
+    cache[side] = (mid.copy(), rows.copy(), nodes.copy(), reach, answer)
+    return answer
+
+
+def nearest_by_edge(model: World, rows, nodes, mid, reach, edges):
+    near = _edge_reach(model, reach)
+    if near.ensured is not edges:
+        near.ensure(edges)
+        near.ensured = edges
+    scratch = model.caches.node_int_scratch
+    if scratch is None:
+        n = len(model.xy)
+        scratch = model.caches.node_int_scratch = (
+            np.zeros(n, dtype=np.int32),
+            np.zeros(n, dtype=np.int32),
+        )
+    dist, k, tied = nearest_on_candidates(
+        edges, near.start, near.count, near.node, near.d2, nodes.astype(np.int64), *scratch
+    )
+    if len(tied) and not kd_resolve(model.xy[nodes], mid, tied, reach, dist, k):
+        dist_t, k_t = cKDTree(model.xy[nodes]).query(mid[tied], distance_upper_bound=reach)
+        dist[tied], k[tied] = dist_t, k_t
+    return dist, k
+
+
+def front_edges(model: World) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Ids, end nodes, border lengths and midpoints of the front edges, recomputed only when the
+    model's cached front (:meth:`FrontlineModel.front_edge_mask`) changes."""
+    mask = model.front_edge_mask()
+    hit = model.caches.front_geometry
+    if hit is None or hit[0] is not mask:
+        geometry = front_geometry(
+            mask, model.edge_u, model.edge_v, model.theatre.edge_border_km, model.xy
+        )
+        hit = model.caches.front_geometry = (mask, *geometry)
+    return hit[1:]
+
+
+__all__ = ["front_edges", "nearest_unit", "presence", "presence_reference"]

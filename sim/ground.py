@@ -1,0 +1,71 @@
+"""Ground (MECHANICS M4, M7): advance, withdrawal and change of hands.
+
+Penetration accumulates on each defended node (the fastest advance into it counts); a node
+changes hands when penetration reaches its depth (the square root of its area), or when its
+defenders' averaged losses pass ``defender_withdrawal_loss`` and they cede it (Epstein's
+withdrawal). Every change of hands, whatever its cause (also a pocket mopped up,
+:mod:`sim.pockets`), goes through :func:`change_hands`, which records the events and the named
+places' fall dates.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sim.jit import advance as _advance_kernel
+
+if TYPE_CHECKING:
+    from sim.combat import CombatResult
+    from sim.state import World
+
+
+def advance(model: World, r: CombatResult) -> np.ndarray:
+    """Penetration grows by the fastest advance into each node; Epstein's withdrawal reads
+    sustained losses (an exponential moving average, so that one day's intensity shock does
+    not empty a position). Returns the nodes that change hands, ascending."""
+    gain, today = model.caches.node_floats(model.theatre.n_nodes)
+    return _advance_kernel(
+        r.defended_node,
+        r.outcome.advance_km,
+        r.assault,
+        r.outcome.losses_d,
+        r.engaged_d,
+        model.penetration,
+        model.loss_memory,
+        model.depth_km,
+        1.0 - 1.0 / model.p.withdrawal_memory_days,
+        model.p.defender_withdrawal_loss,
+        gain,
+        today,
+    )
+
+
+def change_hands(model: World, nodes: np.ndarray) -> None:
+    """Nodes ``nodes`` pass to the other side, starting afresh (no penetration, averaged losses
+    or fortification); each change is an event, and a named place's first is its fall date.
+
+    The day being simulated ends in the state dated one day after ``model.date``, so that is
+    the date recorded.
+    """
+    if len(nodes) == 0:
+        return
+    old = model.control[nodes].copy()
+    model.control[nodes] = 1 - old
+    model.penetration[nodes] = 0.0
+    model.loss_memory[nodes] = 0.0
+    model.fortification[nodes] = 0.0
+    model.supply_stale = True
+    # The day being simulated ends in the state dated one day after model.date.
+    label = model.date + timedelta(days=1)
+    names = model.theatre.name
+    for node, was in zip(nodes.tolist(), old.tolist(), strict=True):
+        model.events.append((label, node, was, 1 - was))
+        name = names[node]
+        if name and name not in model.falls:
+            model.falls[name] = label
+
+
+__all__ = ["advance", "change_hands"]

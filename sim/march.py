@@ -1,0 +1,40 @@
+"""Road marches: a unit ordered to a sector travels for a time set by the distance to it.
+
+A unit on the march is in posture ``TRANSIT`` until ``arrival_day``, when :mod:`sim.command`
+lands it on its new sector's front.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sim.units import TRANSIT
+
+if TYPE_CHECKING:
+    from sim.state import World
+
+# Road distance over straight-line distance, for march times: the circuity factor of road
+# networks (Ballou, Rahardja and Sakai 2002, "Selected country circuity factors for road and
+# rail network analysis", J. Transport Geography 10: about 1.3 for Europe).
+ROAD_TORTUOSITY = 1.3
+
+
+def march_days(model: World, node: int, sector: int) -> int:
+    """Days of road march from ``node`` to the anchor of ``sector`` (at least one)."""
+    target = model.sectors.anchor_node[sector]
+    km = float(np.hypot(*(model.xy[node] - model.xy[target]))) * ROAD_TORTUOSITY
+    return max(1, int(math.ceil(km / model.p.unit_move_speed_km)))
+
+
+def send(model: World, row: int, sector: int) -> None:
+    """Put unit ``row`` on the road to ``sector``: in transit until its march ends."""
+    u = model.units
+    u.posture[row] = TRANSIT
+    u.sector[row] = sector
+    u.arrival_day[row] = model.day + march_days(model, int(u.node[row]), sector)
+
+
+__all__ = ["ROAD_TORTUOSITY", "march_days", "send"]

@@ -1,0 +1,186 @@
+"""Pockets (MECHANICS M8): encirclement, cut-off supply and surrender.
+
+Who is cut off is decided by supply (:mod:`sim.supply`: ``connected``). Here:
+
+- pockets of ground holding neither a hub nor a unit of their holder are mopped up
+  (:func:`mop_up`, with :func:`mop_up_reference` its oracle and fallback);
+- units on lost ground fall back, or, encircled, break out leaving prisoners
+  (:func:`fall_back`);
+- supply reaches the units; cut-off units use up their stocks, lose cohesion and surrender at a
+  rate that grows as supply and cohesion fall (:func:`supply_units`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+from scipy.sparse import csr_array
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
+
+from sim.jit import supply_units as _supply_units_kernel
+from sim.units import RESERVE
+
+if TYPE_CHECKING:
+    from sim.state import World
+    from sim.supply import SupplyNetwork
+
+# Dupuy Institute capture table: ~0.3%/day of a force surrenders even when not enveloped.
+MIN_SURRENDER_RATE = 0.003
+MOP_UP_SEARCH_NODES = 4000  # past this many cut-off nodes, the whole graph's components
+
+
+def mop_up(model: World) -> np.ndarray:
+    """Nodes in pockets holding neither a hub nor a unit of their side pass to the other side.
+
+    Only nodes cut off from every hub within the tether can be in such a pocket (a node the
+    supply search reaches shares its hub's component), and they are few: the supply forests,
+    brought up to date with today's changes of hands, say which they are. Among them, a
+    component (of the edges inside the side's ground) is kept if a node of it holds a unit of
+    the side or borders a supplied node of the side. The same nodes, in the same order, as
+    :func:`mop_up_reference` finds from the components of the whole graph.
+    """
+    net, control, limit = model.supply_net, model.control, model.p.supply_tether_km
+    if not net.incremental:
+        return mop_up_reference(model)
+    u = model.units
+    alive = np.flatnonzero(u.alive[: u.n])
+    garrisons = np.zeros(len(control), dtype=bool)
+    garrisons[u.node[alive][control[u.node[alive]] == u.side[alive]]] = True
+    out = []
+    for side in (0, 1):
+        tree = model.supply_trees[side]
+        if tree is None:
+            tree = model.supply_trees[side] = net.tree(control, side, limit)
+        else:
+            net.update_tree(tree, control, side, limit)
+        supplied = np.isfinite(tree.dist)
+        cut = np.flatnonzero(tree.own & ~supplied)
+        if len(cut) > MOP_UP_SEARCH_NODES:
+            return mop_up_reference(model)
+        if len(cut):
+            parts = model.caches.cut_off_parts
+            out.append(cut[~_anchored(net, cut, supplied, garrisons, parts, side)])
+    return np.sort(np.concatenate(out)) if out else np.zeros(0, dtype=np.intp)
+
+
+def _anchored(
+    net: SupplyNetwork,
+    cut: np.ndarray,
+    supplied: np.ndarray,
+    garrisons: np.ndarray,
+    parts: dict,
+    side: int,
+) -> np.ndarray:
+    """Which of a side's cut-off nodes ``cut`` are joined, through cut-off nodes, to one holding
+    a unit of the side or bordering a supplied node of the side.
+
+    The components of the cut-off nodes only change when they do (rarely: most are the same
+    stretch beyond the tether day after day), so they are kept in ``parts[side]`` with the
+    graph entries of their rows and reused while ``cut`` is unchanged.
+    """
+    hit = parts.get(side)
+    if hit is not None and np.array_equal(hit[0], cut):
+        _, row, nbr, label = hit
+    else:
+        # Every graph entry (edge end) of the cut-off nodes' rows, in the network's layout.
+        lo, hi = net._indptr[cut], net._indptr[cut + 1]
+        lens = hi - lo
+        entry = np.arange(lens.sum()) + np.repeat(lo - np.cumsum(lens) + lens, lens)
+        row = np.repeat(np.arange(len(cut)), lens)
+        nbr = net._entry_col[entry]
+        local = np.full(len(supplied), -1, dtype=np.int32)
+        local[cut] = np.arange(len(cut), dtype=np.int32)
+        inside = local[nbr] >= 0  # the neighbour is cut off too (so of the same side)
+        # The entries come row by row, both directions of every edge: a symmetric CSR matrix
+        # whose strong components are the undirected ones (no transpose, no COO conversion).
+        indptr = np.zeros(len(cut) + 1, dtype=np.int32)
+        np.cumsum(np.bincount(row[inside], minlength=len(cut)), out=indptr[1:])
+        graph = csr_array(
+            (np.ones(indptr[-1]), local[nbr[inside]], indptr), shape=(len(cut), len(cut))
+        )
+        _, label = connected_components(graph, directed=True, connection="strong")
+        parts[side] = (cut, row, nbr, label)
+    anchor = garrisons[cut]
+    anchor[row[supplied[nbr]]] = True
+    keep = np.zeros(label.max() + 1, dtype=bool)
+    keep[label[anchor]] = True
+    return keep[label]
+
+
+def mop_up_reference(model: World) -> np.ndarray:
+    """What :func:`mop_up` finds, from the components of the whole graph of edges inside each
+    side's ground (the oracle of its differential test, and its fallback)."""
+    u = model.units
+    # The edges inside one side's ground, both directions (the supply network's cached
+    # structure): on a symmetric graph the strong components are the undirected components,
+    # and finding them needs no transpose.
+    graph = model.supply_net.graph(~model.front_edge_mask())
+    _, label = connected_components(graph, directed=True, connection="strong")
+    keep = np.zeros(label.max() + 1, dtype=bool)
+    keep[label[model.supply_net.hub_nodes]] = True
+    alive = np.flatnonzero(u.alive[: u.n])
+    keep[label[u.node[alive][model.control[u.node[alive]] == u.side[alive]]]] = True
+    return np.flatnonzero(~keep[label])
+
+
+def fall_back(model: World) -> None:
+    """Units on ground their side lost fall back to the best-supplied own neighbour; with none,
+    they are encircled and break out to the nearest own node, leaving
+    ``pocket_surrender_rate`` of their men behind as prisoners."""
+    u = model.units
+    alive = np.flatnonzero(u.alive[: u.n])
+    stranded = alive[model.control[u.node[alive]] != u.side[alive]]
+    indptr, indices = model.neighbors[0], model.neighbors[1]
+    for row in stranded:
+        node, side = int(u.node[row]), int(u.side[row])
+        nbrs = indices[indptr[node] : indptr[node + 1]]
+        own = nbrs[model.control[nbrs] == side]
+        if len(own):
+            target = int(own[np.argmax(model.supply_level[side, own])])
+        else:
+            # Encircled: break out to the nearest own ground, leaving prisoners behind.
+            held = np.flatnonzero(model.control == side)
+            if len(held) == 0:
+                model.unit(int(row)).remove()
+                continue
+            _, k = cKDTree(model.xy[held]).query(model.xy[node])
+            target = int(held[k])
+            captured = u.personnel[row] * model.p.pocket_surrender_rate
+            u.personnel[row] -= captured
+            u.captured_total[row] += captured
+        model.unit(int(row)).move_to_node(target)
+
+
+def supply_units(model: World) -> bool:
+    """Deliver supply; cut-off units starve and surrender: hunger and isolation erode cohesion,
+    which in turn speeds surrender (M8). True if a unit died."""
+    p, u = model.p, model.units
+    n = u.n
+    dead = _supply_units_kernel(
+        u.alive[:n],
+        u.side[:n],
+        u.node[:n],
+        u.posture[:n],
+        u.personnel[:n],
+        u.establishment[:n],
+        u.supply[:n],
+        u.cohesion[:n],
+        u.captured_total[:n],
+        model.connected,
+        model.supply_level,
+        1.0 - p.pocket_supply_decay,
+        p.pocket_supply_decay,
+        p.pocket_surrender_rate,
+        MIN_SURRENDER_RATE,
+        p.cohesion_recovery,
+        p.cohesion_recovery_in_line,
+        RESERVE,
+    )
+    for row in dead:
+        model.unit(int(row)).remove()
+    return len(dead) > 0
+
+
+__all__ = ["MIN_SURRENDER_RATE", "fall_back", "mop_up", "mop_up_reference", "supply_units"]
