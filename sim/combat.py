@@ -38,7 +38,7 @@ from scipy.special import ndtri
 
 from sim.fortification import FORT_ADVANCE_KM, FORT_DEF_CASUALTY, FORT_LEVELS, FORT_STRENGTH
 from sim.frontage import front_edges, presence
-from sim.jit import (
+from sim.kernels.combat import (
     fight_clip_ratio,
     fight_hazards,
     fight_outcome,
@@ -126,7 +126,7 @@ def fight(b: EdgeBattle, params: Params) -> EdgeOutcome:
     """
     p = params
     # numpy computes every ndtri, exp, log and power (their rounding is numpy's); the compiled
-    # passes of sim.jit do the arithmetic between them in the same order as the plain numpy
+    # passes of sim.kernels.combat do the arithmetic between them in the same order as the plain numpy
     # expressions of the module docstring (MECHANICS M2-M4).
     sigma = p.intensity_shock_sd
     shock = np.exp(sigma * ndtri(b.u_shock) - 0.5 * sigma * sigma)

@@ -24,7 +24,8 @@ from scipy.spatial import cKDTree
 
 from sim import fortification
 from sim.forces import new_units, rear_node, rotate_and_refit
-from sim.jit import farthest_from, kd_build, kd_knn
+from sim.graph.kdtree import kd_build, kd_knn
+from sim.kernels.front import farthest_from
 from sim.march import send
 from sim.sectors import Sectors
 from sim.units import ATTACK, HOLD, POSTURE_INDEX, RESERVE, SIDE_INDEX, SIDES, TRANSIT
@@ -290,7 +291,7 @@ def _front_knn(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``cKDTree(model.xy[cand]).query(xy, k=k)`` as arrays of shape (len(xy), k): the k-d tree
     of a side's front nodes decides the order among equally near nodes. A compiled copy of
-    scipy's tree (:func:`sim.jit.kd_build`), kept while the side's front (the same array) is
+    scipy's tree (:func:`sim.graph.kdtree.kd_build`), kept while the side's front (the same array) is
     unchanged; scipy's own on the rare build the copy does not reproduce."""
     trees = model.caches.front_trees
     hit = trees.get(side)

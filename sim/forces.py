@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.jit import apply_losses as _apply_losses_kernel
-from sim.jit import fill_up
+from sim.kernels.forces import apply_losses as _apply_losses_kernel
+from sim.kernels.forces import fill_up
 from sim.march import send
 from sim.units import ATTACK, REFIT, RESERVE
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy.spatial import cKDTree
 
-from sim.jit import fortify as _fortify_kernel
+from sim.kernels.ground import fortify as _fortify_kernel
 from sim.units import SIDES
 
 if TYPE_CHECKING:

@@ -17,13 +17,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy.spatial import cKDTree
 
-from sim.jit import (
-    front_geometry,
-    kd_resolve,
-    nearest_on_candidates,
-    presence_frontage,
-    presence_power,
-)
+from sim.graph.kdtree import kd_resolve
+from sim.kernels.combat import presence_frontage, presence_power
+from sim.kernels.front import front_geometry, nearest_on_candidates
 
 if TYPE_CHECKING:
     from sim.state import World
@@ -235,7 +231,7 @@ def nearest_unit(
     (units share nodes, and the theatre's regular fill makes equidistant nodes common), the
     k-d tree decides, as it did for every edge before, since its choice among equals follows
     its build and traversal order, which no plain rule reproduces: a compiled copy of scipy's
-    cKDTree (:func:`sim.jit.kd_resolve`), or scipy's own on the rare build it does not copy.
+    cKDTree (:func:`sim.graph.kdtree.kd_resolve`), or scipy's own on the rare build it does not copy.
 
     On about half the days neither the front nor any line unit moved: the last answer is kept
     per side and reused when the points, the rows, their nodes and ``reach`` are all unchanged.

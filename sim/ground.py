@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.jit import advance as _advance_kernel
+from sim.kernels.ground import advance as _advance_kernel
 
 if TYPE_CHECKING:
     from sim.combat import CombatResult

@@ -25,7 +25,7 @@ import numpy as np
 from mesa import DataCollector
 
 from sim.combat import front_edges
-from sim.jit import front_length, node_metrics, unit_metrics
+from sim.kernels.metrics import front_length, node_metrics, unit_metrics
 from sim.state import MetricBuffers
 from sim.units import RUSSIA, UKRAINE
 

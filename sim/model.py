@@ -27,7 +27,7 @@ from mesa.discrete_space import Network
 
 from sim import command, metrics, movement, supply
 from sim.combat import combat_phase
-from sim.jit import front_masks, front_masks_update, line_rows
+from sim.kernels.front import front_masks, front_masks_update, line_rows
 from sim.scenario import ScenarioSpec, load_scenario
 from sim.sectors import Sectors
 from sim.state import METRIC_NAMES, Caches, DayMetrics, State

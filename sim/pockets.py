@@ -19,7 +19,7 @@ from scipy.sparse import csr_array
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-from sim.jit import supply_units as _supply_units_kernel
+from sim.kernels.pockets import supply_units as _supply_units_kernel
 from sim.units import RESERVE
 
 if TYPE_CHECKING:

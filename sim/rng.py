@@ -11,8 +11,7 @@ random number still derives from the run's seed.
 from __future__ import annotations
 
 import numpy as np
-
-from sim.jit import splitmix_uniforms
+from numba import njit
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -25,6 +24,25 @@ def _splitmix64(x: np.ndarray) -> np.ndarray:
     x = (x ^ (x >> np.uint64(30))) * _M1
     x = (x ^ (x >> np.uint64(27))) * _M2
     return x ^ (x >> np.uint64(31))
+
+
+# --- counter-based uniforms ------------------------------------------------------------------
+@njit(cache=True, nogil=True)
+def splitmix_uniforms(heads, ids, out):
+    """``out[s, i]`` = :func:`sim.rng.uniforms` of ``ids[i]`` for the stream whose head (the
+    hash of key, day and stream) is ``heads[s]``: the same wrapping uint64 arithmetic."""
+    golden = np.uint64(0x9E3779B97F4A7C15)
+    m1 = np.uint64(0xBF58476D1CE4E5B9)
+    m2 = np.uint64(0x94D049BB133111EB)
+    scale = 1.0 / 9007199254740992.0
+    for s in range(len(heads)):
+        h = heads[s]
+        for i in range(len(ids)):
+            x = (np.uint64(ids[i]) ^ h) + golden
+            x = (x ^ (x >> np.uint64(30))) * m1
+            x = (x ^ (x >> np.uint64(27))) * m2
+            x = x ^ (x >> np.uint64(31))
+            out[s, i] = (np.float64(x >> np.uint64(11)) + 0.5) * scale
 
 
 _MASK = (1 << 64) - 1

@@ -24,7 +24,7 @@ from scipy.sparse import csr_array
 from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
-from sim.jit import forest_add, forest_remove, nearest_hub_distance
+from sim.graph.forest import forest_add, forest_remove, nearest_hub_distance
 from sim.params import Params
 
 # Supply cost multipliers per edge: roads and railways are faster; crossing a large river is
@@ -349,7 +349,7 @@ class SupplyNetwork:
             return "none"
         if limit != tree.limit or len(lost) + len(gained) > FULL_SHARE * self.n:
             return self._replace(tree, control, side, limit)
-        # Compiled searches (sim.jit.forest_remove / forest_add), the same steps as the plain
+        # Compiled searches (sim.graph.forest.forest_remove / forest_add), the same steps as the plain
         # _remove and _add below, which stay as their readable reference.
         if len(lost):
             ok, affected = forest_remove(

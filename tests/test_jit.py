@@ -1,10 +1,14 @@
-"""The compiled kernels of sim/jit.py against the numpy expressions they replace: equal to the
+"""The compiled kernels of sim/kernels and sim/graph against the numpy expressions they replace: equal to the
 bit, which is what keeps the golden runs (tests/test_golden.py) unchanged."""
 
 import numpy as np
 import pytest
 
-from sim import jit
+from sim.graph.kdtree import kd_build, kd_knn, kd_query
+from sim.kernels.combat import _interp
+from sim.kernels.front import farthest_from
+from sim.kernels.metrics import front_length, node_metrics, unit_metrics
+from sim.kernels.sums import np_sum
 from sim.model import FrontlineModel
 
 
@@ -15,7 +19,7 @@ def test_np_sum_is_numpy_sum_to_the_bit():
         # Magnitudes over nine decades make every difference in summation order show.
         a = rng.standard_normal(n) * 10.0 ** rng.integers(-3, 6, n)
         buf = np.concatenate([a, rng.standard_normal(7)])  # only the first n count
-        assert jit.np_sum(buf, n) == a.sum(), n
+        assert np_sum(buf, n) == a.sum(), n
 
 
 def test_a_plain_loop_sum_would_differ():
@@ -42,7 +46,7 @@ def test_node_metrics_equal_masked_sums(state):
     # Ukraine also retakes some ground inside Ukraine, so that every mask selects something.
     ctrl = m.control.copy()
     ctrl[np.flatnonzero(in_ua & (init == 1) & (ctrl == 1))[::97]] = 0
-    got = jit.node_metrics(
+    got = node_metrics(
         ctrl, init, t.country, area, m.penetration, t.population, np.empty((5, t.n_nodes))
     )
     ru, ua = ctrl == 1, ctrl != 1
@@ -65,7 +69,7 @@ def test_front_length_equals_masked_sum(state):
     fe = np.flatnonzero(m.front_edge_mask())
     own = t.country == m.control
     want = t.edge_border_km[fe[~(own[m.edge_u[fe]] & own[m.edge_v[fe]])]].sum()
-    got = jit.front_length(
+    got = front_length(
         fe, m.edge_u, m.edge_v, t.edge_border_km, t.country, m.control, np.empty(len(fe))
     )
     assert got == want
@@ -77,7 +81,7 @@ def test_unit_metrics_equal_masked_sums(state):
     n = u.n
     alive, side, pers = u.alive[:n], u.side[:n], u.personnel[:n]
     line = alive & (u.posture[:n] <= 1)
-    got = jit.unit_metrics(
+    got = unit_metrics(
         alive,
         side,
         u.posture[:n],
@@ -125,7 +129,7 @@ def test_farthest_from_equals_kd_tree_argmax():
         points = rng.integers(0, 30, (n_points, 2)) * 3.0
         cand = rng.integers(0, 30, (n_cand, 2)) * 3.0
         d, _ = cKDTree(points).query(cand)
-        assert jit.farthest_from(points, cand) == int(np.argmax(d))
+        assert farthest_from(points, cand) == int(np.argmax(d))
 
 
 def test_sector_node_lists(state):
@@ -147,14 +151,14 @@ def test_kd_tree_emulation_equals_scipy():
         pts = rng.integers(0, 25, (n, 2)) * step
         pts[rng.integers(0, n, n // 3)] = pts[rng.integers(0, n, n // 3)]  # stacked points
         ref = cKDTree(pts)
-        tree = jit.kd_build(pts)
+        tree = kd_build(pts)
         assert tree[-1]  # every build path reproduced
         np.testing.assert_array_equal(tree[0], ref.indices)
         q = (rng.integers(0, 25, (40, 2)) + rng.choice([0.0, 0.5], (40, 2))) * step
         bound = float(rng.choice([np.inf, 2.0 * step, 6.0 * step]))
         want_d, want_i = ref.query(q, distance_upper_bound=bound)
         for r in range(len(q)):
-            assert jit.kd_query(pts, tree, q[r, 0], q[r, 1], bound) == (want_d[r], want_i[r])
+            assert kd_query(pts, tree, q[r, 0], q[r, 1], bound) == (want_d[r], want_i[r])
         checked += 1
     assert checked == 400
 
@@ -169,12 +173,12 @@ def test_kd_knn_emulation_equals_scipy():
         n = int(rng.integers(1, 450))
         pts = rng.integers(0, 20, (n, 2)) * 3.0
         pts[rng.integers(0, n, n // 2)] = pts[rng.integers(0, n, n // 2)]
-        tree = jit.kd_build(pts)
+        tree = kd_build(pts)
         assert tree[-1]
         q = (rng.integers(0, 20, (15, 2)) + rng.choice([0.0, 0.5], (15, 2))) * 3.0
         k = int(rng.integers(1, 8))
         want_d, want_i = cKDTree(pts).query(q, k=k)
-        got_d, got_i = jit.kd_knn(pts, tree, q, k)
+        got_d, got_i = kd_knn(pts, tree, q, k)
         np.testing.assert_array_equal(got_d, want_d.reshape(len(q), k))
         np.testing.assert_array_equal(got_i, want_i.reshape(len(q), k))
         checked += 1
@@ -204,7 +208,7 @@ def test_interp_equals_numpy_on_the_fortification_tables():
     rng = np.random.default_rng(7)
     x = np.concatenate([rng.random(20_000) * 3.4 - 0.2, FORT_LEVELS, [1e-300, 3 - 1e-16]])
     for table in (FORT_STRENGTH, FORT_DEF_CASUALTY, FORT_ADVANCE_KM):
-        got = np.array([jit._interp(v, FORT_LEVELS, table) for v in x])
+        got = np.array([_interp(v, FORT_LEVELS, table) for v in x])
         np.testing.assert_array_equal(got, np.interp(x, FORT_LEVELS, table))
 
 
@@ -256,11 +260,11 @@ def test_kd_tree_emulation_on_real_front_nodes():
     m = FrontlineModel("baseline_2024", rng=1)
     for side in (0, 1):
         pts = np.ascontiguousarray(m.xy[np.flatnonzero(m.front_node_mask() & (m.control == side))])
-        tree = jit.kd_build(pts)
+        tree = kd_build(pts)
         ref = cKDTree(pts)
         np.testing.assert_array_equal(tree[0], ref.indices)
         q = pts[::5] + 0.37
         want_d, want_i = ref.query(q, k=6)
-        got_d, got_i = jit.kd_knn(pts, tree, q, 6)
+        got_d, got_i = kd_knn(pts, tree, q, 6)
         np.testing.assert_array_equal(got_d, want_d)
         np.testing.assert_array_equal(got_i, want_i)

@@ -1,0 +1,80 @@
+"""Compiled passes of the forces mechanic (:mod:`sim.forces`): losses and replacements.
+
+Compiled with Numba (``cache=True``: the machine code is kept beside this file). See
+:mod:`sim.kernels` for why each is bit-identical to the numpy expressions it replaces.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from sim.kernels.sums import np_sum
+
+
+@njit(cache=True, nogil=True)
+def apply_losses(
+    losses,
+    personnel,
+    establishment,
+    losses_total,
+    losses_since_refit,
+    cohesion,
+    side,
+    cohesion_per_loss,
+    buf,
+):
+    """Today's losses off each unit (capped at its men), its loss counters and cohesion, in
+    place (see :func:`sim.movement._apply_losses`); returns each side's total, summed as numpy
+    sums the masked array (``buf``: scratch, shape (2, n))."""
+    c0 = c1 = 0
+    for i in range(len(losses)):
+        before = personnel[i]
+        lost = losses[i] if losses[i] < before else before
+        personnel[i] = before - lost
+        losses_total[i] += lost
+        losses_since_refit[i] += lost / establishment[i]
+        frac = lost / before if before > 0 else 0.0
+        x = cohesion[i] - cohesion_per_loss * frac
+        if not np.isnan(x):  # np.clip(x, 0, 1): min(max(x, 0), 1)
+            x = x if x > 0.0 else 0.0
+            x = x if x < 1.0 else 1.0
+        cohesion[i] = x
+        if side[i] == 0:
+            buf[0, c0] = lost
+            c0 += 1
+        elif side[i] == 1:
+            buf[1, c1] = lost
+            c1 += 1
+    return np_sum(buf[0], c0), np_sum(buf[1], c1)
+
+
+@njit(cache=True, nogil=True)
+def fill_up(alive, side, posture, establishment, personnel, which, pool, refit, buf):
+    """Recruits in ``pool`` fill side ``which``'s living units (in place), in proportion to
+    their deficit, refitting units weighted three times; returns what is left of the pool.
+    Sums as numpy sums the masked arrays (``buf``: scratch, shape (2, n))."""
+    m = 0
+    for i in range(len(alive)):
+        if alive[i] and side[i] == which:
+            x = establishment[i] - personnel[i]
+            deficit = x if x >= 0.0 else 0.0  # np.maximum(x, 0.0)
+            buf[0, m] = deficit * (3.0 if posture[i] == refit else 1.0)
+            m += 1
+    total = np_sum(buf[0], m)
+    if total > 0 and pool > 0:
+        j = 0
+        for i in range(len(alive)):
+            if alive[i] and side[i] == which:
+                x = establishment[i] - personnel[i]
+                deficit = x if x >= 0.0 else 0.0
+                share = pool * buf[0, j] / total
+                give = deficit if deficit <= share else share  # np.minimum(deficit, share)
+                personnel[i] += give
+                buf[1, j] = give
+                j += 1
+        pool -= np_sum(buf[1], m)
+    return pool
+
+
+__all__ = ["apply_losses", "fill_up"]

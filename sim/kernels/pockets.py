@@ -1,0 +1,64 @@
+"""Compiled pass of supply to the units and surrender in pockets (:mod:`sim.pockets`).
+
+Compiled with Numba (``cache=True``: the machine code is kept beside this file). See
+:mod:`sim.kernels` for why each is bit-identical to the numpy expressions it replaces.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True, nogil=True)
+def supply_units(
+    alive,
+    side,
+    node,
+    posture,
+    personnel,
+    establishment,
+    supply,
+    cohesion,
+    captured_total,
+    connected,
+    supply_level,
+    decay_keep,
+    decay,
+    surrender,
+    min_surrender,
+    recovery_reserve,
+    recovery_line,
+    reserve_posture,
+):
+    """Supply reaches each living unit, or its stocks run down and, cut off, it loses cohesion
+    and men to surrender; cohesion recovers (in place; see :func:`sim.movement._supply_units`).
+    Returns the rows of units now below 5% of establishment."""
+    dead = np.empty(len(alive), dtype=np.int64)
+    n_dead = 0
+    for i in range(len(alive)):
+        if not alive[i]:
+            continue
+        s, v = side[i], node[i]
+        linked = connected[s, v]
+        if linked:
+            supply[i] = supply_level[s, v]
+        else:
+            supply[i] = supply[i] * decay_keep
+            x = cohesion[i] - decay * (1 - supply[i])
+            cohesion[i] = x if x >= 0.0 else 0.0  # np.maximum(0.0, x)
+            rate = surrender * (1 - supply[i]) * (1 - cohesion[i])
+            rate = min_surrender if min_surrender >= rate else rate
+            captured = personnel[i] * rate
+            personnel[i] -= captured
+            captured_total[i] += captured
+        recovery = recovery_reserve if posture[i] >= reserve_posture else recovery_line
+        y = cohesion[i] + recovery * (1.0 if linked else 0.0)
+        cohesion[i] = 1.0 if 1.0 <= y else y  # np.minimum(1.0, y)
+        if personnel[i] < 0.05 * establishment[i]:
+            dead[n_dead] = i
+            n_dead += 1
+    return dead[:n_dead]
+
+
+__all__ = ["supply_units"]
