@@ -161,6 +161,26 @@ def _partition(idx, first, last, key, split):
 
 
 @njit(cache=True, nogil=True)
+def _widest(xs, ys, idx, s, e):
+    # The dimension of widest spread of points idx[s:e] (compact bounds), with its max and min.
+    i0 = idx[s]
+    mx0, mn0, mx1, mn1 = xs[i0], xs[i0], ys[i0], ys[i0]
+    for j in range(s + 1, e):
+        t0, t1 = xs[idx[j]], ys[idx[j]]
+        mx0 = mx0 if mx0 > t0 else t0
+        mn0 = mn0 if mn0 < t0 else t0
+        mx1 = mx1 if mx1 > t1 else t1
+        mn1 = mn1 if mn1 < t1 else t1
+    d = 0
+    size = 0.0
+    if mx0 - mn0 > size:
+        d, size = 0, mx0 - mn0
+    if mx1 - mn1 > size:
+        d, size = 1, mx1 - mn1
+    return d, (mx0 if d == 0 else mx1), (mn0 if d == 0 else mn1)
+
+
+@njit(cache=True, nogil=True)
 def kd_build(points):
     """scipy's cKDTree(points) for 2-d points: (indices, split_dim, split, start, end, less,
     greater, ok); nodes in scipy's (pre)order, -1 split_dim for leaves; ok False where scipy's
@@ -200,23 +220,7 @@ def kd_build(points):
                 less[parent] = node
         if e - s <= _LEAFSIZE:
             continue
-        # compact bounds of the node's points
-        i0 = idx[s]
-        mx0, mn0, mx1, mn1 = xs[i0], xs[i0], ys[i0], ys[i0]
-        for j in range(s + 1, e):
-            t0, t1 = xs[idx[j]], ys[idx[j]]
-            mx0 = mx0 if mx0 > t0 else t0
-            mn0 = mn0 if mn0 < t0 else t0
-            mx1 = mx1 if mx1 > t1 else t1
-            mn1 = mn1 if mn1 < t1 else t1
-        d = 0
-        size = 0.0
-        if mx0 - mn0 > size:
-            d, size = 0, mx0 - mn0
-        if mx1 - mn1 > size:
-            d, size = 1, mx1 - mn1
-        maxval = mx0 if d == 0 else mx1
-        minval = mn0 if d == 0 else mn1
+        d, maxval, minval = _widest(xs, ys, idx, s, e)
         if maxval == minval:
             continue  # all points identical: a leaf
         key = xs if d == 0 else ys
@@ -246,54 +250,91 @@ def kd_build(points):
 
 
 @njit(cache=True, nogil=True)
-def kd_query(points, tree, x0, x1, bound):
-    """scipy's ``cKDTree.query(x, distance_upper_bound=bound)`` (k=1, p=2, eps=0) on a tree
-    from :func:`kd_build`: (distance, index), (inf, len(points)) if none within bound."""
-    idx, split_dim, split, start, end, less, greater, _ = tree
-    n = len(points)
-    # root bounds, as np.amax / np.amin of the data
+def _root_bounds(points):
+    # The root's bounds, as np.amax / np.amin of the data.
     mx0, mn0, mx1, mn1 = points[0, 0], points[0, 0], points[0, 1], points[0, 1]
-    for j in range(1, n):
+    for j in range(1, len(points)):
         t0, t1 = points[j, 0], points[j, 1]
         mx0 = mx0 if mx0 >= t0 else t0
         mn0 = mn0 if mn0 <= t0 else t0
         mx1 = mx1 if mx1 >= t1 else t1
         mn1 = mn1 if mn1 <= t1 else t1
-    # the node being visited: node, min distance, side distances
-    s0 = 0.0
-    t = x0 - mx0
-    if t > s0:
-        s0 = t
+    return mx0, mn0, mx1, mn1
+
+
+@njit(cache=True, nogil=True)
+def _side_distance(x, mx, mn):
+    # Squared distance from a coordinate to an interval [mn, mx], as scipy's rectangle does it.
+    s = 0.0
+    t = x - mx
+    if t > s:
+        s = t
     else:
-        t = mn0 - x0
-        if t > s0:
-            s0 = t
-    s0 = s0 * s0
-    s1 = 0.0
-    t = x1 - mx1
-    if t > s1:
-        s1 = t
-    else:
-        t = mn1 - x1
-        if t > s1:
-            s1 = t
-    s1 = s1 * s1
+        t = mn - x
+        if t > s:
+            s = t
+    return s * s
+
+
+@njit(cache=True, nogil=True)
+def _queue_push(q, hn, pri, node, s0, s1):
+    # scipy's search queue (a binary heap of (priority, node, side distances)): append, then
+    # sift up while strictly smaller than the parent. Returns the queue, grown if it was full.
+    h_pri, h_node, h_s0, h_s1 = q
+    cap = len(h_pri)
+    if hn == cap:
+        cap *= 2
+        h_pri = np.concatenate((h_pri, np.empty(cap - hn)))
+        h_node = np.concatenate((h_node, np.empty(cap - hn, dtype=np.int64)))
+        h_s0 = np.concatenate((h_s0, np.empty(cap - hn)))
+        h_s1 = np.concatenate((h_s1, np.empty(cap - hn)))
+    i = hn
+    h_pri[i], h_node[i], h_s0[i], h_s1[i] = pri, node, s0, s1
+    while i > 0 and h_pri[i] < h_pri[(i - 1) // 2]:
+        p = (i - 1) // 2
+        h_pri[i], h_pri[p] = h_pri[p], h_pri[i]
+        h_node[i], h_node[p] = h_node[p], h_node[i]
+        h_s0[i], h_s0[p] = h_s0[p], h_s0[i]
+        h_s1[i], h_s1[p] = h_s1[p], h_s1[i]
+        i = p
+    return (h_pri, h_node, h_s0, h_s1)
+
+
+@njit(cache=True, nogil=True)
+def _queue_pop(q, hn):
+    # scipy's heap::remove on the search queue: the root out, the last to the root, sift down.
+    h_pri, h_node, h_s0, h_s1 = q
+    top = (h_pri[0], h_node[0], h_s0[0], h_s1[0])
+    hn -= 1
+    h_pri[0], h_node[0], h_s0[0], h_s1[0] = h_pri[hn], h_node[hn], h_s0[hn], h_s1[hn]
+    i, j, k = 0, 1, 2
+    while (j < hn and h_pri[i] > h_pri[j]) or (k < hn and h_pri[i] > h_pri[k]):
+        c = k if (k < hn and h_pri[j] > h_pri[k]) else j
+        h_pri[i], h_pri[c] = h_pri[c], h_pri[i]
+        h_node[i], h_node[c] = h_node[c], h_node[i]
+        h_s0[i], h_s0[c] = h_s0[c], h_s0[i]
+        h_s1[i], h_s1[c] = h_s1[c], h_s1[i]
+        i = c
+        j = 2 * i + 1
+        k = 2 * i + 2
+    return top
+
+
+@njit(cache=True, nogil=True)
+def _walk(points, tree, bounds, x0, x1, ub, kmax, nb_pri, nb_idx, q):
+    """scipy's ``query_single_point`` traversal (p=2, eps=0) for one point: the ``kmax``
+    nearest points closer than sqrt(``ub``) go into the neighbour heap ``nb_pri``/``nb_idx``
+    (priority -d, the farthest on top), in scipy's order among equals. Returns their count."""
+    idx, split_dim, split, start, end, less, greater, _ = tree
+    mx0, mn0, mx1, mn1 = bounds
+    cur_s0 = _side_distance(x0, mx0, mn0)
+    cur_s1 = _side_distance(x1, mx1, mn1)
     cur_node = 0
     cur_min = 0.0
-    cur_min += s0 - 0.0
-    cur_min += s1 - 0.0
-    cur_s0, cur_s1 = s0, s1
-    ub = bound * bound
-    # the search queue: a binary heap as scipy's (priority, node, side distances)
-    cap = 64
-    h_pri = np.empty(cap)
-    h_node = np.empty(cap, dtype=np.int64)
-    h_s0 = np.empty(cap)
-    h_s1 = np.empty(cap)
-    hn = 0
-    best_d = np.inf
-    best_i = n
-    found = False
+    cur_min += cur_s0 - 0.0
+    cur_min += cur_s1 - 0.0
+    hn = 0  # nodes in the search queue
+    nn = 0  # neighbours held
     while True:
         if split_dim[cur_node] == -1:
             for i in range(start[cur_node], end[cur_node]):
@@ -304,71 +345,64 @@ def kd_query(points, tree, x0, x1, bound):
                 d += u0 * u0
                 d += u1 * u1
                 if d < ub:
-                    found = True
-                    best_d, best_i = d, j
-                    ub = d
+                    if nn == kmax:  # remove the farthest
+                        nn = _heap_remove(nb_pri, nb_idx, nn)
+                    nn = _heap_push(nb_pri, nb_idx, nn, -d, j)
+                    if nn == kmax:
+                        ub = -nb_pri[0]
             if hn == 0:
                 break
-            # pop the root, then scipy's remove()
-            cur_min, cur_node, cur_s0, cur_s1 = h_pri[0], h_node[0], h_s0[0], h_s1[0]
+            cur_min, cur_node, cur_s0, cur_s1 = _queue_pop(q, hn)
             hn -= 1
-            h_pri[0], h_node[0], h_s0[0], h_s1[0] = h_pri[hn], h_node[hn], h_s0[hn], h_s1[hn]
-            i, j, k = 0, 1, 2
-            while (j < hn and h_pri[i] > h_pri[j]) or (k < hn and h_pri[i] > h_pri[k]):
-                c = k if (k < hn and h_pri[j] > h_pri[k]) else j
-                h_pri[i], h_pri[c] = h_pri[c], h_pri[i]
-                h_node[i], h_node[c] = h_node[c], h_node[i]
-                h_s0[i], h_s0[c] = h_s0[c], h_s0[i]
-                h_s1[i], h_s1[c] = h_s1[c], h_s1[i]
-                i = c
-                j = 2 * i + 1
-                k = 2 * i + 2
+            continue
+        if cur_min > ub * 1.0:
+            break
+        sd = split_dim[cur_node]
+        sv = split[cur_node]
+        xv = x0 if sd == 0 else x1
+        far_min, far_s0, far_s1 = cur_min, cur_s0, cur_s1
+        if xv < sv:
+            near, far = less[cur_node], greater[cur_node]
+            side = sv - xv
         else:
-            if cur_min > ub * 1.0:
-                break
-            sd = split_dim[cur_node]
-            sv = split[cur_node]
-            xv = x0 if sd == 0 else x1
-            far_min, far_s0, far_s1 = cur_min, cur_s0, cur_s1
-            if xv < sv:
-                near, far = less[cur_node], greater[cur_node]
-                side = sv - xv
-            else:
-                near, far = greater[cur_node], less[cur_node]
-                side = xv - sv
-            side = side * side
-            if sd == 0:
-                far_min += side - far_s0
-                far_s0 = side
-            else:
-                far_min += side - far_s1
-                far_s1 = side
-            cur_node = near
-            if cur_min > far_min:
-                cur_node, far = far, cur_node
-                cur_min, far_min = far_min, cur_min
-                cur_s0, far_s0 = far_s0, cur_s0
-                cur_s1, far_s1 = far_s1, cur_s1
-            if far_min <= ub * 1.0:
-                if hn == cap:
-                    cap *= 2
-                    h_pri = np.concatenate((h_pri, np.empty(cap - hn)))
-                    h_node = np.concatenate((h_node, np.empty(cap - hn, dtype=np.int64)))
-                    h_s0 = np.concatenate((h_s0, np.empty(cap - hn)))
-                    h_s1 = np.concatenate((h_s1, np.empty(cap - hn)))
-                i = hn
-                hn += 1
-                h_pri[i], h_node[i], h_s0[i], h_s1[i] = far_min, far, far_s0, far_s1
-                while i > 0 and h_pri[i] < h_pri[(i - 1) // 2]:
-                    q = (i - 1) // 2
-                    h_pri[i], h_pri[q] = h_pri[q], h_pri[i]
-                    h_node[i], h_node[q] = h_node[q], h_node[i]
-                    h_s0[i], h_s0[q] = h_s0[q], h_s0[i]
-                    h_s1[i], h_s1[q] = h_s1[q], h_s1[i]
-                    i = q
-    if not found:
-        return np.inf, n
-    return np.sqrt(best_d), best_i
+            near, far = greater[cur_node], less[cur_node]
+            side = xv - sv
+        side = side * side
+        if sd == 0:
+            far_min += side - far_s0
+            far_s0 = side
+        else:
+            far_min += side - far_s1
+            far_s1 = side
+        cur_node = near
+        if cur_min > far_min:
+            cur_node, far = far, cur_node
+            cur_min, far_min = far_min, cur_min
+            cur_s0, far_s0 = far_s0, cur_s0
+            cur_s1, far_s1 = far_s1, cur_s1
+        if far_min <= ub * 1.0:
+            q = _queue_push(q, hn, far_min, far, far_s0, far_s1)
+            hn += 1
+    return nn
+
+
+@njit(cache=True, nogil=True)
+def _new_queue():
+    cap = 64
+    return (np.empty(cap), np.empty(cap, dtype=np.int64), np.empty(cap), np.empty(cap))
+
+
+@njit(cache=True, nogil=True)
+def kd_query(points, tree, x0, x1, bound):
+    """scipy's ``cKDTree.query(x, distance_upper_bound=bound)`` (k=1, p=2, eps=0) on a tree
+    from :func:`kd_build`: (distance, index), (inf, len(points)) if none within bound."""
+    nb_pri = np.empty(2)
+    nb_idx = np.empty(2, dtype=np.int64)
+    bounds = _root_bounds(points)
+    nn = _walk(points, tree, bounds, x0, x1, bound * bound, 1, nb_pri, nb_idx, _new_queue())
+    if nn == 0:
+        return np.inf, len(points)
+    return np.sqrt(-nb_pri[0]), nb_idx[0]
 
 
 @njit(cache=True, nogil=True)
@@ -389,131 +423,22 @@ def kd_knn(points, tree, queries, kmax):
     """scipy's ``cKDTree.query(queries, k=kmax)`` (p=2, eps=0, no bound) on a tree from
     :func:`kd_build`: distances and indices, shape (len(queries), kmax), nearest first, with
     scipy's order among equals (its neighbour heap, emptied from the back)."""
-    idx, split_dim, split, start, end, less, greater, _ = tree
     n = len(points)
-    mx0, mn0, mx1, mn1 = points[0, 0], points[0, 0], points[0, 1], points[0, 1]
-    for j in range(1, n):
-        t0, t1 = points[j, 0], points[j, 1]
-        mx0 = mx0 if mx0 >= t0 else t0
-        mn0 = mn0 if mn0 <= t0 else t0
-        mx1 = mx1 if mx1 >= t1 else t1
-        mn1 = mn1 if mn1 <= t1 else t1
+    bounds = _root_bounds(points)
     out_d = np.full((len(queries), kmax), np.inf)
     out_i = np.full((len(queries), kmax), n, dtype=np.int64)
-    cap = 64
-    h_pri = np.empty(cap)
-    h_node = np.empty(cap, dtype=np.int64)
-    h_s0 = np.empty(cap)
-    h_s1 = np.empty(cap)
     nb_pri = np.empty(kmax + 1)
     nb_idx = np.empty(kmax + 1, dtype=np.int64)
-    for q in range(len(queries)):
-        x0, x1 = queries[q, 0], queries[q, 1]
-        s0 = 0.0
-        t = x0 - mx0
-        if t > s0:
-            s0 = t
-        else:
-            t = mn0 - x0
-            if t > s0:
-                s0 = t
-        s0 = s0 * s0
-        s1 = 0.0
-        t = x1 - mx1
-        if t > s1:
-            s1 = t
-        else:
-            t = mn1 - x1
-            if t > s1:
-                s1 = t
-        s1 = s1 * s1
-        cur_node = 0
-        cur_min = 0.0
-        cur_min += s0 - 0.0
-        cur_min += s1 - 0.0
-        cur_s0, cur_s1 = s0, s1
-        ub = np.inf
-        hn = 0
-        nn = 0  # neighbours held, a heap on priority -d (the farthest on top)
-        while True:
-            if split_dim[cur_node] == -1:
-                for i in range(start[cur_node], end[cur_node]):
-                    j = idx[i]
-                    u0 = points[j, 0] - x0
-                    u1 = points[j, 1] - x1
-                    d = 0.0
-                    d += u0 * u0
-                    d += u1 * u1
-                    if d < ub:
-                        if nn == kmax:  # remove the farthest
-                            nn = _heap_remove(nb_pri, nb_idx, nn)
-                        nn = _heap_push(nb_pri, nb_idx, nn, -d, j)
-                        if nn == kmax:
-                            ub = -nb_pri[0]
-                if hn == 0:
-                    break
-                cur_min, cur_node, cur_s0, cur_s1 = h_pri[0], h_node[0], h_s0[0], h_s1[0]
-                hn -= 1
-                h_pri[0], h_node[0], h_s0[0], h_s1[0] = h_pri[hn], h_node[hn], h_s0[hn], h_s1[hn]
-                i, j, k = 0, 1, 2
-                while (j < hn and h_pri[i] > h_pri[j]) or (k < hn and h_pri[i] > h_pri[k]):
-                    c = k if (k < hn and h_pri[j] > h_pri[k]) else j
-                    h_pri[i], h_pri[c] = h_pri[c], h_pri[i]
-                    h_node[i], h_node[c] = h_node[c], h_node[i]
-                    h_s0[i], h_s0[c] = h_s0[c], h_s0[i]
-                    h_s1[i], h_s1[c] = h_s1[c], h_s1[i]
-                    i = c
-                    j = 2 * i + 1
-                    k = 2 * i + 2
-            else:
-                if cur_min > ub * 1.0:
-                    break
-                sd = split_dim[cur_node]
-                sv = split[cur_node]
-                xv = x0 if sd == 0 else x1
-                far_min, far_s0, far_s1 = cur_min, cur_s0, cur_s1
-                if xv < sv:
-                    near, far = less[cur_node], greater[cur_node]
-                    side = sv - xv
-                else:
-                    near, far = greater[cur_node], less[cur_node]
-                    side = xv - sv
-                side = side * side
-                if sd == 0:
-                    far_min += side - far_s0
-                    far_s0 = side
-                else:
-                    far_min += side - far_s1
-                    far_s1 = side
-                cur_node = near
-                if cur_min > far_min:
-                    cur_node, far = far, cur_node
-                    cur_min, far_min = far_min, cur_min
-                    cur_s0, far_s0 = far_s0, cur_s0
-                    cur_s1, far_s1 = far_s1, cur_s1
-                if far_min <= ub * 1.0:
-                    if hn == cap:
-                        cap *= 2
-                        h_pri = np.concatenate((h_pri, np.empty(cap - hn)))
-                        h_node = np.concatenate((h_node, np.empty(cap - hn, dtype=np.int64)))
-                        h_s0 = np.concatenate((h_s0, np.empty(cap - hn)))
-                        h_s1 = np.concatenate((h_s1, np.empty(cap - hn)))
-                    i = hn
-                    hn += 1
-                    h_pri[i], h_node[i], h_s0[i], h_s1[i] = far_min, far, far_s0, far_s1
-                    while i > 0 and h_pri[i] < h_pri[(i - 1) // 2]:
-                        p = (i - 1) // 2
-                        h_pri[i], h_pri[p] = h_pri[p], h_pri[i]
-                        h_node[i], h_node[p] = h_node[p], h_node[i]
-                        h_s0[i], h_s0[p] = h_s0[p], h_s0[i]
-                        h_s1[i], h_s1[p] = h_s1[p], h_s1[i]
-                        i = p
+    q = _new_queue()
+    for r in range(len(queries)):
+        x0, x1 = queries[r, 0], queries[r, 1]
+        nn = _walk(points, tree, bounds, x0, x1, np.inf, kmax, nb_pri, nb_idx, q)
         # scipy's heapsort: pop into place from the back
-        for r in range(nn - 1, -1, -1):
+        for c in range(nn - 1, -1, -1):
             pri, j = nb_pri[0], nb_idx[0]
             nn = _heap_remove(nb_pri, nb_idx, nn)
-            out_d[q, r] = np.sqrt(-pri)
-            out_i[q, r] = j
+            out_d[r, c] = np.sqrt(-pri)
+            out_i[r, c] = j
     return out_d, out_i
 
 
