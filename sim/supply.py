@@ -16,7 +16,6 @@ distances of the nodes whose shortest path they cut or shorten.
 
 from __future__ import annotations
 
-import heapq
 from dataclasses import dataclass
 
 import numpy as np
@@ -349,8 +348,8 @@ class SupplyNetwork:
             return "none"
         if limit != tree.limit or len(lost) + len(gained) > FULL_SHARE * self.n:
             return self._replace(tree, control, side, limit)
-        # Compiled searches (sim.graph.forest.forest_remove / forest_add), the same steps as the plain
-        # _remove and _add below, which stay as their readable reference.
+        # Compiled searches (sim.graph.forest.forest_remove / forest_add), the same steps as the
+        # plain remove_reference and add_reference there, which stay as their readable oracle.
         if len(lost):
             ok, affected = forest_remove(
                 self._indptr,
@@ -420,109 +419,11 @@ class SupplyNetwork:
             self._adj = adj
         return adj
 
-    def _remove(self, tree: SupplyTree, own: np.ndarray, lost: list[int], adj) -> bool:
-        """Distances grow: re-search the lost nodes' descendants. False if too many."""
-        indptr, col, cost = adj
-        dist, pred, source = tree.dist, tree.pred, tree.source
-        # Descendants in the forest: children of a node are among its graph neighbours.
-        affected = set(lost)
-        stack = [u for u in lost if dist[u] != np.inf]
-        while stack:
-            u = stack.pop()
-            for v in col[indptr[u] : indptr[u + 1]]:
-                if v not in affected and pred[v] == u:
-                    affected.add(v)
-                    stack.append(v)
-            if len(affected) > FULL_SEARCH_NODES:
-                return False
-        if tree.dirty is not None:
-            tree.dirty |= affected
-        idx = np.fromiter(affected, dtype=np.intp, count=len(affected))
-        dist[idx] = np.inf
-        pred[idx] = NO_NODE
-        source[idx] = NO_NODE
-        redo = affected.difference(lost)
-        limit = tree.limit
-        heap = []
-        for v in redo:  # seed from the unaffected own neighbours
-            best, by = np.inf, NO_NODE
-            lo, hi = indptr[v], indptr[v + 1]
-            for k in range(lo, hi):
-                u = col[k]
-                if u in affected or not own[u]:
-                    continue
-                d = dist[u] + cost[k]
-                if d < best:
-                    best, by = d, u
-            if best <= limit:
-                dist[v], pred[v], source[v] = best, by, source[by]
-                heap.append((best, v))
-        self._search(heap, tree, redo.__contains__, adj, None)
-        return True
-
-    def _add(self, tree: SupplyTree, own: np.ndarray, gained: list[int], adj) -> bool:
-        """Distances shrink: seed the gained nodes and relax outwards. False if too many."""
-        indptr, col, cost = adj
-        dist, pred, source = tree.dist, tree.pred, tree.source
-        hubs = self._hub_set()
-        limit = tree.limit
-        heap = []
-        for g in gained:
-            if g in hubs:
-                dist[g], pred[g], source[g] = 0.0, NO_NODE, g
-                heap.append((0.0, g))
-                continue
-            best, by = np.inf, NO_NODE
-            for k in range(indptr[g], indptr[g + 1]):
-                u = col[k]
-                if own[u] and dist[u] != np.inf:
-                    d = dist[u] + cost[k]
-                    if d < best:
-                        best, by = d, u
-            if best <= limit:
-                dist[g], pred[g], source[g] = best, by, source[by]
-                heap.append((best, g))
-        touched = tree.dirty
-        if touched is not None:
-            touched.update(gained)
-        return self._search(heap, tree, own.__getitem__, adj, touched, FULL_SEARCH_NODES)
-
     def _hub_set(self) -> frozenset[int]:
         hubs = self.__dict__.get("_hubs")
         if hubs is None:
             hubs = self._hubs = frozenset(self.hub_nodes.tolist())
         return hubs
-
-    @staticmethod
-    def _search(
-        heap: list, tree: SupplyTree, allowed, adj, touched: set | None, budget: int | None = None
-    ) -> bool:
-        """Dijkstra from the seeded ``heap`` over the nodes ``allowed`` accepts, improving
-        ``tree`` where a path is shorter and within its tether, and adding the nodes it
-        improves to ``touched`` (unless None). False if it settled more than ``budget`` nodes
-        (the tree is then half-updated: the caller recomputes it)."""
-        indptr, col, cost = adj
-        dist, pred, source = tree.dist, tree.pred, tree.source
-        limit = tree.limit
-        heapq.heapify(heap)
-        settled = 0
-        while heap:
-            d, u = heapq.heappop(heap)
-            if d > dist[u]:
-                continue  # a stale entry
-            settled += 1
-            if budget is not None and settled > budget:
-                return False
-            src = source[u]
-            for k in range(indptr[u], indptr[u + 1]):
-                v = col[k]
-                nd = d + cost[k]
-                if nd < dist[v] and nd <= limit and allowed(v):
-                    dist[v], pred[v], source[v] = nd, u, src
-                    heapq.heappush(heap, (nd, v))
-                    if touched is not None:
-                        touched.add(v)
-        return True
 
     def levels_reference(
         self,

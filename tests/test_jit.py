@@ -213,13 +213,18 @@ def test_interp_equals_numpy_on_the_fortification_tables():
 
 
 def _update_plain(net, tree, control, side):
-    """update_tree's incremental path through the plain-Python _remove and _add."""
+    """update_tree's incremental path through the plain-Python references of sim.graph.forest."""
+    from sim.graph.forest import add_reference, remove_reference
+    from sim.supply import FULL_SEARCH_NODES, NO_NODE
+
     own = control == side
     lost = np.flatnonzero(tree.own & ~own)
     gained = np.flatnonzero(own & ~tree.own)
     adj = net._adjacency()
-    ok = (not len(lost) or net._remove(tree, own, lost.tolist(), adj)) and (
-        not len(gained) or net._add(tree, own, gained.tolist(), adj)
+    budget = FULL_SEARCH_NODES
+    ok = (not len(lost) or remove_reference(tree, own, lost.tolist(), adj, budget, NO_NODE)) and (
+        not len(gained)
+        or add_reference(tree, own, gained.tolist(), adj, net._hub_set(), budget, NO_NODE)
     )
     tree.own = own
     return ok

@@ -1,5 +1,11 @@
 """Shortest-path forests from a set of sources on a weighted graph, updated as nodes leave or
-join the searchable set (compiled searches of :class:`sim.supply.SupplyNetwork`).
+join the searchable set (used by :class:`sim.supply.SupplyNetwork` for each side's hubs).
+
+A forest holds, for every node, its distance from the nearest source, its predecessor on that
+path and that source (``dist``, ``pred``, ``source``), within a distance ``limit``. When nodes
+leave the searchable set, only their descendants are searched again (:func:`forest_remove`);
+when nodes join it, a search relaxes outwards from them (:func:`forest_add`). The plain-Python
+:func:`remove_reference` and :func:`add_reference` do the same steps and are their oracles.
 
 Compiled with Numba (``cache=True``: the machine code is kept beside this file). See
 :mod:`sim.kernels` for why each is bit-identical to the numpy expressions it replaces.
@@ -7,11 +13,29 @@ Compiled with Numba (``cache=True``: the machine code is kept beside this file).
 
 from __future__ import annotations
 
+import heapq
+from collections.abc import Callable
+from typing import Protocol
+
 import numpy as np
 from numba import njit
 
+# Row pointers, neighbours and edge costs of the search-order CSR, as Python lists.
+Adjacency = tuple[list[int], list[int], list[float]]
 
-# --- incremental supply forests (sim.supply.SupplyNetwork.update_tree) -----------------------------
+
+class Forest(Protocol):
+    """A shortest-path forest, updated in place (``dirty``: the nodes changed since its user
+    last read it, or None for all)."""
+
+    dist: np.ndarray
+    pred: np.ndarray
+    source: np.ndarray
+    limit: float
+    dirty: set[int] | None
+
+
+# --- compiled updates -------------------------------------------------------------------
 # Dijkstra searches on keys (distance, node): no key is ever pushed twice (a node is pushed
 # again only at a strictly shorter distance), so any binary heap pops them in the same order
 # as Python's heapq did.
@@ -202,4 +226,132 @@ def nearest_hub_distance(nodes, start, hub_of, dist, n_hubs):
     return out
 
 
-__all__ = ["forest_add", "forest_remove", "nearest_hub_distance"]
+# --- the plain-Python reference -------------------------------------------------------------
+def remove_reference(
+    tree: Forest, own: np.ndarray, lost: list[int], adj: Adjacency, budget: int, no_node: int
+) -> bool:
+    """The forest's sources lost nodes ``lost``: distances grow, so the lost nodes' descendants
+    are reset and searched again among themselves. False past ``budget`` of them (what
+    :func:`forest_remove` does, in plain Python)."""
+    indptr, col, cost = adj
+    dist, pred, source = tree.dist, tree.pred, tree.source
+    # Descendants in the forest: children of a node are among its graph neighbours.
+    affected = set(lost)
+    stack = [u for u in lost if dist[u] != np.inf]
+    while stack:
+        u = stack.pop()
+        for v in col[indptr[u] : indptr[u + 1]]:
+            if v not in affected and pred[v] == u:
+                affected.add(v)
+                stack.append(v)
+        if len(affected) > budget:
+            return False
+    if tree.dirty is not None:
+        tree.dirty |= affected
+    idx = np.fromiter(affected, dtype=np.intp, count=len(affected))
+    dist[idx] = np.inf
+    pred[idx] = no_node
+    source[idx] = no_node
+    redo = affected.difference(lost)
+    limit = tree.limit
+    heap = []
+    for v in redo:  # seed from the unaffected own neighbours
+        best, by = np.inf, no_node
+        lo, hi = indptr[v], indptr[v + 1]
+        for k in range(lo, hi):
+            u = col[k]
+            if u in affected or not own[u]:
+                continue
+            d = dist[u] + cost[k]
+            if d < best:
+                best, by = d, u
+        if best <= limit:
+            dist[v], pred[v], source[v] = best, by, source[by]
+            heap.append((best, v))
+    search_reference(heap, tree, redo.__contains__, adj, None)
+    return True
+
+
+def add_reference(
+    tree: Forest,
+    own: np.ndarray,
+    gained: list[int],
+    adj: Adjacency,
+    sources: frozenset[int],
+    budget: int,
+    no_node: int,
+) -> bool:
+    """The searchable set gained nodes ``gained``: distances shrink, so seed them (a source
+    at 0) and relax outwards. False past ``budget`` settled nodes (what :func:`forest_add`
+    does, in plain Python)."""
+    indptr, col, cost = adj
+    dist, pred, source = tree.dist, tree.pred, tree.source
+    limit = tree.limit
+    heap = []
+    for g in gained:
+        if g in sources:
+            dist[g], pred[g], source[g] = 0.0, no_node, g
+            heap.append((0.0, g))
+            continue
+        best, by = np.inf, no_node
+        for k in range(indptr[g], indptr[g + 1]):
+            u = col[k]
+            if own[u] and dist[u] != np.inf:
+                d = dist[u] + cost[k]
+                if d < best:
+                    best, by = d, u
+        if best <= limit:
+            dist[g], pred[g], source[g] = best, by, source[by]
+            heap.append((best, g))
+    touched = tree.dirty
+    if touched is not None:
+        touched.update(gained)
+    return search_reference(heap, tree, own.__getitem__, adj, touched, budget)
+
+
+def search_reference(
+    heap: list[tuple[float, int]],
+    tree: Forest,
+    allowed: Callable[[int], bool],
+    adj: Adjacency,
+    touched: set[int] | None,
+    budget: int | None = None,
+) -> bool:
+    """Dijkstra from the seeded ``heap`` over the nodes ``allowed`` accepts, improving
+    ``tree`` where a path is shorter and within its tether, and adding the nodes it
+    improves to ``touched`` (unless None). False if it settled more than ``budget`` nodes
+    (the tree is then half-updated: the caller recomputes it)."""
+    indptr, col, cost = adj
+    dist, pred, source = tree.dist, tree.pred, tree.source
+    limit = tree.limit
+    heapq.heapify(heap)
+    settled = 0
+    while heap:
+        d, u = heapq.heappop(heap)
+        if d > dist[u]:
+            continue  # a stale entry
+        settled += 1
+        if budget is not None and settled > budget:
+            return False
+        src = source[u]
+        for k in range(indptr[u], indptr[u + 1]):
+            v = col[k]
+            nd = d + cost[k]
+            if nd < dist[v] and nd <= limit and allowed(v):
+                dist[v], pred[v], source[v] = nd, u, src
+                heapq.heappush(heap, (nd, v))
+                if touched is not None:
+                    touched.add(v)
+    return True
+
+
+__all__ = [
+    "Adjacency",
+    "Forest",
+    "add_reference",
+    "remove_reference",
+    "search_reference",
+    "forest_add",
+    "forest_remove",
+    "nearest_hub_distance",
+]
