@@ -171,6 +171,20 @@ def fight(b: EdgeBattle, params: Params) -> EdgeOutcome:
         np.log(scaled),
         p.success_ratio_slope,
     )
+    return _outcome(b, p, ratio, v0, shock, neg_a, neg_d, neg_x)
+
+
+def _outcome(
+    b: EdgeBattle,
+    p: Params,
+    ratio: np.ndarray,
+    v0: np.ndarray,
+    shock: np.ndarray,
+    neg_a: np.ndarray,
+    neg_d: np.ndarray,
+    neg_x: np.ndarray,
+) -> EdgeOutcome:
+    # The last step of fight(): the day's losses (binomial, normal approximation) and advance.
     losses_a, losses_d, advance = fight_outcome(
         b.engaged_a,
         b.engaged_d,
@@ -271,9 +285,10 @@ class CombatResult:
     unit_losses: np.ndarray  # per unit row, men lost today
 
 
-def combat_phase(model: World) -> CombatResult:
-    """Phase 3: gather the front from the unit table, fight every edge, return the result."""
-    t, p = model.theatre, model.p
+def _engagements(model: World) -> tuple[np.ndarray, ...]:
+    """The front edges where anyone is engaged, and on each the assaulting side (in a meeting
+    engagement the stronger side has the initiative), its engaged men, power and units."""
+    t = model.theatre
     fe, eu, ev, border, mid = front_edges(model)
     owner, engaged, power, attacking = zip(
         *(presence(model, side, mid, border, fe) for side in (0, 1)), strict=True
@@ -286,14 +301,12 @@ def combat_phase(model: World) -> CombatResult:
             target = np.where(model.control[eu] == side, ev, eu)  # the cell it would take
             barred = secs.own_soil_only[side, secs.of_node[target]] & (t.country[target] != side)
             attacking[side] = attacking[side] & ~barred
-    # The edges where anyone is engaged; one assaulting side per edge (in a meeting engagement
-    # the stronger side has the initiative), its engaged men, power and units.
-    (fe, eu, ev, border, a, assault, defended, eng_a, eng_d, pow_a, pow_d, own_a, own_d) = (
-        select_battles(fe, eu, ev, border, model.control, *engaged, *power, *attacking, *owner)
-    )
+    return select_battles(fe, eu, ev, border, model.control, *engaged, *power, *attacking, *owner)
 
-    inputs = model.inputs
-    fires_total = np.array(
+
+def _fires_total(inputs: dict[str, float], p: Params) -> np.ndarray:
+    """Each side's fires of the day in shell equivalents (Ukraine, Russia)."""
+    return np.array(
         [
             inputs["ukraine_shells_per_day"]
             + p.drone_shell_equivalent * inputs["ukraine_drone_sorties_per_day"],
@@ -302,6 +315,15 @@ def combat_phase(model: World) -> CombatResult:
             + p.drone_shell_equivalent * inputs["russia_drone_sorties_per_day"],
         ]
     )
+
+
+def combat_phase(model: World) -> CombatResult:
+    """Phase 3: gather the front from the unit table, fight every edge, return the result."""
+    t, p, inputs = model.theatre, model.p, model.inputs
+    (fe, _, _, border, a, assault, defended, eng_a, eng_d, pow_a, pow_d, own_a, own_d) = (
+        _engagements(model)
+    )
+    fires_total = _fires_total(inputs, p)
     sector = model.sectors.of_node[defended]
     # Fires: a share spread along the front by length, the rest on the assault axes. Surprise
     # multiplies the force ratio, fading linearly over surprise_days.

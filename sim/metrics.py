@@ -32,10 +32,12 @@ from sim.units import RUSSIA, UKRAINE
 if TYPE_CHECKING:
     from datetime import date
 
-    from sim.model import FrontlineModel
     from sim.params import Params
+    from sim.state import World
 
 UA_COUNTRY, RU_COUNTRY = 0, 1
+# A front of no length (every node one side's) divides as one of a nanometre: no division by 0.
+MIN_FRONT_KM = 1e-9
 
 # Daily table columns: all are model attributes set by metrics_phase (string reporters are the
 # cheapest kind of DataCollector reporter).
@@ -123,7 +125,7 @@ class Recorder:
         self.first_collapse: int | None = None
         self.start = start
 
-    def collect(self, model: FrontlineModel) -> None:
+    def collect(self, model: World) -> None:
         c = self.collector
         if not c._validated or c.agent_reporters or c.agenttype_reporters:
             c.collect(model)
@@ -144,11 +146,9 @@ class Recorder:
         return df
 
 
-def metrics_phase(model: FrontlineModel, record: bool = True) -> None:
+def metrics_phase(model: World, record: bool = True) -> None:
     """Phase 5: compute today's metrics into ``model.today`` and record them."""
-    t, u = model.theatre, model.units
-    rec = model.recorder
-    today, state = model.today, model.state
+    t, today = model.theatre, model.today
     st = _static(model)
     ctrl = model.control
     # What gains() and the plain masked sums compute, in one compiled pass over the nodes and
@@ -182,6 +182,20 @@ def metrics_phase(model: FrontlineModel, record: bool = True) -> None:
         st.edge_buf,
     )
 
+    _unit_metrics(model, st)
+    hubs = model.supply_net.hub_nodes
+    today.ukraine_hubs = int((ctrl[hubs] == UKRAINE).sum())
+    today.russia_hubs = int((ctrl[hubs] == RUSSIA).sum())
+    today.russia_population = int(pop_ru)
+    today.ukraine_population = st.total_population - today.russia_population
+
+    _collapse_window(model, record)
+
+
+def _unit_metrics(model: World, st: MetricBuffers) -> None:
+    """The unit-wide figures of the day: men in line and in all, prisoners, supply at the front,
+    units cut off, men per km of front and the day's and cumulative losses."""
+    u, today, state = model.units, model.today, model.state
     n = u.n
     if st.unit_buf.shape[1] < n:
         st.unit_buf = np.empty((8, 2 * n))
@@ -206,19 +220,19 @@ def metrics_phase(model: FrontlineModel, record: bool = True) -> None:
         model.connected,
         st.unit_buf,
     )
-    length = max(today.front_length_km, 1e-9)
+    today.ukraine_units_cut_off = int(cut)
+    length = max(today.front_length_km, MIN_FRONT_KM)
     today.defenders_per_km = today.ukraine_line_personnel / length
     today.attackers_per_km = today.russia_line_personnel / length
     state.losses_cum = state.losses_cum + state.losses_today
     today.ukraine_losses, today.russia_losses = (float(x) for x in state.losses_today)
     today.ukraine_losses_cum, today.russia_losses_cum = (float(x) for x in state.losses_cum)
-    hubs = model.supply_net.hub_nodes
-    today.ukraine_hubs = int((ctrl[hubs] == UKRAINE).sum())
-    today.russia_hubs = int((ctrl[hubs] == RUSSIA).sum())
-    today.russia_population = int(pop_ru)
-    today.ukraine_population = st.total_population - today.russia_population
-    today.ukraine_units_cut_off = int(cut)
 
+
+def _collapse_window(model: World, record: bool) -> None:
+    """Russia's gain over the last ``collapse_window_days``, whether it passes
+    ``collapse_area_km2`` (a collapse), and the day's row of the daily table."""
+    rec, today = model.recorder, model.today
     if not rec.window:  # the initial state
         today.russia_gain_30d_km2 = 0.0
         today.collapse = False
@@ -235,7 +249,7 @@ def metrics_phase(model: FrontlineModel, record: bool = True) -> None:
         rec.collect(model)
 
 
-def _static(model: FrontlineModel) -> MetricBuffers:
+def _static(model: World) -> MetricBuffers:
     st = model.caches.metric_buffers
     if st is None:
         t = model.theatre
@@ -250,7 +264,7 @@ def _static(model: FrontlineModel) -> MetricBuffers:
     return st
 
 
-def hub_control(model: FrontlineModel) -> dict[str, str]:
+def hub_control(model: World) -> dict[str, str]:
     """Controlling side of each named hub."""
     names = ("ukraine", "russia")
     return {name: names[int(model.control[node])] for name, node in model.theatre.hubs.items()}

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 if TYPE_CHECKING:
+    from sim.metrics import Recorder
     from sim.params import Params
     from sim.scenario import ScenarioSpec
     from sim.sectors import Sectors
@@ -237,6 +238,8 @@ class World(Protocol):
     state: State
     caches: Caches
     today: DayMetrics
+    recorder: Recorder
+    initial_control: np.ndarray
     theatre: Theatre
     spec: ScenarioSpec
     p: Params

@@ -1,0 +1,179 @@
+"""The package's shape (issue 13): no import circles in ``sim/``, and no module or function
+of the mechanics above the size a reader can hold in mind.
+
+Both read the source with :mod:`ast`; nothing is imported.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SIM = Path(__file__).resolve().parents[1] / "sim"
+
+MAX_MODULE_LINES = 600
+MAX_FUNCTION_LINES = 80
+# Pure data tables, allowed past MAX_MODULE_LINES: the parameter registry.
+DATA_TABLES = {"sim/params.py"}
+# The mechanics and the step: the modules these limits are enforced on.
+MECHANICS = (
+    "model",
+    "state",
+    "sectors",
+    "supply",
+    "command",
+    "march",
+    "combat",
+    "frontage",
+    "movement",
+    "ground",
+    "fortification",
+    "pockets",
+    "forces",
+    "metrics",
+    "units",
+    "runner",
+    "rng",
+    "mapping",
+    "params",
+    "kernels",
+    "graph",
+)
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(SIM.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _is_type_checking(node: ast.If) -> bool:
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _run_time_imports(tree: ast.Module, name: str, known: set[str]) -> set[str]:
+    """The sim modules a module imports when it is loaded: module-level imports, not those
+    under ``if TYPE_CHECKING:`` (types only) or inside functions (deferred)."""
+    out: set[str] = set()
+    package = name if name in known and (SIM.parent / name.replace(".", "/")).is_dir() else None
+    base = package or name.rpartition(".")[0]
+
+    def visit(body: list[ast.stmt]) -> None:
+        for node in body:
+            if isinstance(node, ast.If) and not _is_type_checking(node):
+                visit(node.body)
+                visit(node.orelse)
+            elif isinstance(node, ast.Try):
+                visit(node.body)
+            elif isinstance(node, ast.Import):
+                out.update(a.name for a in node.names if a.name in known)
+            elif isinstance(node, ast.ImportFrom):
+                mod = node.module or ""
+                if node.level:
+                    parent = base.split(".")[: len(base.split(".")) - node.level + 1]
+                    mod = ".".join([*parent, mod] if mod else parent)
+                for a in node.names:
+                    sub = f"{mod}.{a.name}"
+                    if sub in known:
+                        out.add(sub)
+                    elif mod in known:
+                        out.add(mod)
+
+    visit(tree.body)
+    out.discard(name)
+    return out
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Module name -> the sim modules it imports at load time."""
+    files = sorted(p for p in SIM.rglob("*.py") if "__pycache__" not in p.parts)
+    known = {_module_name(p) for p in files}
+    return {
+        _module_name(p): _run_time_imports(ast.parse(p.read_text()), _module_name(p), known)
+        for p in files
+    }
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The import circles of a graph: each strongly connected component of two or more
+    modules, sorted (Tarjan's algorithm)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on: set[str] = set()
+    out: list[list[str]] = []
+
+    def strong(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                strong(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            part = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                part.append(w)
+                if w == v:
+                    break
+            if len(part) > 1:
+                out.append(sorted(part))
+
+    for v in sorted(graph):
+        if v not in index:
+            strong(v)
+    return out
+
+
+def test_the_cycle_finder_finds_a_circle():
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_the_import_graph_sees_the_step():
+    graph = import_graph()
+    assert {"sim.command", "sim.movement", "sim.metrics", "sim.supply"} <= graph["sim.model"]
+    assert "sim.graph.forest" in graph["sim.supply"]
+
+
+def test_no_import_circles_in_sim():
+    assert cycles(import_graph()) == []
+
+
+def test_no_mechanic_imports_the_model():
+    graph = import_graph()
+    users = sorted(m for m, deps in graph.items() if "sim.model" in deps)
+    mechanics = [m for m in users if m.split(".")[1] in MECHANICS and m != "sim.runner"]
+    assert mechanics == []
+
+
+def _mechanics_files() -> list[Path]:
+    out = []
+    for name in MECHANICS:
+        path = SIM / f"{name}.py"
+        out.extend([path] if path.exists() else sorted((SIM / name).glob("*.py")))
+    return out
+
+
+@pytest.mark.parametrize("path", _mechanics_files(), ids=lambda p: p.name)
+def test_module_and_function_sizes(path):
+    rel = f"sim/{path.relative_to(SIM).as_posix()}"
+    source = path.read_text()
+    if rel not in DATA_TABLES:
+        assert len(source.splitlines()) <= MAX_MODULE_LINES, rel
+    long = [
+        f"{node.name} ({node.end_lineno - node.lineno + 1} lines)"
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES
+    ]
+    assert long == [], rel
