@@ -20,11 +20,10 @@ import numpy as np
 from sim.kernels.forces import apply_losses as _apply_losses_kernel
 from sim.kernels.forces import fill_up
 from sim.march import send
-from sim.units import ATTACK, REFIT, RESERVE
+from sim.units import ATTACK, REFIT, RESERVE, Unit
 
 if TYPE_CHECKING:
     from sim.state import World
-    from sim.units import Unit
 
 
 def breakpoint_draws(model: World, n: int) -> np.ndarray:
@@ -53,7 +52,7 @@ def new_units(
     quality = p.ukraine_quality if side == 0 else p.russia_quality
     bps = breakpoint_draws(model, len(nodes))
     return [
-        model.new_unit(side, int(node), est, quality, posture, sector, float(bp), arrival)
+        Unit(model, side, int(node), est, est, quality, posture, sector, float(bp), arrival)
         for node, bp in zip(nodes, bps, strict=True)
     ]
 

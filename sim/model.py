@@ -370,31 +370,6 @@ class FrontlineModel(mesa.Model):
         """The agent of the unit table's row ``row``."""
         return self.unit_by_row[row]
 
-    def new_unit(
-        self,
-        side: int,
-        node: int,
-        establishment: float,
-        quality: float,
-        posture: int,
-        sector: int,
-        breakpoint: float,
-        arrival_day: int = 0,
-    ) -> Unit:
-        """A new unit agent at full strength, added to the unit table."""
-        return Unit(
-            self,
-            side,
-            node,
-            establishment,
-            establishment,
-            quality,
-            posture,
-            sector,
-            breakpoint,
-            arrival_day,
-        )
-
 
 # The day's outputs, readable as model attributes (the daily table's reporters read them so).
 for _name in METRIC_NAMES:

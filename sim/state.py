@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 if TYPE_CHECKING:
+    from mesa.discrete_space import Network
+
     from sim.metrics import Recorder
     from sim.params import Params
     from sim.scenario import ScenarioSpec
@@ -248,6 +250,8 @@ class World(Protocol):
     crn_key: int
     day: int
     units: UnitTable
+    unit_by_row: list[Unit]
+    _space: Network | None  # the Mesa space, once built (see FrontlineModel.space)
     sectors: Sectors
     supply_net: SupplyNetwork
     xy: np.ndarray
@@ -266,15 +270,3 @@ class World(Protocol):
     def line_rows(self, side: int) -> np.ndarray: ...
 
     def unit(self, row: int) -> Unit: ...
-
-    def new_unit(
-        self,
-        side: int,
-        node: int,
-        establishment: float,
-        quality: float,
-        posture: int,
-        sector: int,
-        breakpoint: float,
-        arrival_day: int = 0,
-    ) -> Unit: ...

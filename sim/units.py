@@ -22,7 +22,7 @@ from mesa.discrete_space.cell_agent import HasCell
 if TYPE_CHECKING:
     from mesa.discrete_space import Cell, Network
 
-    from sim.model import FrontlineModel
+    from sim.state import World
 
 UKRAINE, RUSSIA = 0, 1
 SIDES = ("ukraine", "russia")
@@ -99,8 +99,8 @@ class Unit(CellAgent):
 
     Parameters
     ----------
-    model : FrontlineModel
-        The model the unit belongs to.
+    model : World
+        The model the unit belongs to (a :class:`sim.model.FrontlineModel`).
     side : int
         ``UKRAINE`` (0) or ``RUSSIA`` (1).
     node : int
@@ -133,7 +133,7 @@ class Unit(CellAgent):
 
     def __init__(
         self,
-        model: FrontlineModel,
+        model: World,
         side: int,
         node: int,
         personnel: float,

@@ -277,47 +277,30 @@ def _side_distance(x, mx, mn):
 
 
 @njit(cache=True, nogil=True)
-def _queue_push(q, hn, pri, node, s0, s1):
-    # scipy's search queue (a binary heap of (priority, node, side distances)): append, then
-    # sift up while strictly smaller than the parent. Returns the queue, grown if it was full.
-    h_pri, h_node, h_s0, h_s1 = q
-    cap = len(h_pri)
-    if hn == cap:
-        cap *= 2
-        h_pri = np.concatenate((h_pri, np.empty(cap - hn)))
-        h_node = np.concatenate((h_node, np.empty(cap - hn, dtype=np.int64)))
-        h_s0 = np.concatenate((h_s0, np.empty(cap - hn)))
-        h_s1 = np.concatenate((h_s1, np.empty(cap - hn)))
-    i = hn
-    h_pri[i], h_node[i], h_s0[i], h_s1[i] = pri, node, s0, s1
-    while i > 0 and h_pri[i] < h_pri[(i - 1) // 2]:
-        p = (i - 1) // 2
-        h_pri[i], h_pri[p] = h_pri[p], h_pri[i]
-        h_node[i], h_node[p] = h_node[p], h_node[i]
-        h_s0[i], h_s0[p] = h_s0[p], h_s0[i]
-        h_s1[i], h_s1[p] = h_s1[p], h_s1[i]
-        i = p
-    return (h_pri, h_node, h_s0, h_s1)
+def _queue_push(q, hn, slots, pri, node, s0, s1):
+    # scipy's search queue, a binary heap of (priority, node, side distances): the heap holds
+    # (priority, slot) and sifts as scipy's heap::push; the slot keeps the rest. Returns the
+    # queue, grown if it was full.
+    h_pri, h_slot, p_node, p_s0, p_s1 = q
+    if hn == len(h_pri):
+        h_pri = np.concatenate((h_pri, np.empty(len(h_pri))))
+        h_slot = np.concatenate((h_slot, np.empty(len(h_slot), dtype=np.int64)))
+    if slots == len(p_node):
+        p_node = np.concatenate((p_node, np.empty(len(p_node), dtype=np.int64)))
+        p_s0 = np.concatenate((p_s0, np.empty(len(p_s0))))
+        p_s1 = np.concatenate((p_s1, np.empty(len(p_s1))))
+    p_node[slots], p_s0[slots], p_s1[slots] = node, s0, s1
+    _heap_push(h_pri, h_slot, hn, pri, slots)
+    return (h_pri, h_slot, p_node, p_s0, p_s1)
 
 
 @njit(cache=True, nogil=True)
 def _queue_pop(q, hn):
-    # scipy's heap::remove on the search queue: the root out, the last to the root, sift down.
-    h_pri, h_node, h_s0, h_s1 = q
-    top = (h_pri[0], h_node[0], h_s0[0], h_s1[0])
-    hn -= 1
-    h_pri[0], h_node[0], h_s0[0], h_s1[0] = h_pri[hn], h_node[hn], h_s0[hn], h_s1[hn]
-    i, j, k = 0, 1, 2
-    while (j < hn and h_pri[i] > h_pri[j]) or (k < hn and h_pri[i] > h_pri[k]):
-        c = k if (k < hn and h_pri[j] > h_pri[k]) else j
-        h_pri[i], h_pri[c] = h_pri[c], h_pri[i]
-        h_node[i], h_node[c] = h_node[c], h_node[i]
-        h_s0[i], h_s0[c] = h_s0[c], h_s0[i]
-        h_s1[i], h_s1[c] = h_s1[c], h_s1[i]
-        i = c
-        j = 2 * i + 1
-        k = 2 * i + 2
-    return top
+    # scipy's heap::remove on the search queue: (priority, node, side distances) of the root.
+    h_pri, h_slot, p_node, p_s0, p_s1 = q
+    pri, slot = h_pri[0], h_slot[0]
+    _heap_remove(h_pri, h_slot, hn)
+    return pri, p_node[slot], p_s0[slot], p_s1[slot]
 
 
 @njit(cache=True, nogil=True)
@@ -334,6 +317,7 @@ def _walk(points, tree, bounds, x0, x1, ub, kmax, nb_pri, nb_idx, q):
     cur_min += cur_s0 - 0.0
     cur_min += cur_s1 - 0.0
     hn = 0  # nodes in the search queue
+    slots = 0  # nodes ever queued
     nn = 0  # neighbours held
     while True:
         if split_dim[cur_node] == -1:
@@ -381,15 +365,17 @@ def _walk(points, tree, bounds, x0, x1, ub, kmax, nb_pri, nb_idx, q):
             cur_s0, far_s0 = far_s0, cur_s0
             cur_s1, far_s1 = far_s1, cur_s1
         if far_min <= ub * 1.0:
-            q = _queue_push(q, hn, far_min, far, far_s0, far_s1)
+            q = _queue_push(q, hn, slots, far_min, far, far_s0, far_s1)
             hn += 1
+            slots += 1
     return nn
 
 
 @njit(cache=True, nogil=True)
 def _new_queue():
     cap = 64
-    return (np.empty(cap), np.empty(cap, dtype=np.int64), np.empty(cap), np.empty(cap))
+    slots = np.empty(cap, dtype=np.int64)
+    return (np.empty(cap), slots, np.empty(cap, dtype=np.int64), np.empty(cap), np.empty(cap))
 
 
 @njit(cache=True, nogil=True)

@@ -88,31 +88,21 @@ def unit_metrics(alive, side, posture, personnel, captured, supply, node, connec
     cut = 0
     for i in range(len(alive)):
         s = side[i]
-        line = alive[i] and posture[i] <= 1
-        if s == 0:
-            if line:
-                buf[0, c[0]] = personnel[i]
-                c[0] += 1
-                buf[6, c[6]] = supply[i]
-                c[6] += 1
-            if alive[i]:
-                buf[2, c[2]] = personnel[i]
-                c[2] += 1
-                if not connected[s, node[i]]:
-                    cut += 1
-            buf[4, c[4]] = captured[i]
-            c[4] += 1
-        elif s == 1:
-            if line:
-                buf[1, c[1]] = personnel[i]
-                c[1] += 1
-                buf[7, c[7]] = supply[i]
-                c[7] += 1
-            if alive[i]:
-                buf[3, c[3]] = personnel[i]
-                c[3] += 1
-            buf[5, c[5]] = captured[i]
-            c[5] += 1
+        if s != 0 and s != 1:
+            continue
+        # Rows of buf: line men (UA, RU), all men, captured, line units' supply.
+        if alive[i] and posture[i] <= 1:
+            buf[s, c[s]] = personnel[i]
+            c[s] += 1
+            buf[6 + s, c[6 + s]] = supply[i]
+            c[6 + s] += 1
+        if alive[i]:
+            buf[2 + s, c[2 + s]] = personnel[i]
+            c[2 + s] += 1
+            if s == 0 and not connected[s, node[i]]:
+                cut += 1
+        buf[4 + s, c[4 + s]] = captured[i]
+        c[4 + s] += 1
     sup_ua = np_sum(buf[6], c[6]) / c[6] if c[6] > 0 else 0.0
     sup_ru = np_sum(buf[7], c[7]) / c[7] if c[7] > 0 else 0.0
     return (
