@@ -65,12 +65,14 @@ def apply_losses(model: World, losses: np.ndarray) -> None:
     model.state.losses_today = np.array(
         _apply_losses_kernel(
             losses,
-            u.personnel[:n],
-            u.establishment[:n],
-            u.losses_total[:n],
-            u.losses_since_refit[:n],
-            u.cohesion[:n],
-            u.side[:n],
+            *u.views(
+                "personnel",
+                "establishment",
+                "losses_total",
+                "losses_since_refit",
+                "cohesion",
+                "side",
+            ),
             model.p.cohesion_loss_per_loss,
             np.empty((2, n)),
         )
@@ -124,11 +126,7 @@ def replace_and_recruit(model: World) -> None:
         # Refitting units are filled first: that is what pulling them out of the line is for.
         pool = np.float64(
             fill_up(
-                u.alive[:n],
-                u.side[:n],
-                u.posture[:n],
-                u.establishment[:n],
-                u.personnel[:n],
+                *u.views("alive", "side", "posture", "establishment", "personnel", n=n),
                 side,
                 pool,
                 REFIT,

@@ -210,13 +210,7 @@ def _unit_metrics(model: World, st: MetricBuffers) -> None:
         today.russia_front_supply,
         cut,
     ) = unit_metrics(
-        u.alive[:n],
-        u.side[:n],
-        u.posture[:n],
-        u.personnel[:n],
-        u.captured_total[:n],
-        u.supply[:n],
-        u.node[:n],
+        *u.views("alive", "side", "posture", "personnel", "captured_total", "supply", "node"),
         model.connected,
         st.unit_buf,
     )

@@ -157,17 +157,18 @@ def supply_units(model: World) -> bool:
     """Deliver supply; cut-off units starve and surrender: hunger and isolation erode cohesion,
     which in turn speeds surrender (M8). True if a unit died."""
     p, u = model.p, model.units
-    n = u.n
     dead = _supply_units_kernel(
-        u.alive[:n],
-        u.side[:n],
-        u.node[:n],
-        u.posture[:n],
-        u.personnel[:n],
-        u.establishment[:n],
-        u.supply[:n],
-        u.cohesion[:n],
-        u.captured_total[:n],
+        *u.views(
+            "alive",
+            "side",
+            "node",
+            "posture",
+            "personnel",
+            "establishment",
+            "supply",
+            "cohesion",
+            "captured_total",
+        ),
         model.connected,
         model.supply_level,
         1.0 - p.pocket_supply_decay,

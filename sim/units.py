@@ -83,6 +83,20 @@ class UnitTable:
         """The live slice of one field for the units created so far."""
         return getattr(self, name)[: self.n]
 
+    def views(self, *names: str, n: int | None = None) -> tuple[np.ndarray, ...]:
+        """The live slices of several fields, in the order named (views, not copies): the first
+        ``n`` rows (default: every unit created so far).
+
+        Examples
+        --------
+        >>> t = UnitTable(); _ = t.add(side=1, personnel=900.0)
+        >>> side, men = t.views("side", "personnel")
+        >>> int(side[0]), float(men[0]), len(men)
+        (1, 900.0, 1)
+        """
+        n = self.n if n is None else n
+        return tuple(getattr(self, name)[:n] for name in names)
+
 
 def _field(name: str, cast: type) -> property:
     def get(self: Unit):

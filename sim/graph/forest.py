@@ -7,8 +7,7 @@ leave the searchable set, only their descendants are searched again (:func:`fore
 when nodes join it, a search relaxes outwards from them (:func:`forest_add`). The plain-Python
 :func:`remove_reference` and :func:`add_reference` do the same steps and are their oracles.
 
-Compiled with Numba (``cache=True``: the machine code is kept beside this file). See
-:mod:`sim.kernels` for why each is bit-identical to the numpy expressions it replaces.
+Compiled with Numba; bit-identical to numpy (see :mod:`sim.kernels`).
 """
 
 from __future__ import annotations

@@ -1,7 +1,6 @@
 """Compiled passes of the forces mechanic (:mod:`sim.forces`): losses and replacements.
 
-Compiled with Numba (``cache=True``: the machine code is kept beside this file). See
-:mod:`sim.kernels` for why each is bit-identical to the numpy expressions it replaces.
+Compiled with Numba; bit-identical to numpy (see :mod:`sim.kernels`).
 """
 
 from __future__ import annotations
