@@ -54,12 +54,15 @@ if TYPE_CHECKING:
     from sim.state import World
 
 # --- NPW tables (MECHANICS section 4) -------------------------------------------------------
+# Source: Dupuy, "Numbers, Predictions and War" (1985), the QJM's terrain factors for defence
+# (r_u), casualties (r_c) and the infantry advance rate, read for each terrain class.
 # Terrain codes of the theatre: 0 open steppe (rolling/flat mixed), 1 urban, 2 forest
 # (rolling, heavily wooded), 3 river line (flat mixed).
 TERRAIN_DEFENCE = np.array([1.2, 1.4, 1.35, 1.2])  # r_u
 TERRAIN_CASUALTY = np.array([0.7, 0.5, 0.6, 0.8])  # r_c
 TERRAIN_ADVANCE = np.array([0.8, 0.7, 0.6, 0.9])  # infantry advance factor
-# River-crossing advance factor by edge river code: none, Donets/Oskil class, Dnipro (>500 m).
+# River-crossing advance factor by edge river code: none, Donets/Oskil class, Dnipro (>500 m);
+# the QJM's river-obstacle factors for advance (NPW, 1985).
 RIVER_ADVANCE = np.array([1.0, 0.7, 0.5])
 
 # Stream ids for the counter-based uniforms (sim.rng), one per purpose.

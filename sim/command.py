@@ -34,6 +34,22 @@ if TYPE_CHECKING:
     from sim.scenario import EventSpec
     from sim.state import World
 
+# Modelling choices of the command mechanic (not calibrated; docs/model.md, M9):
+# - an attacking sector concentrates its line units on the share of its front nodes nearest
+#   its objective (the attack axis: a main effort on about a third of the sector's front);
+ATTACK_AXIS_SHARE = 0.3
+# - a sector lends a line unit to a threatened one only while its own threat is below this
+#   share of reserve_commit_threshold, and only if it keeps more than MIN_DONOR_LINE units
+#   in line (a sector is never stripped bare);
+QUIET_SHARE = 0.5
+MIN_DONOR_LINE = 3
+# - a unit whose node left the front picks among its CONTACT_CANDIDATES nearest own front
+#   nodes by distance (km) + CROWDING_KM per unit already there + OTHER_SECTOR_KM if the node
+#   lies in another sector: a unit stays in its sector, then spreads out, then goes nearest.
+CONTACT_CANDIDATES = 6
+CROWDING_KM = 25.0
+OTHER_SECTOR_KM = 1000.0
+
 
 # --- where the front is --------------------------------------------------------------------
 def own_front_nodes(model: World, side: int) -> np.ndarray:
@@ -88,7 +104,7 @@ def placement_nodes(
         target = secs.anchor_node[sector]
     d_target = np.hypot(*(model.xy[cand] - model.xy[target]).T)
     if posture == ATTACK:
-        keep = max(n, int(math.ceil(0.3 * len(cand))))
+        keep = max(n, int(math.ceil(ATTACK_AXIS_SHARE * len(cand))))
         order = np.argsort(d_target, kind="stable")[:keep]
         cand, d_target = cand[order], d_target[order]
     else:
@@ -250,9 +266,9 @@ def _quiet_sector_donors(model: World, side: int, needy: int) -> np.ndarray:
     rows = model.line_rows(side)
     counts = np.bincount(u.sector[rows], minlength=len(model.sectors.names))
     quiet = (
-        (model.threat[side] < 0.5 * model.p.reserve_commit_threshold)
+        (model.threat[side] < QUIET_SHARE * model.p.reserve_commit_threshold)
         & (model.sector_posture[side] == HOLD)
-        & (counts > 3)
+        & (counts > MIN_DONOR_LINE)
     )
     quiet[needy] = False
     if not quiet.any():
@@ -274,13 +290,13 @@ def _restore_contact(model: World, fronts: list[np.ndarray]) -> None:
         if len(cand) == 0:
             continue
         occupancy = np.bincount(u.node[rows], minlength=len(front)).astype(float)
-        k = min(6, len(cand))
+        k = min(CONTACT_CANDIDATES, len(cand))
         dist, idx = _front_knn(model, side, front, cand, model.xy[u.node[lost]], k)
         for i, row in enumerate(lost):
             options = cand[idx[i]]
             same = model.sectors.of_node[options] == u.sector[row]
             # Prefer the own sector, then an empty node, then the nearest.
-            score = dist[i] + 25.0 * occupancy[options] + 1000.0 * ~same
+            score = dist[i] + CROWDING_KM * occupancy[options] + OTHER_SECTOR_KM * ~same
             node = int(options[np.argmin(score)])
             occupancy[node] += 1
             model.unit(int(row)).move_to_node(node)

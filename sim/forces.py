@@ -25,6 +25,16 @@ from sim.units import ATTACK, REFIT, RESERVE, Unit
 if TYPE_CHECKING:
     from sim.state import World
 
+# A refitting unit returns to reserve at this share of its establishment and this cohesion:
+# close to full strength, as the US Army's top personnel readiness level (P-1, at least 90 %
+# of required strength; AR 220-1), and most of its cohesion back (a modelling choice, not
+# calibrated).
+REFIT_STRENGTH = 0.9
+REFIT_COHESION = 0.8
+# Replacements fill a refitting unit's deficit three times as fast as a line unit's: pulling it
+# out of the line is what lets it take in and train drafts (a modelling choice, not calibrated).
+REFIT_FILL_WEIGHT = 3.0
+
 
 def breakpoint_draws(model: World, n: int) -> np.ndarray:
     """Breakpoints ~ Beta with the registry's mean and s.d. (MECHANICS M6)."""
@@ -100,8 +110,8 @@ def rotate_and_refit(model: World) -> None:
     refitted = np.flatnonzero(
         alive
         & (u.posture[:n] == REFIT)
-        & (u.personnel[:n] >= 0.9 * u.establishment[:n])
-        & (u.cohesion[:n] >= 0.8)
+        & (u.personnel[:n] >= REFIT_STRENGTH * u.establishment[:n])
+        & (u.cohesion[:n] >= REFIT_COHESION)
     )
     u.posture[refitted] = RESERVE
     u.losses_since_refit[refitted] = 0.0
@@ -130,6 +140,7 @@ def replace_and_recruit(model: World) -> None:
                 side,
                 pool,
                 REFIT,
+                REFIT_FILL_WEIGHT,
                 buf,
             )
         )

@@ -81,6 +81,7 @@ def fortify(model: World, r: CombatResult) -> None:
         r.glide_bombs,
         model.fortification,
         HASTY,
+        FORT_MAX,
         p.fortification_build_rate,
         p.fortification_density_needed,
         p.fortification_under_assault,

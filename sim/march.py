@@ -16,9 +16,9 @@ from sim.units import TRANSIT
 if TYPE_CHECKING:
     from sim.state import World
 
-# Road distance over straight-line distance, for march times: the circuity factor of road
-# networks (Ballou, Rahardja and Sakai 2002, "Selected country circuity factors for road and
-# rail network analysis", J. Transport Geography 10: about 1.3 for Europe).
+# Road distance over straight-line distance, for march times: the circuity factor of national
+# road networks, about 1.2-1.4 (Ballou, Rahardja and Sakai 2002, "Selected country circuity
+# factors for road and rail network analysis", J. Transport Geography 10).
 ROAD_TORTUOSITY = 1.3
 
 

@@ -28,6 +28,10 @@ if TYPE_CHECKING:
 
 # Dupuy Institute capture table: ~0.3%/day of a force surrenders even when not enveloped.
 MIN_SURRENDER_RATE = 0.003
+# A unit below this share of its establishment no longer exists as a unit: the model stops
+# tracking the remnant (a modelling choice, not calibrated; a unit stops fighting long before,
+# through its breakpoint and cohesion).
+DESTROYED_SHARE = 0.05
 MOP_UP_SEARCH_NODES = 4000  # past this many cut-off nodes, the whole graph's components
 
 
@@ -178,6 +182,7 @@ def supply_units(model: World) -> bool:
         p.cohesion_recovery,
         p.cohesion_recovery_in_line,
         RESERVE,
+        DESTROYED_SHARE,
     )
     for row in dead:
         model.unit(int(row)).remove()

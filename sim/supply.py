@@ -27,7 +27,8 @@ from sim.graph.forest import forest_add, forest_remove, nearest_hub_distance
 from sim.params import Params
 
 # Supply cost multipliers per edge: roads and railways are faster; crossing a large river is
-# slow and exposed (bridges are few and targeted). Index = theatre edge_river code.
+# slow and exposed (bridges are few and targeted). Index = theatre edge_river code. A modelling
+# choice, not calibrated (docs/model.md, M1).
 ROAD_COST = 0.5
 RIVER_COST = np.array([1.0, 3.0, 10.0])  # none, Siverskyi Donets/Oskil class, Dnipro
 

@@ -7,9 +7,9 @@ and :class:`sim.model.FrontlineModel`, so the tests drive the model as a user do
 state a mechanic reads (a unit's losses, a sector's threat, a node's averaged losses) before a
 step.
 
-Everything a test needs to know about today's module layout (private state, named constants
-that are not yet registry parameters) is gathered here, so a restructure that moves them has one
-file of tests to adapt, not every test.
+Everything a test needs to know about the module layout (named constants of the mechanics,
+private state) is gathered here, so a restructure that moves them has one file of tests to
+adapt, not every test.
 """
 
 from __future__ import annotations
@@ -20,6 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
+# The mechanics' named constants the tests read (see each module for its source).
+from sim.command import MIN_DONOR_LINE, QUIET_SHARE
+from sim.forces import REFIT_COHESION, REFIT_FILL_WEIGHT, REFIT_STRENGTH
+from sim.fortification import FORT_MAX, HASTY
 from sim.march import ROAD_TORTUOSITY
 from sim.model import FrontlineModel
 from sim.scenario import load_scenario
@@ -43,16 +47,6 @@ SILENT = {
     "russia_recruits_per_day": 0,
     "ukraine_recruits_per_day": 0,
 }
-
-# Numbers of today's mechanics that are not (yet) registry parameters; issue 13 asks for them
-# to become named constants or parameters, and these lines should then import them.
-REFIT_STRENGTH = 0.9  # command._rotate_and_refit: refitted at 90 % of establishment ...
-REFIT_COHESION = 0.8  # ... and cohesion 0.8
-REFIT_FILL_WEIGHT = 3.0  # movement._replace: a refitting unit's deficit weighs three times
-HASTY = 1.0  # movement.HASTY: fortification floor of troops holding ground
-FORT_MAX = 3.0  # movement._fortify: fortification scale 0-3
-QUIET_SHARE = 0.5  # command._quiet_sector_donors: quiet below half the commit threshold
-MIN_DONOR_LINE = 3  # command._quiet_sector_donors: a donor sector keeps more than three
 
 
 def _value(v: object) -> str:

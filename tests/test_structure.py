@@ -177,3 +177,46 @@ def test_module_and_function_sizes(path):
         and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES
     ]
     assert long == [], rel
+
+
+# The mechanics whose functions hold no behaviour number: each is a registry parameter or a
+# named constant with its source beside it. (combat's -sigma**2 / 2 of a mean-one lognormal
+# and supply's float tolerance are mathematics, not behaviour, so those modules are not listed.)
+NO_BARE_NUMBERS = (
+    "command",
+    "march",
+    "forces",
+    "ground",
+    "fortification",
+    "pockets",
+    "movement",
+    "kernels/forces",
+    "kernels/ground",
+    "kernels/pockets",
+)
+PLAIN_NUMBERS = {0, 1, 2}  # nothing, one, and the two sides
+
+
+def _bare_numbers(source: str) -> list[str]:
+    out = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.FunctionDef):
+            continue
+        for sub in ast.walk(node):
+            if (
+                isinstance(sub, ast.Constant)
+                and isinstance(sub.value, int | float)
+                and not isinstance(sub.value, bool)
+                and sub.value not in PLAIN_NUMBERS
+            ):
+                out.append(f"{node.name}:{sub.lineno} {sub.value!r}")
+    return out
+
+
+def test_the_number_finder_finds_a_number():
+    assert _bare_numbers("def f(x):\n    return 0.3 * x + 1\n") == ["f:2 0.3"]
+
+
+@pytest.mark.parametrize("name", NO_BARE_NUMBERS)
+def test_no_bare_numbers_in_mechanics(name):
+    assert _bare_numbers((SIM / f"{name}.py").read_text()) == []

@@ -49,16 +49,16 @@ def apply_losses(
 
 
 @njit(cache=True, nogil=True)
-def fill_up(alive, side, posture, establishment, personnel, which, pool, refit, buf):
+def fill_up(alive, side, posture, establishment, personnel, which, pool, refit, refit_weight, buf):
     """Recruits in ``pool`` fill side ``which``'s living units (in place), in proportion to
-    their deficit, refitting units weighted three times; returns what is left of the pool.
+    their deficit, refitting units' deficits weighted by ``refit_weight``; returns what is left of the pool.
     Sums as numpy sums the masked arrays (``buf``: scratch, shape (2, n))."""
     m = 0
     for i in range(len(alive)):
         if alive[i] and side[i] == which:
             x = establishment[i] - personnel[i]
             deficit = x if x >= 0.0 else 0.0  # np.maximum(x, 0.0)
-            buf[0, m] = deficit * (3.0 if posture[i] == refit else 1.0)
+            buf[0, m] = deficit * (refit_weight if posture[i] == refit else 1.0)
             m += 1
     total = np_sum(buf[0], m)
     if total > 0 and pool > 0:

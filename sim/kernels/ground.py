@@ -68,6 +68,7 @@ def fortify(
     glide_bombs,
     fortification,
     hasty,
+    fort_max,
     build_rate,
     density_needed,
     under_assault,
@@ -76,7 +77,7 @@ def fortify(
     assaulted,
 ):
     """Both sides dig in where they hold the front densely enough; glide bombs wear the works
-    down (in place; see :func:`sim.movement._fortify`). ``density`` and ``assaulted`` are zero
+    down (in place; see :func:`sim.fortification.fortify`). ``density`` and ``assaulted`` are zero
     scratch arrays, one entry per node, left zero on return."""
     for i in range(len(defended)):
         d = defended[i]
@@ -95,18 +96,18 @@ def fortify(
             ratio = density[n] / density_needed
             rate = build_rate * (1.0 if 1.0 <= ratio else ratio)
             rate = rate * (under_assault if assaulted[n] else 1.0)
-            fortification[n] = phi + rate * (1.0 - phi / 3.0)
+            fortification[n] = phi + rate * (1.0 - phi / fort_max)
         density[n] = 0.0
         assaulted[n] = False
     for i in range(len(defended)):
         d = defended[i]
         fortification[d] = fortification[d] - glide_damage * glide_bombs[i]
     for n in range(len(fortification)):
-        # np.clip(x, 0, 3) as numpy computes it: min(max(x, 0), 3), NaN kept.
+        # np.clip(x, 0, fort_max) as numpy computes it: min(max(x, 0), fort_max), NaN kept.
         x = fortification[n]
         if not np.isnan(x):
             x = x if x > 0.0 else 0.0
-            x = x if x < 3.0 else 3.0
+            x = x if x < fort_max else fort_max
         fortification[n] = x
 
 

@@ -29,10 +29,11 @@ def supply_units(
     recovery_reserve,
     recovery_line,
     reserve_posture,
+    destroyed_share,
 ):
     """Supply reaches each living unit, or its stocks run down and, cut off, it loses cohesion
-    and men to surrender; cohesion recovers (in place; see :func:`sim.movement._supply_units`).
-    Returns the rows of units now below 5% of establishment."""
+    and men to surrender; cohesion recovers (in place; see :func:`sim.pockets.supply_units`).
+    Returns the rows of units now below ``destroyed_share`` of establishment."""
     dead = np.empty(len(alive), dtype=np.int64)
     n_dead = 0
     for i in range(len(alive)):
@@ -54,7 +55,7 @@ def supply_units(
         recovery = recovery_reserve if posture[i] >= reserve_posture else recovery_line
         y = cohesion[i] + recovery * (1.0 if linked else 0.0)
         cohesion[i] = 1.0 if 1.0 <= y else y  # np.minimum(1.0, y)
-        if personnel[i] < 0.05 * establishment[i]:
+        if personnel[i] < destroyed_share * establishment[i]:
             dead[n_dead] = i
             n_dead += 1
     return dead[:n_dead]
