@@ -301,10 +301,12 @@ def _engagements(model: World) -> tuple[np.ndarray, ...]:
         # A side whose sector attacks stop at the border assaults no cell on the other's soil.
         attacking = list(attacking)
         for side in (0, 1):
-            target = np.where(model.control[eu] == side, ev, eu)  # the cell it would take
+            target = np.where(model.state.control[eu] == side, ev, eu)  # the cell it would take
             barred = secs.own_soil_only[side, secs.of_node[target]] & (t.country[target] != side)
             attacking[side] = attacking[side] & ~barred
-    return select_battles(fe, eu, ev, border, model.control, *engaged, *power, *attacking, *owner)
+    return select_battles(
+        fe, eu, ev, border, model.state.control, *engaged, *power, *attacking, *owner
+    )
 
 
 def _fires_total(inputs: dict[str, float], p: Params) -> np.ndarray:
@@ -338,7 +340,7 @@ def combat_phase(model: World) -> CombatResult:
         float(inputs["russia_glide_bombs_per_day"]),
         p.fires_axis_focus,
         sector,
-        model.surprise_day,
+        model.state.surprise_day,
         model.day,
         p.surprise_days,
         p.surprise_multiplier,
@@ -349,7 +351,7 @@ def combat_phase(model: World) -> CombatResult:
     u_shock, u_loss_a, u_loss_d = uniforms_streams(
         key, day, (STREAM_SHOCK, STREAM_LOSS_ATT, STREAM_LOSS_DEF), fe
     )
-    fortification = model.fortification[defended]
+    fortification = model.state.fortification[defended]
     battle = EdgeBattle(
         engaged_a=eng_a,
         engaged_d=eng_d,
@@ -385,7 +387,7 @@ def combat_phase(model: World) -> CombatResult:
         pow_d,
         np.interp(fortification, FORT_LEVELS, FORT_STRENGTH),
         p.max_force_ratio,
-        model.threat,
-        model.attack_ratio,
+        model.state.threat,
+        model.state.attack_ratio,
     )
     return CombatResult(fe, a, defended, assault, out, eng_a, eng_d, glide, unit_losses)

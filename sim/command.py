@@ -54,7 +54,8 @@ OTHER_SECTOR_KM = 1000.0
 # --- where the front is --------------------------------------------------------------------
 def own_front_nodes(model: World, side: int) -> np.ndarray:
     """Boolean mask of nodes held by ``side`` that touch an enemy-held node."""
-    return model.front_node_mask() & (model.control == side)
+    mask: np.ndarray = model.front_node_mask() & (model.state.control == side)
+    return mask
 
 
 def _own_fronts(model: World) -> list[np.ndarray]:
@@ -96,7 +97,7 @@ def placement_nodes(
     cand = secs.nodes_of(sector)
     cand = cand[front[cand]]
     if len(cand) == 0:
-        own = np.flatnonzero(model.control == side)
+        own = np.flatnonzero(model.state.control == side)
         _, k = cKDTree(model.xy[own]).query(model.xy[secs.anchor_node[sector]], k=min(n, len(own)))
         return np.resize(own[np.atleast_1d(k)], n)
     target = secs.objective[side, sector]
@@ -110,16 +111,19 @@ def placement_nodes(
     else:
         cand, d_target = _defended_stretch(model, side, sector, cand, d_target, n)
     picks = _farthest_points(model.xy[cand], n, int(np.argmin(d_target)))
-    return cand[picks]
+    nodes: np.ndarray = cand[picks]
+    return nodes
 
 
-def _defended_stretch(model, side, sector, cand, d_target, n):
+def _defended_stretch(
+    model: World, side: int, sector: int, cand: np.ndarray, d_target: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray]:
     # Economy of force: where the enemy attacks this sector, its holders cover the stretch of
     # front nearest the enemy's objective (hold_axis_share of it) and only screen the rest.
     share = model.p.hold_axis_share
     enemy = 1 - side
     objective = model.sectors.objective[enemy, sector]
-    if share >= 1.0 or model.sector_posture[enemy, sector] != ATTACK or objective < 0:
+    if share >= 1.0 or model.state.sector_posture[enemy, sector] != ATTACK or objective < 0:
         return cand, d_target
     d_enemy = np.hypot(*(model.xy[cand] - model.xy[objective]).T)
     keep = max(n, int(math.ceil(share * len(cand))))
@@ -136,7 +140,7 @@ def set_up_order_of_battle(model: World) -> None:
         for k, spec in enumerate(model.sectors.specs):
             total = int(getattr(spec, f"{name}_units"))
             reserves = int(round(total * model.p.reserve_fraction))
-            posture = int(model.sector_posture[side, k])
+            posture = int(model.state.sector_posture[side, k])
             nodes = placement_nodes(model, side, k, total - reserves, posture, front)
             new_units(model, side, k, nodes, posture)
             rear = rear_node(model, side, int(model.sectors.anchor_node[k]))
@@ -157,38 +161,56 @@ def command_phase(model: World) -> None:
 
 
 def _apply_event(model: World, event: EventSpec, fronts: list[np.ndarray]) -> None:
+    """Carry out one scenario event: a posture change, a redeployment or a reinforcement (the
+    scenario loader has checked that each names the fields its kind needs)."""
     side = SIDE_INDEX[event.side]
-    u = model.units
     secs = model.sectors
     if event.kind == "posture":
-        k = secs.index[event.sector]
-        posture = POSTURE_INDEX[event.posture]
-        model.sector_posture[side, k] = posture
-        rows = model.line_rows(side)
-        rows = rows[u.sector[rows] == k]
-        nodes = placement_nodes(model, side, k, len(rows), posture, fronts[side])
-        for row, node in zip(rows, nodes, strict=True):
-            u.posture[row] = posture
-            model.unit(row).move_to_node(int(node))
+        assert event.sector is not None and event.posture is not None
+        _change_posture(model, side, secs.index[event.sector], event.posture, fronts[side])
         return
+    assert event.units is not None
     if event.kind == "redeploy":
-        src, dst = secs.index[event.from_sector], secs.index[event.to_sector]
-        rows = model.line_rows(side)
-        rows = rows[u.sector[rows] == src]
-        # The strongest units go: a commander sends formations fit for an offensive.
-        rows = rows[np.argsort(-u.personnel[rows], kind="stable")][: event.units]
-        for row in rows:
-            send(model, int(row), dst)
-        arrival = int(u.arrival_day[rows].max()) if len(rows) else model.day
+        assert event.from_sector is not None and event.to_sector is not None
+        dst = secs.index[event.to_sector]
+        arrival = _redeploy(model, side, secs.index[event.from_sector], dst, event.units)
     else:  # reinforce: new units appear at the sector's rear, ready today
+        assert event.sector is not None
         dst = secs.index[event.sector]
         rear = rear_node(model, side, int(secs.anchor_node[dst]))
         new_units(model, side, dst, np.full(event.units, rear), TRANSIT, model.day)
         arrival = model.day
     if event.posture:
-        model.sector_posture[side, dst] = POSTURE_INDEX[event.posture]
-    if getattr(event, "surprise", False):
-        model.surprise_day[side, dst] = arrival
+        model.state.sector_posture[side, dst] = POSTURE_INDEX[event.posture]
+    if event.surprise:
+        # The Kursk surprise starts when the last redeployed unit arrives (sim.combat fades it).
+        model.state.surprise_day[side, dst] = arrival
+
+
+def _change_posture(model: World, side: int, k: int, name: str, front: np.ndarray) -> None:
+    # The side's line units of sector k take the new posture and are placed for it.
+    u = model.units
+    posture = POSTURE_INDEX[name]
+    model.state.sector_posture[side, k] = posture
+    rows = model.line_rows(side)
+    rows = rows[u.sector[rows] == k]
+    nodes = placement_nodes(model, side, k, len(rows), posture, front)
+    for row, node in zip(rows, nodes, strict=True):
+        u.posture[row] = posture
+        model.unit(row).move_to_node(int(node))
+
+
+def _redeploy(model: World, side: int, src: int, dst: int, units: int) -> int:
+    """Send the ``units`` strongest line units of sector ``src`` to ``dst``; the day the last
+    arrives (today with none)."""
+    u = model.units
+    rows = model.line_rows(side)
+    rows = rows[u.sector[rows] == src]
+    # The strongest units go: a commander sends formations fit for an offensive.
+    rows = rows[np.argsort(-u.personnel[rows], kind="stable")][:units]
+    for row in rows:
+        send(model, int(row), dst)
+    return int(u.arrival_day[rows].max()) if len(rows) else model.day
 
 
 def _land_arrivals(model: World, fronts: list[np.ndarray]) -> None:
@@ -199,7 +221,7 @@ def _land_arrivals(model: World, fronts: list[np.ndarray]) -> None:
     )
     for row in due:
         side, k = int(u.side[row]), int(u.sector[row])
-        posture = int(model.sector_posture[side, k])
+        posture = int(model.state.sector_posture[side, k])
         u.posture[row] = posture
         node = _least_covered(model, side, k, posture, fronts[side])
         model.unit(int(row)).move_to_node(node)
@@ -240,7 +262,7 @@ def _commit_reserves(model: World) -> None:
     for side in (0, 1):
         mine = alive & (u.side[:n] == side)
         reserves = np.flatnonzero(mine & (u.posture[:n] == RESERVE))
-        threat = model.threat[side]
+        threat = model.state.threat[side]
         k = int(np.argmax(threat))
         target = model.sectors.anchor_node[k]
         if threat[k] > threshold:
@@ -249,14 +271,16 @@ def _commit_reserves(model: World) -> None:
             if len(reserves) == 0:
                 continue
         else:
-            attack = model.attack_ratio[side]
+            attack = model.state.attack_ratio[side]
             k = int(np.argmax(attack))
             target = model.sectors.anchor_node[k]
             if len(reserves) <= model.p.reserve_fraction * mine.sum() or attack[k] <= 0:
                 continue
         d = np.hypot(*(model.xy[u.node[reserves]] - model.xy[target]).T)
         send(model, int(reserves[np.argmin(d)]), k)
-        model.threat[side, k] = 0.0  # one commitment per sector until pressure is measured again
+        model.state.threat[side, k] = (
+            0.0  # one commitment per sector until pressure is measured again
+        )
 
 
 def _quiet_sector_donors(model: World, side: int, needy: int) -> np.ndarray:
@@ -266,15 +290,16 @@ def _quiet_sector_donors(model: World, side: int, needy: int) -> np.ndarray:
     rows = model.line_rows(side)
     counts = np.bincount(u.sector[rows], minlength=len(model.sectors.names))
     quiet = (
-        (model.threat[side] < QUIET_SHARE * model.p.reserve_commit_threshold)
-        & (model.sector_posture[side] == HOLD)
+        (model.state.threat[side] < QUIET_SHARE * model.p.reserve_commit_threshold)
+        & (model.state.sector_posture[side] == HOLD)
         & (counts > MIN_DONOR_LINE)
     )
     quiet[needy] = False
     if not quiet.any():
         return np.zeros(0, dtype=np.int64)
     donor = int(np.argmax(np.where(quiet, counts, -1)))
-    return rows[u.sector[rows] == donor]
+    donors: np.ndarray = rows[u.sector[rows] == donor]
+    return donors
 
 
 def _restore_contact(model: World, fronts: list[np.ndarray]) -> None:
@@ -319,7 +344,8 @@ def _front_knn(
     if isinstance(tree, cKDTree):
         dist, idx = tree.query(xy, k=k)
         return dist.reshape(len(xy), k), idx.reshape(len(xy), k)
-    return kd_knn(points, tree, np.ascontiguousarray(xy), k)
+    dist, idx = kd_knn(points, tree, np.ascontiguousarray(xy), k)
+    return dist, idx
 
 
 __all__ = ["Sectors", "command_phase", "set_up_order_of_battle", "placement_nodes", "HOLD"]

@@ -46,9 +46,9 @@ def breakpoint_draws(model: World, n: int) -> np.ndarray:
 def rear_node(model: World, side: int, near: int) -> int:
     """The side's hub nearest a node (where reserves and refitting units wait)."""
     hubs = model.supply_net.hub_nodes
-    own = hubs[model.control[hubs] == side]
+    own = hubs[model.state.control[hubs] == side]
     if len(own) == 0:
-        own = np.flatnonzero(model.control == side)
+        own = np.flatnonzero(model.state.control == side)
     d = np.hypot(*(model.xy[own] - model.xy[near]).T)
     return int(own[np.argmin(d)])
 
@@ -120,7 +120,7 @@ def rotate_and_refit(model: World) -> None:
 def replace_and_recruit(model: World) -> None:
     """Recruits join after the training delay; surplus forms new units in reserve (M10)."""
     p, u = model.p, model.units
-    pipe = model.recruit_pipeline
+    pipe = model.state.recruit_pipeline
     arriving = pipe[:, 0].copy()
     pipe[:, :-1] = pipe[:, 1:]
     # Only the share of each side's intake that reaches its line units joins the theatre's
@@ -132,7 +132,7 @@ def replace_and_recruit(model: World) -> None:
     n = u.n  # units formed today are not filled up today
     buf = np.empty((2, n))
     for side in (0, 1):
-        pool = model.recruit_pool[side] + arriving[side]
+        pool = model.state.recruit_pool[side] + arriving[side]
         # Refitting units are filled first: that is what pulling them out of the line is for.
         pool = np.float64(
             fill_up(
@@ -145,12 +145,12 @@ def replace_and_recruit(model: World) -> None:
             )
         )
         est = p.ukraine_unit_personnel if side == 0 else p.russia_unit_personnel
-        if pool >= est and (model.control == side).any():
+        if pool >= est and (model.state.control == side).any():
             anchor = int(model.sectors.anchor_node[0])
             count = int(pool // est)
             new_units(model, side, 0, np.full(count, rear_node(model, side, anchor)), RESERVE)
             pool -= count * est
-        model.recruit_pool[side] = pool
+        model.state.recruit_pool[side] = pool
 
 
 __all__ = [

@@ -46,8 +46,8 @@ def lay_belts(model: World) -> None:
     """Lay each sector's initial fortification: the sector's ``<side>_fortification`` level on
     the side's own nodes of the sector within ``FORT_BELT_KM`` of its front."""
     for side, name in enumerate(SIDES):
-        front = model.front_node_mask() & (model.control == side)
-        own = np.flatnonzero(model.control == side)
+        front = model.front_node_mask() & (model.state.control == side)
+        own = np.flatnonzero(model.state.control == side)
         tree = cKDTree(model.xy[own])
         for k, spec in enumerate(model.sectors.specs):
             edge = np.flatnonzero(front & (model.sectors.of_node == k))
@@ -57,7 +57,7 @@ def lay_belts(model: World) -> None:
                 )
                 belt = own[near]
                 belt = belt[model.sectors.of_node[belt] == k]
-                model.fortification[belt] = getattr(spec, f"{name}_fortification")
+                model.state.fortification[belt] = getattr(spec, f"{name}_fortification")
 
 
 def fortify(model: World, r: CombatResult) -> None:
@@ -79,7 +79,7 @@ def fortify(model: World, r: CombatResult) -> None:
         r.engaged_d,
         r.assault,
         r.glide_bombs,
-        model.fortification,
+        model.state.fortification,
         HASTY,
         FORT_MAX,
         p.fortification_build_rate,

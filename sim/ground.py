@@ -27,20 +27,21 @@ def advance(model: World, r: CombatResult) -> np.ndarray:
     sustained losses (an exponential moving average, so that one day's intensity shock does
     not empty a position). Returns the nodes that change hands, ascending."""
     gain, today = model.caches.node_floats(model.theatre.n_nodes)
-    return _advance_kernel(
+    flips: np.ndarray = _advance_kernel(
         r.defended_node,
         r.outcome.advance_km,
         r.assault,
         r.outcome.losses_d,
         r.engaged_d,
-        model.penetration,
-        model.loss_memory,
+        model.state.penetration,
+        model.state.loss_memory,
         model.depth_km,
         1.0 - 1.0 / model.p.withdrawal_memory_days,
         model.p.defender_withdrawal_loss,
         gain,
         today,
     )
+    return flips
 
 
 def change_hands(model: World, nodes: np.ndarray) -> None:
@@ -52,20 +53,20 @@ def change_hands(model: World, nodes: np.ndarray) -> None:
     """
     if len(nodes) == 0:
         return
-    old = model.control[nodes].copy()
-    model.control[nodes] = 1 - old
-    model.penetration[nodes] = 0.0
-    model.loss_memory[nodes] = 0.0
-    model.fortification[nodes] = 0.0
-    model.supply_stale = True
+    old = model.state.control[nodes].copy()
+    model.state.control[nodes] = 1 - old
+    model.state.penetration[nodes] = 0.0
+    model.state.loss_memory[nodes] = 0.0
+    model.state.fortification[nodes] = 0.0
+    model.state.supply_stale = True
     # The day being simulated ends in the state dated one day after model.date.
     label = model.date + timedelta(days=1)
     names = model.theatre.name
     for node, was in zip(nodes.tolist(), old.tolist(), strict=True):
-        model.events.append((label, node, was, 1 - was))
+        model.state.events.append((label, node, was, 1 - was))
         name = names[node]
-        if name and name not in model.falls:
-            model.falls[name] = label
+        if name and name not in model.state.falls:
+            model.state.falls[name] = label
 
 
 __all__ = ["advance", "change_hands"]

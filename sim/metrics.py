@@ -150,7 +150,7 @@ def metrics_phase(model: World, record: bool = True) -> None:
     """Phase 5: compute today's metrics into ``model.today`` and record them."""
     t, today = model.theatre, model.today
     st = _static(model)
-    ctrl = model.control
+    ctrl = model.state.control
     # What gains() and the plain masked sums compute, in one compiled pass over the nodes and
     # one over the units: each sum adds the same elements in the same order as numpy's
     # ``x[mask].sum()``, with its pairwise summation, so the figures are identical to them.
@@ -159,7 +159,7 @@ def metrics_phase(model: World, record: bool = True) -> None:
         model.initial_control,
         t.country,
         t.area_km2,
-        model.penetration,
+        model.state.penetration,
         st.population,
         st.node_buf,
     )
@@ -211,7 +211,7 @@ def _unit_metrics(model: World, st: MetricBuffers) -> None:
         cut,
     ) = unit_metrics(
         *u.views("alive", "side", "posture", "personnel", "captured_total", "supply", "node"),
-        model.connected,
+        model.state.connected,
         st.unit_buf,
     )
     today.ukraine_units_cut_off = int(cut)
@@ -261,4 +261,6 @@ def _static(model: World) -> MetricBuffers:
 def hub_control(model: World) -> dict[str, str]:
     """Controlling side of each named hub."""
     names = ("ukraine", "russia")
-    return {name: names[int(model.control[node])] for name, node in model.theatre.hubs.items()}
+    return {
+        name: names[int(model.state.control[node])] for name, node in model.theatre.hubs.items()
+    }

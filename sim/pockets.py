@@ -45,7 +45,7 @@ def mop_up(model: World) -> np.ndarray:
     the side or borders a supplied node of the side. The same nodes, in the same order, as
     :func:`mop_up_reference` finds from the components of the whole graph.
     """
-    net, control, limit = model.supply_net, model.control, model.p.supply_tether_km
+    net, control, limit = model.supply_net, model.state.control, model.p.supply_tether_km
     if not net.incremental:
         return mop_up_reference(model)
     u = model.units
@@ -54,9 +54,9 @@ def mop_up(model: World) -> np.ndarray:
     garrisons[u.node[alive][control[u.node[alive]] == u.side[alive]]] = True
     out = []
     for side in (0, 1):
-        tree = model.supply_trees[side]
+        tree = model.state.supply_trees[side]
         if tree is None:
-            tree = model.supply_trees[side] = net.tree(control, side, limit)
+            tree = model.state.supply_trees[side] = net.tree(control, side, limit)
         else:
             net.update_tree(tree, control, side, limit)
         supplied = np.isfinite(tree.dist)
@@ -125,7 +125,7 @@ def mop_up_reference(model: World) -> np.ndarray:
     keep = np.zeros(label.max() + 1, dtype=bool)
     keep[label[model.supply_net.hub_nodes]] = True
     alive = np.flatnonzero(u.alive[: u.n])
-    keep[label[u.node[alive][model.control[u.node[alive]] == u.side[alive]]]] = True
+    keep[label[u.node[alive][model.state.control[u.node[alive]] == u.side[alive]]]] = True
     return np.flatnonzero(~keep[label])
 
 
@@ -135,17 +135,17 @@ def fall_back(model: World) -> None:
     ``pocket_surrender_rate`` of their men behind as prisoners."""
     u = model.units
     alive = np.flatnonzero(u.alive[: u.n])
-    stranded = alive[model.control[u.node[alive]] != u.side[alive]]
+    stranded = alive[model.state.control[u.node[alive]] != u.side[alive]]
     indptr, indices = model.neighbors[0], model.neighbors[1]
     for row in stranded:
         node, side = int(u.node[row]), int(u.side[row])
         nbrs = indices[indptr[node] : indptr[node + 1]]
-        own = nbrs[model.control[nbrs] == side]
+        own = nbrs[model.state.control[nbrs] == side]
         if len(own):
-            target = int(own[np.argmax(model.supply_level[side, own])])
+            target = int(own[np.argmax(model.state.supply_level[side, own])])
         else:
             # Encircled: break out to the nearest own ground, leaving prisoners behind.
-            held = np.flatnonzero(model.control == side)
+            held = np.flatnonzero(model.state.control == side)
             if len(held) == 0:
                 model.unit(int(row)).remove()
                 continue
@@ -173,8 +173,8 @@ def supply_units(model: World) -> bool:
             "cohesion",
             "captured_total",
         ),
-        model.connected,
-        model.supply_level,
+        model.state.connected,
+        model.state.supply_level,
         1.0 - p.pocket_supply_decay,
         p.pocket_supply_decay,
         p.pocket_surrender_rate,

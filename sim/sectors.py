@@ -17,13 +17,13 @@ from sim.units import POSTURE_INDEX, SIDES
 
 if TYPE_CHECKING:
     from sim.scenario import SectorSpec
-    from sim.theatre.theatre import Theatre
+    from sim.state import TheatreArrays
 
 
 class Sectors:
     """The scenario's sectors: every node belongs to the sector of its nearest anchor place."""
 
-    def __init__(self, theatre: Theatre, specs: tuple[SectorSpec, ...]) -> None:
+    def __init__(self, theatre: TheatreArrays, specs: tuple[SectorSpec, ...]) -> None:
         t = theatre
         xy = np.column_stack([t.x_km, t.y_km])
         self.specs = specs
@@ -44,9 +44,9 @@ class Sectors:
         self.objective = np.full((2, len(specs)), -1)
         for k, s in enumerate(specs):
             for side, name in enumerate(SIDES):
-                place = getattr(s, f"{name}_objective", None)
-                if place:
-                    self.objective[side, k] = t.node_by_name(place)
+                objective = getattr(s, f"{name}_objective", None)
+                if objective:
+                    self.objective[side, k] = t.node_by_name(objective)
         self._nodes_of: list[np.ndarray] | None = None  # made on first use
 
     def nodes_of(self, k: int) -> np.ndarray:

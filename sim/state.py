@@ -36,7 +36,6 @@ if TYPE_CHECKING:
     from sim.scenario import ScenarioSpec
     from sim.sectors import Sectors
     from sim.supply import SupplyNetwork, SupplyTree
-    from sim.theatre.theatre import Theatre
     from sim.units import Unit, UnitTable
 
 # A day long before any run: a side's surprise in a sector that never had one has faded.
@@ -234,6 +233,30 @@ class DayMetrics:
 METRIC_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(DayMetrics))
 
 
+class TheatreArrays(Protocol):
+    """What the mechanics read of the theatre (:class:`sim.theatre.theatre.Theatre` is one):
+    its node and edge arrays, read-only."""
+
+    n_nodes: int
+    x_km: np.ndarray
+    y_km: np.ndarray
+    area_km2: np.ndarray
+    name: np.ndarray
+    population: np.ndarray
+    country: np.ndarray
+    terrain: np.ndarray
+    hub_capacity: np.ndarray
+    edge_u: np.ndarray
+    edge_v: np.ndarray
+    edge_length_km: np.ndarray
+    edge_border_km: np.ndarray
+    edge_river: np.ndarray
+    edge_road: np.ndarray
+    hubs: dict[str, int]
+
+    def node_by_name(self, name: str) -> int: ...
+
+
 class World(Protocol):
     """What a mechanic may use of the model (:class:`sim.model.FrontlineModel` is one)."""
 
@@ -242,7 +265,7 @@ class World(Protocol):
     today: DayMetrics
     recorder: Recorder
     initial_control: np.ndarray
-    theatre: Theatre
+    theatre: TheatreArrays
     spec: ScenarioSpec
     p: Params
     inputs: dict[str, float]

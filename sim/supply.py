@@ -17,14 +17,18 @@ distances of the nodes whose shortest path they cut or shorten.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.sparse import csr_array
 from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
-from sim.graph.forest import forest_add, forest_remove, nearest_hub_distance
+from sim.graph.forest import Adjacency, forest_add, forest_remove, nearest_hub_distance
 from sim.params import Params
+
+if TYPE_CHECKING:
+    from sim.state import TheatreArrays, World
 
 # Supply cost multipliers per edge: roads and railways are faster; crossing a large river is
 # slow and exposed (bridges are few and targeted). Index = theatre edge_river code. A modelling
@@ -72,7 +76,7 @@ class SupplyTree:
     # The levels last computed from the forest, and what they were computed with.
     level: np.ndarray | None = None
     connected: np.ndarray | None = None
-    level_key: tuple | None = None
+    level_key: tuple[bytes, bytes, float] | None = None
 
 
 class SupplyNetwork:
@@ -111,6 +115,11 @@ class SupplyNetwork:
         self.cost = np.asarray(edge_cost_km, dtype=np.float64)
         self.hub_nodes = np.asarray(hub_nodes, dtype=np.int64)
         self.xy = xy_km
+        # Caches filled on first use, functions of the structure alone (see each user).
+        self._hub_pairs: dict[float, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._hub_mask_cache: np.ndarray | None = None
+        self._adj: Adjacency | None = None
+        self._hubs: frozenset[int] | None = None
         self._build_structure()
 
     def _build_structure(self) -> None:
@@ -160,7 +169,9 @@ class SupplyNetwork:
         )
 
     @classmethod
-    def from_theatre(cls, theatre) -> SupplyNetwork:
+    def from_theatre(cls, theatre: TheatreArrays) -> SupplyNetwork:
+        """The supply network of a theatre: edge costs from length, roads and rivers, and the
+        nodes with a hub capacity as hubs."""
         cost = (
             theatre.edge_length_km
             * np.where(theatre.edge_road, ROAD_COST, 1.0)
@@ -186,7 +197,8 @@ class SupplyNetwork:
             ]
         )
         classes_in_range = (dist[:, None] < ranges[None, :]).sum(axis=1)
-        return (1.0 - params.hub_throughput_loss) ** classes_in_range
+        theta: np.ndarray = (1.0 - params.hub_throughput_loss) ** classes_in_range
+        return theta
 
     def levels(
         self,
@@ -254,7 +266,12 @@ class SupplyNetwork:
         hubs = self.hub_nodes[held]
         theta = self._theta(held, enemy_front_nodes, params)
         key = (hubs.tobytes(), theta.tobytes(), params.supply_efold_km)
-        if tree.dirty is None or tree.level_key != key:
+        if (
+            tree.dirty is None
+            or tree.level is None
+            or tree.connected is None
+            or tree.level_key != key
+        ):
             tree.level, tree.connected = self._apply(tree, hubs, theta, params)
         elif tree.dirty:
             idx = np.fromiter(tree.dirty, dtype=np.intp, count=len(tree.dirty))
@@ -270,7 +287,9 @@ class SupplyNetwork:
         tree.dirty, tree.level_key = set(), key
         return tree.level.copy(), tree.connected.copy()
 
-    def _apply(self, tree: SupplyTree, hubs: np.ndarray, theta: np.ndarray, params: Params):
+    def _apply(
+        self, tree: SupplyTree, hubs: np.ndarray, theta: np.ndarray, params: Params
+    ) -> tuple[np.ndarray, np.ndarray]:
         level = np.zeros(self.n)
         connected = np.isfinite(tree.dist) & tree.own
         if len(hubs) == 0:
@@ -282,7 +301,7 @@ class SupplyNetwork:
         )
         return level, connected
 
-    def _theta(self, held: np.ndarray, enemy_front_nodes: np.ndarray, params: Params):
+    def _theta(self, held: np.ndarray, enemy_front_nodes: np.ndarray, params: Params) -> np.ndarray:
         """:meth:`hub_throughput` of the hubs ``held`` (a mask over ``hub_nodes``), from the
         distances between hubs and the nodes near them, computed once.
 
@@ -301,7 +320,7 @@ class SupplyNetwork:
             ]
         )
         reach = float(ranges.max())
-        pairs = self.__dict__.setdefault("_hub_pairs", {}).get(reach)
+        pairs = self._hub_pairs.get(reach)
         if pairs is None:
             # Node-major: for each node, the hubs within reach (and a km) and their distances.
             near = cKDTree(self.xy[self.hub_nodes]).query_ball_point(self.xy, reach + 1.0)
@@ -320,7 +339,8 @@ class SupplyNetwork:
         if (np.abs(nearest[:, None] - ranges[None, :]) <= 1e-6).any():
             return self.hub_throughput(self.hub_nodes[held], enemy_front_nodes, params)
         classes_in_range = (nearest[:, None] < ranges[None, :]).sum(axis=1)
-        return (1.0 - params.hub_throughput_loss) ** classes_in_range
+        theta: np.ndarray = (1.0 - params.hub_throughput_loss) ** classes_in_range
+        return theta
 
     def update_tree(self, tree: SupplyTree, control: np.ndarray, side: int, limit: float) -> str:
         """Bring ``tree`` (in place) to the side's forest under ``control``.
@@ -393,7 +413,7 @@ class SupplyNetwork:
         return "incremental"
 
     def _hub_mask(self) -> np.ndarray:
-        mask = self.__dict__.get("_hub_mask_cache")
+        mask = self._hub_mask_cache
         if mask is None:
             mask = self._hub_mask_cache = np.zeros(self.n, dtype=bool)
             mask[self.hub_nodes] = True
@@ -414,14 +434,14 @@ class SupplyNetwork:
     def _adjacency(self) -> tuple[list[int], list[int], list[float]]:
         # Python lists of the search-order CSR (row pointers, neighbours, costs): indexing and
         # iterating plain ints and floats is several times faster than numpy scalars.
-        adj = self.__dict__.get("_adj")
+        adj = self._adj
         if adj is None:
             adj = (self._indptr.tolist(), self._entry_col.tolist(), self._entry_cost.tolist())
             self._adj = adj
         return adj
 
     def _hub_set(self) -> frozenset[int]:
-        hubs = self.__dict__.get("_hubs")
+        hubs = self._hubs
         if hubs is None:
             hubs = self._hubs = frozenset(self.hub_nodes.tolist())
         return hubs
@@ -471,22 +491,22 @@ class SupplyNetwork:
         return level, connected
 
 
-def supply_phase(model) -> None:
+def supply_phase(model: World) -> None:
     """Phase 1: bring both sides' supply levels up to date, only if control changed since last
     time; incrementally from the previous forests (:meth:`SupplyNetwork.update_tree`), from
     scratch the first time."""
-    if not model.supply_stale:
+    if not model.state.supply_stale:
         return
     net, limit = model.supply_net, model.p.supply_tether_km
     front_nodes = model.front_node_mask()
     for side in (0, 1):
-        tree = model.supply_trees[side]
+        tree = model.state.supply_trees[side]
         if tree is None or not net.incremental:
-            tree = model.supply_trees[side] = net.tree(model.control, side, limit)
+            tree = model.state.supply_trees[side] = net.tree(model.state.control, side, limit)
         else:
-            net.update_tree(tree, model.control, side, limit)
-        enemy_front = np.flatnonzero(front_nodes & (model.control != side))
-        model.supply_level[side], model.connected[side] = net.levels_from_tree(
+            net.update_tree(tree, model.state.control, side, limit)
+        enemy_front = np.flatnonzero(front_nodes & (model.state.control != side))
+        model.state.supply_level[side], model.state.connected[side] = net.levels_from_tree(
             tree, enemy_front, model.p
         )
-    model.supply_stale = False
+    model.state.supply_stale = False

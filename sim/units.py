@@ -59,6 +59,23 @@ class UnitTable:
     stable for the whole run and arrays can be indexed by it.
     """
 
+    # One array per field of _FIELDS, of its dtype, ``capacity`` long (rows beyond ``n`` unused).
+    side: np.ndarray
+    personnel: np.ndarray
+    establishment: np.ndarray
+    quality: np.ndarray
+    cohesion: np.ndarray
+    supply: np.ndarray
+    posture: np.ndarray
+    sector: np.ndarray
+    node: np.ndarray
+    breakpoint: np.ndarray
+    losses_since_refit: np.ndarray
+    losses_total: np.ndarray
+    captured_total: np.ndarray
+    arrival_day: np.ndarray
+    alive: np.ndarray
+
     def __init__(self, capacity: int = 256) -> None:
         self.n = 0
         for name, dtype in _FIELDS.items():
