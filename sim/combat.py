@@ -106,10 +106,11 @@ class EdgeOutcome:
     advance_km: np.ndarray
 
 
-def success_chance(ratio, params):
+def success_chance(ratio: np.ndarray | float, params: Params) -> np.ndarray:
     """Chance that an attack at force ratio ``ratio`` succeeds: the Dupuy logistic in ln R."""
     x = params.success_ratio_slope * np.log(ratio / params.success_ratio_midpoint)
-    return 1.0 / (1.0 + np.exp(-x))
+    chance: np.ndarray = 1.0 / (1.0 + np.exp(-x))
+    return chance
 
 
 def fight(b: EdgeBattle, params: Params) -> EdgeOutcome:
@@ -293,20 +294,21 @@ def _engagements(model: World) -> tuple[np.ndarray, ...]:
     engagement the stronger side has the initiative), its engaged men, power and units."""
     t = model.theatre
     fe, eu, ev, border, mid = front_edges(model)
-    owner, engaged, power, attacking = zip(
-        *(presence(model, side, mid, border, fe) for side in (0, 1)), strict=True
+    owner, engaged, power, attacking = (
+        list(x)
+        for x in zip(*(presence(model, side, mid, border, fe) for side in (0, 1)), strict=True)
     )
     secs = model.sectors
     if secs.own_soil_only.any():
         # A side whose sector attacks stop at the border assaults no cell on the other's soil.
-        attacking = list(attacking)
         for side in (0, 1):
             target = np.where(model.state.control[eu] == side, ev, eu)  # the cell it would take
             barred = secs.own_soil_only[side, secs.of_node[target]] & (t.country[target] != side)
             attacking[side] = attacking[side] & ~barred
-    return select_battles(
+    battles: tuple[np.ndarray, ...] = select_battles(
         fe, eu, ev, border, model.state.control, *engaged, *power, *attacking, *owner
     )
+    return battles
 
 
 def _fires_total(inputs: dict[str, float], p: Params) -> np.ndarray:

@@ -75,7 +75,7 @@ def apply_losses(model: World, losses: np.ndarray) -> None:
     model.state.losses_today = np.array(
         _apply_losses_kernel(
             losses,
-            *u.views(
+            u.views(
                 "personnel",
                 "establishment",
                 "losses_total",
@@ -136,7 +136,7 @@ def replace_and_recruit(model: World) -> None:
         # Refitting units are filled first: that is what pulling them out of the line is for.
         pool = np.float64(
             fill_up(
-                *u.views("alive", "side", "posture", "establishment", "personnel", n=n),
+                u.views("alive", "side", "posture", "establishment", "personnel", n=n),
                 side,
                 pool,
                 REFIT,

@@ -22,13 +22,16 @@ from sim.kernels.combat import presence_frontage, presence_power
 from sim.kernels.front import front_geometry, nearest_on_candidates
 
 if TYPE_CHECKING:
-    from sim.state import World
-    from sim.theatre.theatre import Theatre
+    from sim.state import TheatreArrays, World
+
+# Per side and edge: the covering unit's row (-1 for none), its engaged men, combat power, and
+# whether it attacks.
+Presence = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
 def presence(
     model: World, side: int, mid: np.ndarray, border: np.ndarray, edges: np.ndarray | None = None
-):
+) -> Presence:
     """Which line unit of ``side`` covers each front edge, and with how many men per km.
 
     ``mid`` are the edges' midpoints; with the edges' ids ``edges``, the nearest units are found
@@ -82,8 +85,12 @@ def presence(
 
 
 def presence_reference(
-    model: World, side: int, mid: np.ndarray, border: np.ndarray, tie_break=None
-):
+    model: World,
+    side: int,
+    mid: np.ndarray,
+    border: np.ndarray,
+    tie_break: np.ndarray | None = None,
+) -> Presence:
     """What :func:`presence` computes, one front edge and one unit at a time in plain Python.
 
     Kept as the oracle of a differential test and the baseline of the presence benchmark. Each
@@ -168,8 +175,8 @@ class _EdgeReach:
         self.count = np.full(len(edge_u), -1, dtype=np.int32)  # -1: not built yet
         self.node = np.zeros(0, dtype=np.int32)
         self.d2 = np.zeros(0)
-        self.tree = None
-        self.ensured = None  # the edges array last passed to ensure()
+        self.tree: cKDTree | None = None
+        self.ensured: np.ndarray | None = None  # the edges array last passed to ensure()
 
     def ensure(self, edges: np.ndarray) -> None:
         """Build the candidate lists of those ``edges`` that have none yet."""
@@ -201,7 +208,7 @@ class _EdgeReach:
         self.d2 = np.concatenate([self.d2, d2[order]])
 
 
-_REACH_CACHE: dict[tuple[int, float], tuple[Theatre, _EdgeReach]] = {}
+_REACH_CACHE: dict[tuple[int, float], tuple[TheatreArrays, _EdgeReach]] = {}
 
 
 def _edge_reach(model: World, reach: float) -> _EdgeReach:
@@ -222,7 +229,7 @@ def nearest_unit(
     mid: np.ndarray,
     reach: float,
     edges: np.ndarray | None = None,
-):
+) -> tuple[np.ndarray, np.ndarray]:
     """Distance to, and index in ``rows`` of, the nearest unit within ``reach`` of each point
     (``inf`` and ``len(rows)`` beyond it), as ``cKDTree.query`` gives them.
 
@@ -246,7 +253,9 @@ def nearest_unit(
         and np.array_equal(hit[2], nodes)
         and np.array_equal(hit[0], mid)
     ):
-        return hit[4]
+        cached: tuple[np.ndarray, np.ndarray] = hit[4]
+        return cached
+    answer: tuple[np.ndarray, np.ndarray]
     if edges is None:
         answer = cKDTree(model.xy[nodes]).query(mid, distance_upper_bound=reach)
     else:
@@ -255,7 +264,16 @@ def nearest_unit(
     return answer
 
 
-def nearest_by_edge(model: World, rows, nodes, mid, reach, edges):
+def nearest_by_edge(
+    model: World,
+    rows: np.ndarray,
+    nodes: np.ndarray,
+    mid: np.ndarray,
+    reach: float,
+    edges: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`nearest_unit` read off the edges' lists of nearby nodes, ties settled by the k-d
+    tree as scipy's would."""
     near = _edge_reach(model, reach)
     if near.ensured is not edges:
         near.ensure(edges)
@@ -286,7 +304,8 @@ def front_edges(model: World) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
             mask, model.edge_u, model.edge_v, model.theatre.edge_border_km, model.xy
         )
         hit = model.caches.front_geometry = (mask, *geometry)
-    return hit[1:]
+    _, ids, u, v, border, mid = hit
+    return ids, u, v, border, mid
 
 
 __all__ = ["front_edges", "nearest_unit", "presence", "presence_reference"]

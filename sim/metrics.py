@@ -24,13 +24,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 from mesa import DataCollector
 
-from sim.combat import front_edges
+from sim.frontage import front_edges
 from sim.kernels.metrics import front_length, node_metrics, unit_metrics
 from sim.state import MetricBuffers
 from sim.units import RUSSIA, UKRAINE
 
 if TYPE_CHECKING:
     from datetime import date
+
+    import pandas as pd
 
     from sim.params import Params
     from sim.state import World
@@ -137,7 +139,7 @@ class Recorder:
         for var, values in c.model_vars.items():
             values.append(getattr(model, var, None))
 
-    def table(self):
+    def table(self) -> pd.DataFrame:
         """The daily metrics as a pandas DataFrame with a ``date`` column."""
         import pandas as pd
 
@@ -210,7 +212,7 @@ def _unit_metrics(model: World, st: MetricBuffers) -> None:
         today.russia_front_supply,
         cut,
     ) = unit_metrics(
-        *u.views("alive", "side", "posture", "personnel", "captured_total", "supply", "node"),
+        u.views("alive", "side", "posture", "personnel", "captured_total", "supply", "node"),
         model.state.connected,
         st.unit_buf,
     )

@@ -12,7 +12,7 @@ Who is cut off is decided by supply (:mod:`sim.supply`: ``connected``). Here:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy.sparse import csr_array
@@ -74,7 +74,7 @@ def _anchored(
     cut: np.ndarray,
     supplied: np.ndarray,
     garrisons: np.ndarray,
-    parts: dict,
+    parts: dict[int, tuple[Any, ...]],
     side: int,
 ) -> np.ndarray:
     """Which of a side's cut-off nodes ``cut`` are joined, through cut-off nodes, to one holding
@@ -110,7 +110,8 @@ def _anchored(
     anchor[row[supplied[nbr]]] = True
     keep = np.zeros(label.max() + 1, dtype=bool)
     keep[label[anchor]] = True
-    return keep[label]
+    anchored: np.ndarray = keep[label]
+    return anchored
 
 
 def mop_up_reference(model: World) -> np.ndarray:
@@ -162,7 +163,7 @@ def supply_units(model: World) -> bool:
     which in turn speeds surrender (M8). True if a unit died."""
     p, u = model.p, model.units
     dead = _supply_units_kernel(
-        *u.views(
+        u.views(
             "alive",
             "side",
             "node",

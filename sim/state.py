@@ -272,6 +272,7 @@ class World(Protocol):
     rng: np.random.Generator
     crn_key: int
     day: int
+    time: float  # Mesa's model time (steps so far)
     units: UnitTable
     unit_by_row: list[Unit]
     _space: Network | None  # the Mesa space, once built (see FrontlineModel.space)

@@ -13,7 +13,7 @@ its table node, and moving a unit keeps the two in step.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from mesa.discrete_space import CellAgent
@@ -100,7 +100,7 @@ class UnitTable:
         """The live slice of one field for the units created so far."""
         return getattr(self, name)[: self.n]
 
-    def views(self, *names: str, n: int | None = None) -> tuple[np.ndarray, ...]:
+    def views(self, *names: str, n: int | None = None) -> tuple[Any, ...]:
         """The live slices of several fields, in the order named (views, not copies): the first
         ``n`` rows (default: every unit created so far).
 

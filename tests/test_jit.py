@@ -82,13 +82,7 @@ def test_unit_metrics_equal_masked_sums(state):
     alive, side, pers = u.alive[:n], u.side[:n], u.personnel[:n]
     line = alive & (u.posture[:n] <= 1)
     got = unit_metrics(
-        alive,
-        side,
-        u.posture[:n],
-        pers,
-        u.captured_total[:n],
-        u.supply[:n],
-        u.node[:n],
+        (alive, side, u.posture[:n], pers, u.captured_total[:n], u.supply[:n], u.node[:n]),
         state.connected,
         np.empty((8, n)),
     )

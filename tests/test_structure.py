@@ -7,6 +7,7 @@ Both read the source with :mod:`ast`; nothing is imported.
 from __future__ import annotations
 
 import ast
+import os
 from pathlib import Path
 
 import pytest
@@ -220,3 +221,11 @@ def test_the_number_finder_finds_a_number():
 @pytest.mark.parametrize("name", NO_BARE_NUMBERS)
 def test_no_bare_numbers_in_mechanics(name):
     assert _bare_numbers((SIM / f"{name}.py").read_text()) == []
+
+
+def test_mypy_strict_on_the_mechanics(monkeypatch):
+    """``mypy`` (configured at the end of pyproject.toml: strict on the mechanics) passes."""
+    api = pytest.importorskip("mypy.api", reason="mypy is not installed")
+    monkeypatch.chdir(SIM.parent)  # the configuration names the files from the root
+    out, err, status = api.run(["--config-file", "pyproject.toml", "--cache-dir", os.devnull])
+    assert status == 0, out + err

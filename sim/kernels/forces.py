@@ -14,18 +14,14 @@ from sim.kernels.sums import np_sum
 @njit(cache=True, nogil=True)
 def apply_losses(
     losses,
-    personnel,
-    establishment,
-    losses_total,
-    losses_since_refit,
-    cohesion,
-    side,
+    units,
     cohesion_per_loss,
     buf,
 ):
     """Today's losses off each unit (capped at its men), its loss counters and cohesion, in
-    place (see :func:`sim.movement._apply_losses`); returns each side's total, summed as numpy
+    place (see :func:`sim.forces.apply_losses`); returns each side's total, summed as numpy
     sums the masked array (``buf``: scratch, shape (2, n))."""
+    personnel, establishment, losses_total, losses_since_refit, cohesion, side = units
     c0 = c1 = 0
     for i in range(len(losses)):
         before = personnel[i]
@@ -49,10 +45,19 @@ def apply_losses(
 
 
 @njit(cache=True, nogil=True)
-def fill_up(alive, side, posture, establishment, personnel, which, pool, refit, refit_weight, buf):
+def fill_up(
+    units,
+    which,
+    pool,
+    refit,
+    refit_weight,
+    buf,
+):
     """Recruits in ``pool`` fill side ``which``'s living units (in place), in proportion to
-    their deficit, refitting units' deficits weighted by ``refit_weight``; returns what is left of the pool.
-    Sums as numpy sums the masked arrays (``buf``: scratch, shape (2, n))."""
+    their deficit, refitting units' deficits weighted by ``refit_weight``; returns what is left
+    of the pool. Sums as numpy sums the masked arrays (``buf``: scratch, shape (2, n)).
+    ``units``: the unit table's columns unpacked below (:meth:`sim.units.UnitTable.views`)."""
+    alive, side, posture, establishment, personnel = units
     m = 0
     for i in range(len(alive)):
         if alive[i] and side[i] == which:

@@ -26,7 +26,7 @@ def advance(
     today,
 ):
     """Penetration and the defenders' loss memory after today's fighting (in place), and the
-    nodes that change hands, ascending (see :func:`sim.movement._advance`).
+    nodes that change hands, ascending (see :func:`sim.ground.advance`).
 
     ``gain`` and ``today`` are zero scratch arrays, one entry per node, left zero on return.
     """

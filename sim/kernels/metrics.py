@@ -74,7 +74,11 @@ def front_length(front_edges, edge_u, edge_v, border, country, control, buf):
 
 
 @njit(cache=True, nogil=True)
-def unit_metrics(alive, side, posture, personnel, captured, supply, node, connected, buf):
+def unit_metrics(
+    units,
+    connected,
+    buf,
+):
     """The per-side unit totals of the daily metrics in one pass over the unit table's rows
     (``buf`` is scratch, shape (8, n)); sums as numpy sums the masked arrays.
 
@@ -83,6 +87,7 @@ def unit_metrics(alive, side, posture, personnel, captured, supply, node, connec
     line personnel (UA, RU), personnel (UA, RU), captured (UA, RU), mean supply of line units
     (UA, RU; 0 with none), Ukrainian units cut off
     """
+    alive, side, posture, personnel, captured, supply, node = units
     c = np.zeros(8, dtype=np.int64)
     cut = 0
     for i in range(len(alive)):

@@ -11,15 +11,7 @@ from numba import njit
 
 @njit(cache=True, nogil=True)
 def supply_units(
-    alive,
-    side,
-    node,
-    posture,
-    personnel,
-    establishment,
-    supply,
-    cohesion,
-    captured_total,
+    units,
     connected,
     supply_level,
     decay_keep,
@@ -34,6 +26,7 @@ def supply_units(
     """Supply reaches each living unit, or its stocks run down and, cut off, it loses cohesion
     and men to surrender; cohesion recovers (in place; see :func:`sim.pockets.supply_units`).
     Returns the rows of units now below ``destroyed_share`` of establishment."""
+    alive, side, node, posture, personnel, establishment, supply, cohesion, captured_total = units
     dead = np.empty(len(alive), dtype=np.int64)
     n_dead = 0
     for i in range(len(alive)):
