@@ -39,16 +39,17 @@ from scipy.special import ndtri
 from sim.fortification import FORT_ADVANCE_KM, FORT_DEF_CASUALTY, FORT_LEVELS, FORT_STRENGTH
 from sim.frontage import front_edges, presence
 from sim.kernels.combat import (
+    edge_fires,
     fight_clip_ratio,
     fight_hazards,
     fight_outcome,
     fight_ratio,
-    fires_and_surprise,
     losses_and_threat,
     select_battles,
 )
 from sim.params import Params
 from sim.rng import uniforms_streams
+from sim.surprise import on_edges as surprise_on_edges
 
 if TYPE_CHECKING:
     from sim.state import World
@@ -332,23 +333,17 @@ def combat_phase(model: World) -> CombatResult:
     )
     fires_total = _fires_total(inputs, p)
     sector = model.sectors.of_node[defended]
-    # Fires: a share spread along the front by length, the rest on the assault axes. Surprise
-    # multiplies the force ratio, fading linearly over surprise_days.
-    fires_a, fires_d, glide, surprise, unseen = fires_and_surprise(
+    # Fires: a share spread along the front by length, the rest on the assault axes.
+    fires_a, fires_d, glide = edge_fires(
         border,
         assault,
         a,
         fires_total,
         float(inputs["russia_glide_bombs_per_day"]),
         p.fires_axis_focus,
-        sector,
-        model.state.surprise_day,
-        model.day,
-        p.surprise_days,
-        p.surprise_multiplier,
-        p.surprise_exploitation,
         np.empty(len(border)),
     )
+    surprise, unseen = surprise_on_edges(model, a, sector, assault)
     key, day = model.crn_key, model.day
     u_shock, u_loss_a, u_loss_d = uniforms_streams(
         key, day, (STREAM_SHOCK, STREAM_LOSS_ATT, STREAM_LOSS_DEF), fe
@@ -370,7 +365,7 @@ def combat_phase(model: World) -> CombatResult:
         u_shock=u_shock,
         u_loss_a=u_loss_a,
         u_loss_d=u_loss_d,
-        unseen=unseen if p.surprise_exploitation > 0 else None,
+        unseen=unseen,
     )
     out = fight(battle, p)
 

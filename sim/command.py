@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy.spatial import cKDTree
 
-from sim import fortification
+from sim import fortification, surprise
 from sim.forces import new_units, rear_node, rotate_and_refit
 from sim.graph.kdtree import kd_build, kd_knn
 from sim.kernels.front import farthest_from
@@ -183,8 +183,7 @@ def _apply_event(model: World, event: EventSpec, fronts: list[np.ndarray]) -> No
     if event.posture:
         model.state.sector_posture[side, dst] = POSTURE_INDEX[event.posture]
     if event.surprise:
-        # The Kursk surprise starts when the last redeployed unit arrives (sim.combat fades it).
-        model.state.surprise_day[side, dst] = arrival
+        surprise.begin(model.state, side, dst, arrival)
 
 
 def _change_posture(model: World, side: int, k: int, name: str, front: np.ndarray) -> None:

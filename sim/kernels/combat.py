@@ -121,24 +121,10 @@ def select_battles(
 
 
 @njit(cache=True, nogil=True)
-def fires_and_surprise(
-    border,
-    assault,
-    a,
-    fires_total,
-    glide_per_day,
-    focus_share,
-    sector,
-    surprise_day,
-    day,
-    surprise_days,
-    surprise_multiplier,
-    surprise_exploitation,
-    scratch,
-):
+def edge_fires(border, assault, a, fires_total, glide_per_day, focus_share, scratch):
     """Fires delivered on each edge (a share spread along the front, the rest on the assault
-    axes), glide bombs, and the fading surprise multiplier and unseen share, as the numpy
-    expressions of :func:`sim.combat.combat_phase` compute them (``scratch``: len(border))."""
+    axes) and glide bombs, as the numpy expressions of :func:`sim.combat.combat_phase` compute
+    them (``scratch``: len(border))."""
     n = len(border)
     weight = np.empty(n)
     norm = max(np_sum(border, n), 1e-9)
@@ -154,20 +140,11 @@ def fires_and_surprise(
         for i in range(n):
             weight[i] = border[i] / norm
     fires_a, fires_d, glide = np.empty(n), np.empty(n), np.empty(n)
-    surprise, unseen = np.empty(n), np.empty(n)
     for i in range(n):
         fires_a[i] = fires_total[a[i]] * weight[i]
         fires_d[i] = fires_total[1 - a[i]] * weight[i]
         glide[i] = glide_per_day * weight[i] if a[i] == 1 else 0.0
-        since = day - surprise_day[a[i], sector[i]]
-        f = 0.0
-        if since >= 0 and assault[i]:
-            f = 1.0 - since / surprise_days
-            if not f > 0.0:  # np.maximum(0.0, f)
-                f = 0.0
-        surprise[i] = 1.0 + (surprise_multiplier - 1.0) * f
-        unseen[i] = surprise_exploitation * f
-    return fires_a, fires_d, glide, surprise, unseen
+    return fires_a, fires_d, glide
 
 
 @njit(cache=True, nogil=True)
@@ -393,7 +370,7 @@ __all__ = [
     "fight_hazards",
     "fight_outcome",
     "fight_ratio",
-    "fires_and_surprise",
+    "edge_fires",
     "losses_and_threat",
     "presence_frontage",
     "presence_power",
