@@ -249,8 +249,9 @@ def _commit_reserves(model: World) -> None:
     """Each side moves at most one unit a day (M9).
 
     Where it is most threatened, once the threat passes ``reserve_commit_threshold``, it sends the
-    nearest reserve; with no reserve left, the strongest line unit of its quietest sector (a
-    lateral transfer, as Ukraine's "fire brigades" of 2024). Otherwise, if it holds more
+    nearest reserve; with no reserve left, the line unit nearest the threatened sector's anchor
+    from the quiet holding sector with the most line units (a lateral transfer, as Ukraine's
+    "fire brigades" of 2024; :func:`_quiet_sector_donors`). Otherwise, if it holds more
     reserves than its reserve fraction, it sends one to the sector where its own attack goes
     best (exploitation).
     """
@@ -283,8 +284,9 @@ def _commit_reserves(model: World) -> None:
 
 
 def _quiet_sector_donors(model: World, side: int, needy: int) -> np.ndarray:
-    """Line units that could be spared: those of the side's quietest holding sector that keeps
-    at least three units in line (a sector is never stripped bare)."""
+    """Line units that could be spared: those of the side's holding sector, other than ``needy``,
+    with the most line units among those whose threat is below ``QUIET_SHARE`` of the commit
+    threshold and that have more than ``MIN_DONOR_LINE`` in line (never stripped bare)."""
     u = model.units
     rows = model.line_rows(side)
     counts = np.bincount(u.sector[rows], minlength=len(model.sectors.names))

@@ -8,7 +8,7 @@ own side's territory only::
     s_i   = theta(nearest hub) * exp(-d_i / supply_efold_km), and 0 beyond supply_tether_km
 
 A node with no path within the tether is cut off: units there live on their stocks, which decay
-by ``pocket_supply_decay`` a day (applied in :mod:`sim.movement`). Supply only changes when
+by ``pocket_supply_decay`` a day (applied in :mod:`sim.pockets`). Supply only changes when
 control changes, so the model recomputes it only on days when a node flipped, and then
 incrementally (:meth:`SupplyNetwork.update_tree`): a day's few changes of hands only touch the
 distances of the nodes whose shortest path they cut or shorten.
