@@ -193,3 +193,18 @@ def test_gains_are_a_difference_of_maps():
 def test_grid_arrays_conserve_area():
     a = grid_arrays(7, 5, cell_km=2.0)
     assert a["area_km2"].sum() == pytest.approx(7 * 5 * 4.0)
+
+
+def test_no_phase_creates_attributes_on_the_model():
+    """Every array the phases read and write is declared (sim/state.py): forty days of the
+    Kursk scenario, its surprise offensive included, adds no attribute to the model, and the
+    caches and the day's outputs live in their declared places."""
+    m = FrontlineModel("kursk_2024", rng=1)
+    before = set(vars(m))
+    m.run_for(40)
+    assert set(vars(m)) == before
+    assert m.caches.front_nodes is not None and m.caches.metric_buffers is not None
+    assert m.russia_gain_km2 == m.today.russia_gain_km2
+    assert m.control is m.state.control
+    m.control = m.control.copy()  # the old names write the declared state too
+    assert m.control is m.state.control
