@@ -13,6 +13,7 @@ its table node, and moving a unit keeps the two in step.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -98,7 +99,8 @@ class UnitTable:
 
     def view(self, name: str) -> np.ndarray:
         """The live slice of one field for the units created so far."""
-        return getattr(self, name)[: self.n]
+        live: np.ndarray = getattr(self, name)[: self.n]
+        return live
 
     def views(self, *names: str, n: int | None = None) -> tuple[Any, ...]:
         """The live slices of several fields, in the order named (views, not copies): the first
@@ -115,11 +117,11 @@ class UnitTable:
         return tuple(getattr(self, name)[:n] for name in names)
 
 
-def _field(name: str, cast: type) -> property:
-    def get(self: Unit):
+def _field(name: str, cast: Callable[[Any], Any]) -> property:
+    def get(self: Unit) -> Any:
         return cast(getattr(self.model.units, name)[self.row])
 
-    def set(self: Unit, value) -> None:
+    def set(self: Unit, value: Any) -> None:
         getattr(self.model.units, name)[self.row] = value
 
     return property(get, set, doc=f"This unit's {name} (a view of the model's unit table).")
