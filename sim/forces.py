@@ -37,14 +37,42 @@ REFIT_FILL_WEIGHT = 3.0
 
 
 def breakpoint_draws(model: World, n: int) -> np.ndarray:
-    """Breakpoints ~ Beta with the registry's mean and s.d. (MECHANICS M6)."""
+    """Draw ``n`` breakpoints ~ Beta with the registry's mean and s.d. (M6).
+
+    Parameters
+    ----------
+    model : World
+        The model (:class:`sim.model.FrontlineModel`).
+    n : int
+        How many.
+
+    Returns
+    -------
+    ndarray of float
+        Cumulative loss fractions at which each unit is rotated out.
+    """
     m, s = model.p.breakpoint_mean, model.p.breakpoint_sd
     k = m * (1 - m) / (s * s) - 1
     return model.rng.beta(m * k, (1 - m) * k, size=n)
 
 
 def rear_node(model: World, side: int, near: int) -> int:
-    """The side's hub nearest a node (where reserves and refitting units wait)."""
+    """The side's hub nearest a node, where reserves and refitting units wait (any own node if
+    the side holds no hub).
+
+    Parameters
+    ----------
+    model : World
+        The model (:class:`sim.model.FrontlineModel`).
+    side : int
+        The side.
+    near : int
+        The node.
+
+    Returns
+    -------
+    int
+    """
     hubs = model.supply_net.hub_nodes
     own = hubs[model.state.control[hubs] == side]
     if len(own) == 0:
@@ -56,7 +84,25 @@ def rear_node(model: World, side: int, near: int) -> int:
 def new_units(
     model: World, side: int, sector: int, nodes: np.ndarray, posture: int, arrival: int = 0
 ) -> list[Unit]:
-    """Units of ``side`` at full strength on ``nodes``, one each, with drawn breakpoints."""
+    """Create units of ``side`` at full strength, one on each of ``nodes``.
+
+    Parameters
+    ----------
+    model : World
+        The model (:class:`sim.model.FrontlineModel`).
+    side, sector : int
+        Their side and sector.
+    nodes : ndarray of int
+        One node per unit.
+    posture : int
+        Their posture.
+    arrival : int, default 0
+        Their arrival day (for units created in transit).
+
+    Returns
+    -------
+    list of Unit
+    """
     p = model.p
     est = p.ukraine_unit_personnel if side == 0 else p.russia_unit_personnel
     quality = p.ukraine_quality if side == 0 else p.russia_quality
@@ -68,8 +114,16 @@ def new_units(
 
 
 def apply_losses(model: World, losses: np.ndarray) -> None:
-    """Losses come off the units (at most their men); cohesion falls with the day's loss
-    fraction."""
+    """Take today's losses off the units (at most their men); cohesion falls by
+    ``cohesion_loss_per_loss`` times the day's loss fraction. Sets ``state.losses_today``.
+
+    Parameters
+    ----------
+    model : World
+        The model (:class:`sim.model.FrontlineModel`).
+    losses : ndarray of float
+        Men lost by each unit row today.
+    """
     u = model.units
     n = u.n
     model.state.losses_today = np.array(
@@ -90,8 +144,18 @@ def apply_losses(model: World, losses: np.ndarray) -> None:
 
 
 def rotate_and_refit(model: World) -> None:
-    """Line units past their breakpoint go to refit at their nearest own hub, each relieved by
-    the side's first reserve (in row order); refitted units return to reserve (M6)."""
+    """Rotate worn units out of the line and return refitted ones to reserve (M6).
+
+    A line unit whose losses since its last refit reach its breakpoint goes to refit at its
+    nearest own hub, relieved by the side's first reserve in row order (not the nearest); with
+    no reserve it stays in the line. A refitting unit at ``REFIT_STRENGTH`` of establishment and
+    ``REFIT_COHESION`` returns to reserve.
+
+    Parameters
+    ----------
+    model : World
+        The model (:class:`sim.model.FrontlineModel`).
+    """
     u = model.units
     n = u.n
     alive = u.alive[:n]
@@ -118,7 +182,19 @@ def rotate_and_refit(model: World) -> None:
 
 
 def replace_and_recruit(model: World) -> None:
-    """Recruits join after the training delay; surplus forms new units in reserve (M10)."""
+    """Replacements and new units (M10).
+
+    Recruits counted today join after ``training_delay_days`` + 1 days (the pipeline is read
+    before today's intake is added), only the ``*_recruit_line_share`` of the intake. They fill
+    each side's units in proportion to their deficit, refitting units' weighted by
+    ``REFIT_FILL_WEIGHT``; a pool of at least a unit's establishment forms new units in reserve
+    at the side's hub nearest the first sector's anchor.
+
+    Parameters
+    ----------
+    model : World
+        The model (:class:`sim.model.FrontlineModel`).
+    """
     p, u = model.p, model.units
     pipe = model.state.recruit_pipeline
     arriving = pipe[:, 0].copy()

@@ -43,8 +43,16 @@ FORT_BELT_KM = 15.0
 
 
 def lay_belts(model: World) -> None:
-    """Lay each sector's initial fortification: the sector's ``<side>_fortification`` level on
-    the side's own nodes of the sector within ``FORT_BELT_KM`` of its front."""
+    """Lay each sector's initial fortification belt.
+
+    The sector's ``<side>_fortification`` level (scenario, default 1) goes on the side's own
+    nodes of the sector within ``FORT_BELT_KM`` of its front.
+
+    Parameters
+    ----------
+    model : World
+        The model (:class:`sim.model.FrontlineModel`).
+    """
     for side, name in enumerate(SIDES):
         front = model.front_node_mask() & (model.state.control == side)
         own = np.flatnonzero(model.state.control == side)
@@ -61,10 +69,21 @@ def lay_belts(model: World) -> None:
 
 
 def fortify(model: World, r: CombatResult) -> None:
-    """Both sides dig in where they hold the front densely enough, more slowly on a node under
-    assault, where the works are being fought over; glide bombs wear them down (M5). Troops
-    holding ground are at least in a hasty defence (QJM posture 1.3) from the first day; "none"
-    is left for empty ground."""
+    """Both sides dig in where they hold the front densely enough; glide bombs wear the works
+    down (M5).
+
+    On each node touched by a fought edge, with ρ the most men engaged per km of border there:
+    ``φ ← max(φ, HASTY) + g_f · min(1, ρ/ρ_prep) · (under_assault if assaulted) · (1 − φ/FORT_MAX)``,
+    then minus the glide-bomb damage, clipped to [0, ``FORT_MAX``]. Troops holding ground are
+    at least in a hasty defence from the first day; "none" is left for empty ground.
+
+    Parameters
+    ----------
+    model : World
+        The model (:class:`sim.model.FrontlineModel`).
+    r : CombatResult
+        Today's combat (the fought edges, engaged men, assaults and glide bombs).
+    """
     p, t = model.p, model.theatre
     density, _ = model.caches.node_floats(t.n_nodes)
     assaulted = model.caches.node_flags

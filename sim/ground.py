@@ -23,9 +23,25 @@ if TYPE_CHECKING:
 
 
 def advance(model: World, r: CombatResult) -> np.ndarray:
-    """Penetration grows by the fastest advance into each node; Epstein's withdrawal reads
-    sustained losses (an exponential moving average, so that one day's intensity shock does
-    not empty a position). Returns the nodes that change hands, ascending."""
+    """Penetration grows by the fastest advance into each node; nodes fall when it reaches
+    their depth, or when their defenders cede them (Epstein's withdrawal, M4, M7).
+
+    Epstein's withdrawal reads sustained losses, an exponential moving average over
+    ``withdrawal_memory_days`` (so that one day's intensity shock does not empty a position),
+    against ``defender_withdrawal_loss``.
+
+    Parameters
+    ----------
+    model : World
+        The model (:class:`sim.model.FrontlineModel`).
+    r : CombatResult
+        Today's combat.
+
+    Returns
+    -------
+    ndarray of int
+        The nodes that change hands today, ascending (:func:`change_hands` applies them).
+    """
     gain, today = model.caches.node_floats(model.theatre.n_nodes)
     flips: np.ndarray = _advance_kernel(
         r.defended_node,
@@ -45,11 +61,20 @@ def advance(model: World, r: CombatResult) -> np.ndarray:
 
 
 def change_hands(model: World, nodes: np.ndarray) -> None:
-    """Nodes ``nodes`` pass to the other side, starting afresh (no penetration, averaged losses
-    or fortification); each change is an event, and a named place's first is its fall date.
+    """Pass ``nodes`` to the other side; record the changes and the fall dates.
 
-    The day being simulated ends in the state dated one day after ``model.date``, so that is
-    the date recorded.
+    Each node starts afresh for its new holder (no penetration, averaged losses or
+    fortification) and supply is marked stale. Every change is appended to ``state.events``; a
+    named place's first change of hands, in either direction, sets ``state.falls[name]``. The
+    day being simulated ends in the state dated one day after ``model.date``, so that is the
+    date recorded.
+
+    Parameters
+    ----------
+    model : World
+        The model (:class:`sim.model.FrontlineModel`).
+    nodes : ndarray of int
+        The nodes changing hands (may be empty).
     """
     if len(nodes) == 0:
         return

@@ -23,14 +23,37 @@ ROAD_TORTUOSITY = 1.3
 
 
 def march_days(model: World, node: int, sector: int) -> int:
-    """Days of road march from ``node`` to the anchor of ``sector`` (at least one)."""
+    """Days of road march from ``node`` to the anchor of ``sector``.
+
+    The straight-line distance times ``ROAD_TORTUOSITY`` at ``unit_move_speed_km`` a day, rounded
+    up, and at least one day.
+
+    Parameters
+    ----------
+    model : World
+        The model (:class:`sim.model.FrontlineModel`).
+    node, sector : int
+        Where the unit is, and the sector it goes to.
+
+    Returns
+    -------
+    int
+    """
     target = model.sectors.anchor_node[sector]
     km = float(np.hypot(*(model.xy[node] - model.xy[target]))) * ROAD_TORTUOSITY
     return max(1, int(math.ceil(km / model.p.unit_move_speed_km)))
 
 
 def send(model: World, row: int, sector: int) -> None:
-    """Put unit ``row`` on the road to ``sector``: in transit until its march ends."""
+    """Put unit ``row`` on the road to ``sector``: in ``TRANSIT`` until its march ends.
+
+    Parameters
+    ----------
+    model : World
+        The model (:class:`sim.model.FrontlineModel`).
+    row, sector : int
+        The unit's row in the unit table, and the sector it goes to.
+    """
     u = model.units
     u.posture[row] = TRANSIT
     u.sector[row] = sector

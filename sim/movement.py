@@ -21,7 +21,16 @@ if TYPE_CHECKING:
 
 
 def movement_phase(model: World, result: CombatResult) -> None:
-    """Phase 4: apply today's combat result to units and ground (see module doc)."""
+    """Phase 4: apply today's combat result to units and ground, in the order of the module
+    docstring.
+
+    Parameters
+    ----------
+    model : World
+        The model (:class:`sim.model.FrontlineModel`).
+    result : CombatResult
+        Today's combat (phase 3).
+    """
     forces.apply_losses(model, result.unit_losses)
     flips = ground.advance(model, result)
     fortification.fortify(model, result)

@@ -131,9 +131,17 @@ def mop_up_reference(model: World) -> np.ndarray:
 
 
 def fall_back(model: World) -> None:
-    """Units on ground their side lost fall back to the best-supplied own neighbour; with none,
-    they are encircled and break out to the nearest own node, leaving
-    ``pocket_surrender_rate`` of their men behind as prisoners."""
+    """Units on ground their side lost fall back, or, encircled, break out.
+
+    A unit falls back to its best-supplied own neighbour; with none it is encircled, breaks out
+    to the nearest own node and leaves ``pocket_surrender_rate`` of its men behind as prisoners
+    (``captured_total``). A side with no ground left loses the unit.
+
+    Parameters
+    ----------
+    model : World
+        The model (:class:`sim.model.FrontlineModel`).
+    """
     u = model.units
     alive = np.flatnonzero(u.alive[: u.n])
     stranded = alive[model.state.control[u.node[alive]] != u.side[alive]]
@@ -159,8 +167,24 @@ def fall_back(model: World) -> None:
 
 
 def supply_units(model: World) -> bool:
-    """Deliver supply; cut-off units starve and surrender: hunger and isolation erode cohesion,
-    which in turn speeds surrender (M8). True if a unit died."""
+    """Deliver supply; cut-off units starve and surrender (M8).
+
+    A connected unit's supply is its node's level; a cut-off unit's stocks decay by
+    ``pocket_supply_decay`` a day, its cohesion falls with hunger, and it surrenders
+    ``max(MIN_SURRENDER_RATE, pocket_surrender_rate · (1 − s)(1 − κ))`` of its men a day.
+    Connected units recover cohesion at ``cohesion_recovery`` out of the line (reserve, refit,
+    transit) and ``cohesion_recovery_in_line`` in it. A unit below ``DESTROYED_SHARE`` of its establishment is removed.
+
+    Parameters
+    ----------
+    model : World
+        The model (:class:`sim.model.FrontlineModel`).
+
+    Returns
+    -------
+    bool
+        True if a unit was removed (its ground may now be an empty pocket).
+    """
     p, u = model.p, model.units
     dead = _supply_units_kernel(
         u.views(
