@@ -326,7 +326,20 @@ def _fires_total(inputs: dict[str, float], p: Params) -> np.ndarray:
 
 
 def combat_phase(model: World) -> CombatResult:
-    """Phase 3: gather the front from the unit table, fight every edge, return the result."""
+    """Phase 3: gather the front from the unit table, fight every edge, return the result.
+
+    Also writes ``state.threat`` and ``state.attack_ratio`` for tomorrow's reserve decisions.
+
+    Parameters
+    ----------
+    model : World
+        The model (:class:`sim.model.FrontlineModel`).
+
+    Returns
+    -------
+    CombatResult
+        What phase 4 applies: per fought edge, and each unit row's losses.
+    """
     t, p, inputs = model.theatre, model.p, model.inputs
     (fe, _, _, border, a, assault, defended, eng_a, eng_d, pow_a, pow_d, own_a, own_d) = (
         _engagements(model)

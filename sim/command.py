@@ -53,7 +53,19 @@ OTHER_SECTOR_KM = 1000.0
 
 # --- where the front is --------------------------------------------------------------------
 def own_front_nodes(model: World, side: int) -> np.ndarray:
-    """Boolean mask of nodes held by ``side`` that touch an enemy-held node."""
+    """Nodes held by ``side`` that touch an enemy-held node.
+
+    Parameters
+    ----------
+    model : World
+        The model (:class:`sim.model.FrontlineModel`).
+    side : int
+        The side.
+
+    Returns
+    -------
+    ndarray of bool, shape (n_nodes,)
+    """
     mask: np.ndarray = model.front_node_mask() & (model.state.control == side)
     return mask
 
@@ -87,9 +99,25 @@ def placement_nodes(
 ) -> np.ndarray:
     """Nodes for ``n`` line units of ``side`` in ``sector``.
 
-    Holding units spread over the sector's front; attacking units spread over the part of it
-    nearest the sector objective (the attack axis). With no front in the sector, units stand on
-    the side's nodes nearest the sector anchor.
+    Holding units spread over the sector's front (farthest-point sampling; with
+    ``hold_axis_share`` < 1 and an attacking enemy, over that share of it nearest the enemy's
+    objective). Attacking units spread over the ``ATTACK_AXIS_SHARE`` of it nearest the sector
+    objective (the attack axis). With no front in the sector, units stand on the side's nodes
+    nearest the sector anchor.
+
+    Parameters
+    ----------
+    model : World
+        The model (:class:`sim.model.FrontlineModel`).
+    side, sector, n, posture : int
+        Whose units, where, how many, and in which posture (HOLD or ATTACK).
+    front : ndarray of bool
+        The side's own front nodes (:func:`own_front_nodes`).
+
+    Returns
+    -------
+    ndarray of int, shape (n,)
+        A node per unit (several units share nodes when they outnumber the front nodes).
     """
     if n == 0:
         return np.zeros(0, dtype=np.int64)
@@ -133,7 +161,14 @@ def _defended_stretch(
 
 def set_up_order_of_battle(model: World) -> None:
     """Lay the sectors' initial fortification belts and create every unit of the scenario's
-    order of battle, in line or in reserve."""
+    order of battle: ``round(units × reserve_fraction)`` of each sector's units wait in reserve at
+    the side's hub nearest the sector anchor, the rest stand in line (:func:`placement_nodes`).
+
+    Parameters
+    ----------
+    model : World
+        The model (:class:`sim.model.FrontlineModel`).
+    """
     fortification.lay_belts(model)
     for side, name in enumerate(SIDES):
         front = own_front_nodes(model, side)
@@ -149,7 +184,14 @@ def set_up_order_of_battle(model: World) -> None:
 
 # --- the daily phase -----------------------------------------------------------------------
 def command_phase(model: World) -> None:
-    """Phase 2: events, arrivals, rotation, reserves and re-placement (see module doc)."""
+    """Phase 2: events, arrivals, rotation and refit, reserves and re-placement, in the order of
+    the module docstring.
+
+    Parameters
+    ----------
+    model : World
+        The model (:class:`sim.model.FrontlineModel`).
+    """
     fronts = _own_fronts(model)
     for event in model.spec.events:
         if event.date == model.date:

@@ -296,7 +296,18 @@ def nearest_by_edge(
 
 def front_edges(model: World) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Ids, end nodes, border lengths and midpoints of the front edges, recomputed only when the
-    model's cached front (:meth:`FrontlineModel.front_edge_mask`) changes."""
+    model's cached front (:meth:`FrontlineModel.front_edge_mask`) changes.
+
+    Parameters
+    ----------
+    model : World
+        The model (:class:`sim.model.FrontlineModel`).
+
+    Returns
+    -------
+    ids, u, v, border_km, mid : ndarray
+        Shapes (n,), (n,), (n,), (n,) and (n, 2).
+    """
     mask = model.front_edge_mask()
     hit = model.caches.front_geometry
     if hit is None or hit[0] is not mask:

@@ -149,7 +149,15 @@ class Recorder:
 
 
 def metrics_phase(model: World, record: bool = True) -> None:
-    """Phase 5: compute today's metrics into ``model.today`` and record them."""
+    """Phase 5: compute today's metrics into ``model.today`` and record them.
+
+    Parameters
+    ----------
+    model : World
+        The model (:class:`sim.model.FrontlineModel`).
+    record : bool, default True
+        Append the day's row to the daily table.
+    """
     t, today = model.theatre, model.today
     st = _static(model)
     ctrl = model.state.control

@@ -492,9 +492,17 @@ class SupplyNetwork:
 
 
 def supply_phase(model: World) -> None:
-    """Phase 1: bring both sides' supply levels up to date, only if control changed since last
-    time; incrementally from the previous forests (:meth:`SupplyNetwork.update_tree`), from
-    scratch the first time."""
+    """Phase 1: bring both sides' supply levels up to date.
+
+    Only if control changed since last time (``state.supply_stale``); incrementally from the
+    previous forests (:meth:`SupplyNetwork.update_tree`), from scratch the first time. Writes
+    ``state.supply_level``, ``state.connected`` and ``state.supply_trees``.
+
+    Parameters
+    ----------
+    model : World
+        The model (:class:`sim.model.FrontlineModel`).
+    """
     if not model.state.supply_stale:
         return
     net, limit = model.supply_net, model.p.supply_tether_km
