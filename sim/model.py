@@ -85,9 +85,8 @@ _MAX_REACHES = 4
 
 def _supply_network(theatre: Theatre) -> supply.SupplyNetwork:
     net = _new_supply_network(theatre)
-    reaches = net.__dict__.get("_hub_pairs")
-    if reaches is not None and len(reaches) > _MAX_REACHES:
-        reaches.clear()  # recomputed on demand, identically
+    if len(net._hub_pairs) > _MAX_REACHES:
+        net._hub_pairs.clear()  # recomputed on demand, identically
     return net
 
 

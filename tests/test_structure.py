@@ -231,3 +231,12 @@ def test_mypy_strict_on_the_mechanics(monkeypatch):
     monkeypatch.chdir(SIM.parent)  # the configuration names the files from the root
     out, err, status = api.run(["--config-file", "pyproject.toml", "--cache-dir", os.devnull])
     assert status == 0, out + err
+
+
+@pytest.mark.parametrize("name", ["sim.state", "sim.surprise", "sim.units", "sim.metrics"])
+def test_the_docstring_examples_run(name):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(name))
+    assert result.attempted > 0 and result.failed == 0
