@@ -333,7 +333,7 @@ def combat_phase(model: World) -> CombatResult:
     Parameters
     ----------
     model : World
-        The model (:class:`sim.model.FrontlineModel`).
+        Reads the unit table and the state; writes its threat and attack ratio.
 
     Returns
     -------

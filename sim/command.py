@@ -58,7 +58,7 @@ def own_front_nodes(model: World, side: int) -> np.ndarray:
     Parameters
     ----------
     model : World
-        The model (:class:`sim.model.FrontlineModel`).
+        Reads the state's control and the model's front.
     side : int
         The side.
 
@@ -108,7 +108,7 @@ def placement_nodes(
     Parameters
     ----------
     model : World
-        The model (:class:`sim.model.FrontlineModel`).
+        Reads the sectors, the state's control and postures.
     side, sector, n, posture : int
         Whose units, where, how many, and in which posture (HOLD or ATTACK).
     front : ndarray of bool
@@ -167,7 +167,7 @@ def set_up_order_of_battle(model: World) -> None:
     Parameters
     ----------
     model : World
-        The model (:class:`sim.model.FrontlineModel`).
+        Its unit table is filled and its fortification laid.
     """
     fortification.lay_belts(model)
     for side, name in enumerate(SIDES):
@@ -190,7 +190,7 @@ def command_phase(model: World) -> None:
     Parameters
     ----------
     model : World
-        The model (:class:`sim.model.FrontlineModel`).
+        Writes the unit table and the state's postures and surprise days.
     """
     fronts = _own_fronts(model)
     for event in model.spec.events:

@@ -42,7 +42,7 @@ def breakpoint_draws(model: World, n: int) -> np.ndarray:
     Parameters
     ----------
     model : World
-        The model (:class:`sim.model.FrontlineModel`).
+        Draws from the model's random generator.
     n : int
         How many.
 
@@ -63,7 +63,7 @@ def rear_node(model: World, side: int, near: int) -> int:
     Parameters
     ----------
     model : World
-        The model (:class:`sim.model.FrontlineModel`).
+        Reads the supply network's hubs and the state's control.
     side : int
         The side.
     near : int
@@ -89,7 +89,7 @@ def new_units(
     Parameters
     ----------
     model : World
-        The model (:class:`sim.model.FrontlineModel`).
+        The units are added to its unit table (and draw from its generator).
     side, sector : int
         Their side and sector.
     nodes : ndarray of int
@@ -120,7 +120,7 @@ def apply_losses(model: World, losses: np.ndarray) -> None:
     Parameters
     ----------
     model : World
-        The model (:class:`sim.model.FrontlineModel`).
+        Writes the unit table and the state's losses of the day.
     losses : ndarray of float
         Men lost by each unit row today.
     """
@@ -154,7 +154,7 @@ def rotate_and_refit(model: World) -> None:
     Parameters
     ----------
     model : World
-        The model (:class:`sim.model.FrontlineModel`).
+        Moves units of the unit table between the line, refit and reserve.
     """
     u = model.units
     n = u.n
@@ -193,7 +193,7 @@ def replace_and_recruit(model: World) -> None:
     Parameters
     ----------
     model : World
-        The model (:class:`sim.model.FrontlineModel`).
+        Writes the state's recruit pipeline and pool, and the unit table.
     """
     p, u = model.p, model.units
     pipe = model.state.recruit_pipeline

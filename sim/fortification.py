@@ -51,7 +51,7 @@ def lay_belts(model: World) -> None:
     Parameters
     ----------
     model : World
-        The model (:class:`sim.model.FrontlineModel`).
+        Writes the state's fortification.
     """
     for side, name in enumerate(SIDES):
         front = model.front_node_mask() & (model.state.control == side)
@@ -80,7 +80,7 @@ def fortify(model: World, r: CombatResult) -> None:
     Parameters
     ----------
     model : World
-        The model (:class:`sim.model.FrontlineModel`).
+        Writes the state's fortification.
     r : CombatResult
         Today's combat (the fought edges, engaged men, assaults and glide bombs).
     """

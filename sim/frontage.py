@@ -301,7 +301,7 @@ def front_edges(model: World) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
     Parameters
     ----------
     model : World
-        The model (:class:`sim.model.FrontlineModel`).
+        Reads the model's front; caches the geometry in ``model.caches``.
 
     Returns
     -------

@@ -33,7 +33,7 @@ def advance(model: World, r: CombatResult) -> np.ndarray:
     Parameters
     ----------
     model : World
-        The model (:class:`sim.model.FrontlineModel`).
+        Reads the state's penetration and averaged losses, and writes them.
     r : CombatResult
         Today's combat.
 
@@ -72,7 +72,7 @@ def change_hands(model: World, nodes: np.ndarray) -> None:
     Parameters
     ----------
     model : World
-        The model (:class:`sim.model.FrontlineModel`).
+        Writes the state's control, penetration, averaged losses, fortification, events and falls.
     nodes : ndarray of int
         The nodes changing hands (may be empty).
     """

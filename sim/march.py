@@ -31,7 +31,7 @@ def march_days(model: World, node: int, sector: int) -> int:
     Parameters
     ----------
     model : World
-        The model (:class:`sim.model.FrontlineModel`).
+        Reads the sectors' anchors and ``unit_move_speed_km``.
     node, sector : int
         Where the unit is, and the sector it goes to.
 
@@ -50,7 +50,7 @@ def send(model: World, row: int, sector: int) -> None:
     Parameters
     ----------
     model : World
-        The model (:class:`sim.model.FrontlineModel`).
+        Writes the unit's posture, sector and arrival day.
     row, sector : int
         The unit's row in the unit table, and the sector it goes to.
     """

@@ -154,7 +154,7 @@ def metrics_phase(model: World, record: bool = True) -> None:
     Parameters
     ----------
     model : World
-        The model (:class:`sim.model.FrontlineModel`).
+        Writes ``model.today`` and appends to ``model.recorder``.
     record : bool, default True
         Append the day's row to the daily table.
     """

@@ -27,7 +27,7 @@ def movement_phase(model: World, result: CombatResult) -> None:
     Parameters
     ----------
     model : World
-        The model (:class:`sim.model.FrontlineModel`).
+        Its state and unit table are brought to the end of the day.
     result : CombatResult
         Today's combat (phase 3).
     """

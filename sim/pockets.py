@@ -140,7 +140,7 @@ def fall_back(model: World) -> None:
     Parameters
     ----------
     model : World
-        The model (:class:`sim.model.FrontlineModel`).
+        Moves units of the unit table; reads the state's control and supply levels.
     """
     u = model.units
     alive = np.flatnonzero(u.alive[: u.n])
@@ -178,7 +178,7 @@ def supply_units(model: World) -> bool:
     Parameters
     ----------
     model : World
-        The model (:class:`sim.model.FrontlineModel`).
+        Reads the state's supply levels and connection; writes the unit table.
 
     Returns
     -------

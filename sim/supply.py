@@ -501,7 +501,7 @@ def supply_phase(model: World) -> None:
     Parameters
     ----------
     model : World
-        The model (:class:`sim.model.FrontlineModel`).
+        Writes the state's supply levels, connection and forests.
     """
     if not model.state.supply_stale:
         return
