@@ -23,7 +23,8 @@ from sim.units import SIDES
 
 if TYPE_CHECKING:
     from sim.combat import CombatResult
-    from sim.state import World
+    from sim.params import Params
+    from sim.state import Caches, State, TheatreArrays, World
 
 # Fortification level phi in [0, 3]: none, hasty, prepared, fortified; interpolated between.
 # The QJM/TNDM posture factors (Dupuy 1985, "Numbers, Predictions and War", and the TNDM
@@ -68,7 +69,9 @@ def lay_belts(model: World) -> None:
                 model.state.fortification[belt] = getattr(spec, f"{name}_fortification")
 
 
-def fortify(model: World, r: CombatResult) -> None:
+def fortify(
+    state: State, params: Params, theatre: TheatreArrays, caches: Caches, r: CombatResult
+) -> None:
     """Both sides dig in where they hold the front densely enough; glide bombs wear the works
     down (M5).
 
@@ -79,16 +82,22 @@ def fortify(model: World, r: CombatResult) -> None:
 
     Parameters
     ----------
-    model : World
-        Writes the state's fortification.
+    state : State
+        Its fortification grows and wears.
+    params : Params
+        The ``fortification_*`` rates and ``glide_bomb_fortification_damage``.
+    theatre : TheatreArrays
+        The edges' ends and border lengths.
+    caches : Caches
+        Scratch arrays.
     r : CombatResult
         Today's combat (the fought edges, engaged men, assaults and glide bombs).
     """
-    p, t = model.p, model.theatre
-    density, _ = model.caches.node_floats(t.n_nodes)
-    assaulted = model.caches.node_flags
+    p, t = params, theatre
+    density, _ = caches.node_floats(t.n_nodes)
+    assaulted = caches.node_flags
     if assaulted is None:
-        assaulted = model.caches.node_flags = np.zeros(t.n_nodes, dtype=bool)
+        assaulted = caches.node_flags = np.zeros(t.n_nodes, dtype=bool)
     _fortify_kernel(
         t.edge_u[r.edges],
         t.edge_v[r.edges],
@@ -98,7 +107,7 @@ def fortify(model: World, r: CombatResult) -> None:
         r.engaged_d,
         r.assault,
         r.glide_bombs,
-        model.state.fortification,
+        state.fortification,
         HASTY,
         FORT_MAX,
         p.fortification_build_rate,

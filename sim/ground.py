@@ -10,7 +10,7 @@ places' fall dates.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -19,10 +19,13 @@ from sim.kernels.ground import advance as _advance_kernel
 
 if TYPE_CHECKING:
     from sim.combat import CombatResult
-    from sim.state import World
+    from sim.params import Params
+    from sim.state import Caches, State, TheatreArrays
 
 
-def advance(model: World, r: CombatResult) -> np.ndarray:
+def advance(
+    state: State, params: Params, theatre: TheatreArrays, caches: Caches, r: CombatResult
+) -> np.ndarray:
     """Penetration grows by the fastest advance into each node; nodes fall when it reaches
     their depth, or when their defenders cede them (Epstein's withdrawal, M4, M7).
 
@@ -32,8 +35,14 @@ def advance(model: World, r: CombatResult) -> np.ndarray:
 
     Parameters
     ----------
-    model : World
-        Reads the state's penetration and averaged losses, and writes them.
+    state : State
+        Its penetration and averaged losses are brought up to date.
+    params : Params
+        ``withdrawal_memory_days`` and ``defender_withdrawal_loss``.
+    theatre : TheatreArrays
+        A node's depth is the square root of its area.
+    caches : Caches
+        Scratch arrays.
     r : CombatResult
         Today's combat.
 
@@ -42,56 +51,60 @@ def advance(model: World, r: CombatResult) -> np.ndarray:
     ndarray of int
         The nodes that change hands today, ascending (:func:`change_hands` applies them).
     """
-    gain, today = model.caches.node_floats(model.theatre.n_nodes)
+    gain, today = caches.node_floats(theatre.n_nodes)
     flips: np.ndarray = _advance_kernel(
         r.defended_node,
         r.outcome.advance_km,
         r.assault,
         r.outcome.losses_d,
         r.engaged_d,
-        model.state.penetration,
-        model.state.loss_memory,
-        model.depth_km,
-        1.0 - 1.0 / model.p.withdrawal_memory_days,
-        model.p.defender_withdrawal_loss,
+        state.penetration,
+        state.loss_memory,
+        np.sqrt(theatre.area_km2),
+        1.0 - 1.0 / params.withdrawal_memory_days,
+        params.defender_withdrawal_loss,
         gain,
         today,
     )
     return flips
 
 
-def change_hands(model: World, nodes: np.ndarray) -> None:
+def change_hands(state: State, theatre: TheatreArrays, today: date, nodes: np.ndarray) -> None:
     """Pass ``nodes`` to the other side; record the changes and the fall dates.
 
     Each node starts afresh for its new holder (no penetration, averaged losses or
     fortification) and supply is marked stale. Every change is appended to ``state.events``; a
     named place's first change of hands, in either direction, sets ``state.falls[name]``. The
-    day being simulated ends in the state dated one day after ``model.date``, so that is the
-    date recorded.
+    day being simulated ends in the state dated one day after ``today``, so that is the date
+    recorded.
 
     Parameters
     ----------
-    model : World
-        Writes the state's control, penetration, averaged losses, fortification, events and falls.
+    state : State
+        Its control, penetration, averaged losses, fortification, events and falls change.
+    theatre : TheatreArrays
+        The places' names.
+    today : date
+        The date of the day being simulated (``model.date``).
     nodes : ndarray of int
         The nodes changing hands (may be empty).
     """
     if len(nodes) == 0:
         return
-    old = model.state.control[nodes].copy()
-    model.state.control[nodes] = 1 - old
-    model.state.penetration[nodes] = 0.0
-    model.state.loss_memory[nodes] = 0.0
-    model.state.fortification[nodes] = 0.0
-    model.state.supply_stale = True
-    # The day being simulated ends in the state dated one day after model.date.
-    label = model.date + timedelta(days=1)
-    names = model.theatre.name
+    old = state.control[nodes].copy()
+    state.control[nodes] = 1 - old
+    state.penetration[nodes] = 0.0
+    state.loss_memory[nodes] = 0.0
+    state.fortification[nodes] = 0.0
+    state.supply_stale = True
+    # The day being simulated ends in the state dated one day after today.
+    label = today + timedelta(days=1)
+    names = theatre.name
     for node, was in zip(nodes.tolist(), old.tolist(), strict=True):
-        model.state.events.append((label, node, was, 1 - was))
+        state.events.append((label, node, was, 1 - was))
         name = names[node]
-        if name and name not in model.state.falls:
-            model.state.falls[name] = label
+        if name and name not in state.falls:
+            state.falls[name] = label
 
 
 __all__ = ["advance", "change_hands"]

@@ -220,7 +220,6 @@ class FrontlineModel(mesa.Model):
         t = self.theatre
         self._space: Network | None = None  # built on first access to .space
         self.xy = np.column_stack([t.x_km, t.y_km])
-        self.depth_km = np.sqrt(t.area_km2)
         self.neighbors = t.neighbors_csr()[:2]
         self.edge_u, self.edge_v = _edge_index(t)
         self.supply_net = _supply_network(t)

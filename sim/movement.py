@@ -31,15 +31,16 @@ def movement_phase(model: World, result: CombatResult) -> None:
     result : CombatResult
         Today's combat (phase 3).
     """
+    state, p, theatre, caches, today = model.state, model.p, model.theatre, model.caches, model.date
     forces.apply_losses(model, result.unit_losses)
-    flips = ground.advance(model, result)
-    fortification.fortify(model, result)
+    flips = ground.advance(state, p, theatre, caches, result)
+    fortification.fortify(state, p, theatre, caches, result)
     if len(flips):
-        ground.change_hands(model, flips)
-        ground.change_hands(model, pockets.mop_up(model))
+        ground.change_hands(state, theatre, today, flips)
+        ground.change_hands(state, theatre, today, pockets.mop_up(model))
         pockets.fall_back(model)
     if pockets.supply_units(model):  # a garrison died: its ground may now be an empty pocket
-        ground.change_hands(model, pockets.mop_up(model))
+        ground.change_hands(state, theatre, today, pockets.mop_up(model))
     forces.replace_and_recruit(model)
 
 

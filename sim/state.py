@@ -279,7 +279,6 @@ class World(Protocol):
     sectors: Sectors
     supply_net: SupplyNetwork
     xy: np.ndarray
-    depth_km: np.ndarray
     neighbors: tuple[np.ndarray, np.ndarray]
     edge_u: np.ndarray
     edge_v: np.ndarray
