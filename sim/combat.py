@@ -356,7 +356,7 @@ def combat_phase(model: World) -> CombatResult:
         p.fires_axis_focus,
         np.empty(len(border)),
     )
-    surprise, unseen = surprise_on_edges(model, a, sector, assault)
+    surprise, unseen = surprise_on_edges(model.state, p, model.day, a, sector, assault)
     key, day = model.crn_key, model.day
     u_shock, u_loss_a, u_loss_d = uniforms_streams(
         key, day, (STREAM_SHOCK, STREAM_LOSS_ATT, STREAM_LOSS_DEF), fe

@@ -23,6 +23,15 @@ Examples
 >>> begin(s, side=0, sector=1, day=5)
 >>> int(s.surprise_day[0, 1])
 5
+
+Three days later, an assault by side 0 into sector 1 has 70 % of its surprise left, with
+the ``kursk_2024`` settings (``surprise_days`` 10):
+
+>>> from sim.params import Params
+>>> p = Params({"surprise_days": 10, "surprise_multiplier": 2.0, "surprise_exploitation": 1.0})
+>>> ratio, unseen = on_edges(s, p, 8, np.array([0]), np.array([1]), np.array([True]))
+>>> round(float(ratio[0]), 3), round(float(unseen[0]), 3)
+(1.7, 0.7)
 """
 
 from __future__ import annotations
@@ -34,7 +43,8 @@ import numpy as np
 from sim.kernels.surprise import surprise_fade
 
 if TYPE_CHECKING:
-    from sim.state import State, World
+    from sim.params import Params
+    from sim.state import State
 
 
 def begin(state: State, side: int, sector: int, day: int) -> None:
@@ -43,14 +53,23 @@ def begin(state: State, side: int, sector: int, day: int) -> None:
 
 
 def on_edges(
-    model: World, attacker: np.ndarray, sector: np.ndarray, assault: np.ndarray
+    state: State,
+    params: Params,
+    day: int,
+    attacker: np.ndarray,
+    sector: np.ndarray,
+    assault: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Today's surprise on each fought edge.
 
     Parameters
     ----------
-    model : World
-        Reads the state's ``surprise_day``, the day and the surprise parameters.
+    state : State
+        Its ``surprise_day``.
+    params : Params
+        ``surprise_days``, ``surprise_multiplier`` and ``surprise_exploitation``.
+    day : int
+        Today (days since the start).
     attacker : ndarray of int
         The assaulting side of each edge (the nominal side on quiet edges).
     sector : ndarray of int
@@ -66,13 +85,13 @@ def on_edges(
         The share of the transparent-battlefield slowdown escaped; None when
         ``surprise_exploitation`` is 0, so that runs without it stay bit for bit as they were.
     """
-    p = model.p
+    p = params
     surprise, unseen = surprise_fade(
         assault,
         attacker,
         sector,
-        model.state.surprise_day,
-        model.day,
+        state.surprise_day,
+        day,
         p.surprise_days,
         p.surprise_multiplier,
         p.surprise_exploitation,
