@@ -2,9 +2,12 @@
 
     supply  ->  command  ->  combat  ->  movement  ->  metrics
 
-Per-node and per-edge state (controller, fortification, penetration, supply) are numpy arrays
-owned by the model; units are Mesa agents (:class:`sim.units.Unit`) on a
-``mesa.discrete_space.Network`` of the theatre, their numbers kept in a :class:`UnitTable`.
+Everything the phases read and write is declared in :mod:`sim.state`: the model owns one
+:class:`~sim.state.State` (per-node and per-sector arrays: control, penetration,
+fortification, supply, ...), one :class:`~sim.state.Caches` and one
+:class:`~sim.state.DayMetrics` (the day's outputs); no phase creates attributes on the model.
+Units are Mesa agents (:class:`sim.units.Unit`) on a ``mesa.discrete_space.Network`` of the
+theatre, their numbers kept in a :class:`UnitTable`. docs/architecture.md shows the flow.
 Every random number comes from the model's seeded generator (``rng``), directly or through the
 counter-based streams of :mod:`sim.rng` keyed from it.
 
@@ -20,6 +23,7 @@ from __future__ import annotations
 import functools
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import mesa
 import numpy as np
@@ -162,7 +166,7 @@ class _Field:
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
 
-    def __get__(self, obj: object, objtype: type | None = None):
+    def __get__(self, obj: object, objtype: type | None = None) -> Any:
         if obj is None:
             return self
         return getattr(getattr(obj, self.part), self.name)
