@@ -119,7 +119,7 @@ def _forest_search(
 def forest_remove(indptr, col, cost, dist, pred, source, own, lost, limit, budget, no_node):
     """The side lost ``lost``: reset them and their descendants in the forest, seed those
     from their unaffected own neighbours and search again among them (see
-    :meth:`sim.supply.SupplyNetwork._remove`). Returns (ok, affected nodes); ok False, with
+    :func:`remove_reference`). Returns (ok, affected nodes); ok False, with
     nothing changed, when the descendants pass ``budget``."""
     n = len(dist)
     affected = np.zeros(n, dtype=np.bool_)
@@ -183,7 +183,7 @@ def forest_remove(indptr, col, cost, dist, pred, source, own, lost, limit, budge
 def forest_add(indptr, col, cost, dist, pred, source, own, gained, is_hub, limit, budget, no_node):
     """The side gained ``gained`` (ascending, as the seeds read each other): seed them from
     their neighbours (a hub at 0) and relax outwards while distances shrink (see
-    :meth:`sim.supply.SupplyNetwork._add`). Returns (ok, nodes whose distance changed besides
+    :func:`add_reference`). Returns (ok, nodes whose distance changed besides
     ``gained``); ok False past ``budget`` settled nodes (the forest is then half-updated)."""
     hd = np.empty(max(len(gained), 16))
     hv = np.empty(max(len(gained), 16), dtype=np.int64)

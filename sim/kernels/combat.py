@@ -16,7 +16,7 @@ from sim.kernels.sums import np_sum
 def presence_frontage(
     dist, k, n_rows, posture, personnel, border, attack_frontage, present, per_km
 ):
-    """First half of :func:`sim.combat._presence`, after the nearest-unit search.
+    """First half of :func:`sim.frontage.presence`, after the nearest-unit search.
 
     ``k`` (index among the rows, ``n_rows`` where ``dist`` is infinite) is made 0 where no unit
     is near; ``present`` is written (a unit covers the edge: attackers only within
@@ -40,7 +40,7 @@ def presence_frontage(
 def presence_power(
     k, present, posture, rows, per_km, cap, border, eff, depth, owner, engaged, power, attacking
 ):
-    """Second half of :func:`sim.combat._presence`: men engaged and combat power per edge
+    """Second half of :func:`sim.frontage.presence`: men engaged and combat power per edge
     (``eff`` and ``depth`` per row), the owning row and whether it assaults."""
     for e in range(len(k)):
         r = k[e]
