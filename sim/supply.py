@@ -24,7 +24,8 @@ from scipy.sparse import csr_array
 from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
-from sim.graph.forest import Adjacency, forest_add, forest_remove, nearest_hub_distance
+from sim.graph.forest import Adjacency, forest_add, forest_remove
+from sim.kernels.supply import nearest_hub_distance
 from sim.params import Params
 
 if TYPE_CHECKING:

@@ -1,5 +1,5 @@
 """Shortest-path forests from a set of sources on a weighted graph, updated as nodes leave or
-join the searchable set (used by :class:`sim.supply.SupplyNetwork` for each side's hubs).
+join the searchable set (:class:`sim.supply.SupplyNetwork` keeps one per side, from its hubs).
 
 A forest holds, for every node, its distance from the nearest source, its predecessor on that
 path and that source (``dist``, ``pred``, ``source``), within a distance ``limit``. When nodes
@@ -117,7 +117,7 @@ def _forest_search(
 
 @njit(cache=True, nogil=True)
 def forest_remove(indptr, col, cost, dist, pred, source, own, lost, limit, budget, no_node):
-    """The side lost ``lost``: reset them and their descendants in the forest, seed those
+    """The searchable set lost ``lost``: reset them and their descendants in the forest, seed those
     from their unaffected own neighbours and search again among them (see
     :func:`remove_reference`). Returns (ok, affected nodes); ok False, with
     nothing changed, when the descendants pass ``budget``."""
@@ -180,16 +180,18 @@ def forest_remove(indptr, col, cost, dist, pred, source, own, lost, limit, budge
 
 
 @njit(cache=True, nogil=True)
-def forest_add(indptr, col, cost, dist, pred, source, own, gained, is_hub, limit, budget, no_node):
-    """The side gained ``gained`` (ascending, as the seeds read each other): seed them from
-    their neighbours (a hub at 0) and relax outwards while distances shrink (see
+def forest_add(
+    indptr, col, cost, dist, pred, source, own, gained, is_source, limit, budget, no_node
+):
+    """The searchable set gained ``gained`` (ascending, as the seeds read each other): seed
+    them from their neighbours (a source at 0) and relax outwards while distances shrink (see
     :func:`add_reference`). Returns (ok, nodes whose distance changed besides
     ``gained``); ok False past ``budget`` settled nodes (the forest is then half-updated)."""
     hd = np.empty(max(len(gained), 16))
     hv = np.empty(max(len(gained), 16), dtype=np.int64)
     hn = 0
     for g in gained:
-        if is_hub[g]:
+        if is_source[g]:
             dist[g], pred[g], source[g] = 0.0, no_node, g
             hd, hv, hn = _hpush(hd, hv, hn, 0.0, g)
             continue
@@ -209,20 +211,6 @@ def forest_add(indptr, col, cost, dist, pred, source, own, gained, is_hub, limit
     return _forest_search(
         hd, hv, hn, indptr, col, cost, dist, pred, source, limit, own, touched, True, budget
     )
-
-
-# --- supply ------------------------------------------------------------------------------------
-@njit(cache=True, nogil=True)
-def nearest_hub_distance(nodes, start, hub_of, dist, n_hubs):
-    """Per hub, the least of ``dist`` over the (node, hub) pairs of ``nodes`` (pairs of node
-    ``v`` at ``start[v]:start[v+1]``); ``inf`` for a hub with none."""
-    out = np.full(n_hubs, np.inf)
-    for v in nodes:
-        for j in range(start[v], start[v + 1]):
-            h = hub_of[j]
-            if dist[j] < out[h]:
-                out[h] = dist[j]
-    return out
 
 
 # --- the plain-Python reference -------------------------------------------------------------
@@ -352,5 +340,4 @@ __all__ = [
     "search_reference",
     "forest_add",
     "forest_remove",
-    "nearest_hub_distance",
 ]
