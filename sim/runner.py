@@ -102,7 +102,7 @@ def collect(model: FrontlineModel, seed: int) -> RunResult:
     events = pd.DataFrame(
         [
             (when.isoformat(), node, names[node], SIDES[was], SIDES[now])
-            for when, node, was, now in model.events
+            for when, node, was, now in model.state.events
         ],
         columns=["date", "node", "name", "from_side", "to_side"],
     )
@@ -122,12 +122,12 @@ def summarise(model: FrontlineModel, seed: int) -> dict:
         "version": __version__,
     }
     for key in SUMMARY_OUTCOMES:
-        summary[key] = round(float(getattr(model, key)), 3)
+        summary[key] = round(float(getattr(model.today, key)), 3)
     first = model.recorder.first_collapse
     summary["collapse"] = first is not None
     summary["collapse_day"] = first
     summary["hubs"] = hub_control(model)
-    summary["falls"] = {name: d.isoformat() for name, d in sorted(model.falls.items())}
+    summary["falls"] = {name: d.isoformat() for name, d in sorted(model.state.falls.items())}
     return summary
 
 
