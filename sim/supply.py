@@ -372,19 +372,11 @@ class SupplyNetwork:
             return self._replace(tree, control, side, limit)
         # Compiled searches (sim.graph.forest.forest_remove / forest_add), the same steps as the
         # plain remove_reference and add_reference there, which stay as their readable oracle.
+        graph = (self._indptr, self._entry_col, self._entry_cost)
+        forest = (tree.dist, tree.pred, tree.source, own)
         if len(lost):
             ok, affected = forest_remove(
-                self._indptr,
-                self._entry_col,
-                self._entry_cost,
-                tree.dist,
-                tree.pred,
-                tree.source,
-                own,
-                lost,
-                tree.limit,
-                FULL_SEARCH_NODES,
-                NO_NODE,
+                *graph, *forest, lost, tree.limit, FULL_SEARCH_NODES, NO_NODE
             )
             if not ok:
                 return self._replace(tree, control, side, limit)
@@ -392,18 +384,7 @@ class SupplyNetwork:
                 tree.dirty.update(affected.tolist())
         if len(gained):
             ok, touched = forest_add(
-                self._indptr,
-                self._entry_col,
-                self._entry_cost,
-                tree.dist,
-                tree.pred,
-                tree.source,
-                own,
-                gained,
-                self._hub_mask(),
-                tree.limit,
-                FULL_SEARCH_NODES,
-                NO_NODE,
+                *graph, *forest, gained, self._hub_mask(), tree.limit, FULL_SEARCH_NODES, NO_NODE
             )
             if not ok:
                 return self._replace(tree, control, side, limit)
