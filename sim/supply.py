@@ -80,6 +80,17 @@ class SupplyTree:
     level_key: tuple[bytes, bytes, float] | None = None
 
 
+def _noted(tree: SupplyTree, ok: bool, *changed: np.ndarray) -> bool:
+    # After a compiled forest update: False if it gave up (the caller recomputes the forest),
+    # else the nodes it changed are noted as dirty for levels_from_tree.
+    if not ok:
+        return False
+    if tree.dirty is not None:
+        for nodes in changed:
+            tree.dirty.update(nodes.tolist())
+    return True
+
+
 class SupplyNetwork:
     """Precomputed edge costs and hubs; computes supply levels for a control map.
 
@@ -378,19 +389,14 @@ class SupplyNetwork:
             ok, affected = forest_remove(
                 *graph, *forest, lost, tree.limit, FULL_SEARCH_NODES, NO_NODE
             )
-            if not ok:
+            if not _noted(tree, ok, affected):
                 return self._replace(tree, control, side, limit)
-            if tree.dirty is not None:
-                tree.dirty.update(affected.tolist())
         if len(gained):
             ok, touched = forest_add(
                 *graph, *forest, gained, self._hub_mask(), tree.limit, FULL_SEARCH_NODES, NO_NODE
             )
-            if not ok:
+            if not _noted(tree, ok, gained, touched):
                 return self._replace(tree, control, side, limit)
-            if tree.dirty is not None:
-                tree.dirty.update(gained.tolist())
-                tree.dirty.update(touched.tolist())
         tree.own = own
         return "incremental"
 
