@@ -391,4 +391,12 @@ def _front_knn(
     return dist, idx
 
 
-__all__ = ["Sectors", "command_phase", "set_up_order_of_battle", "placement_nodes", "HOLD"]
+# Sectors lives in sim.sectors; it is re-exported here for the modules that still import it
+# from sim.command (batch, record, validate).
+__all__ = [
+    "Sectors",
+    "command_phase",
+    "own_front_nodes",
+    "placement_nodes",
+    "set_up_order_of_battle",
+]
