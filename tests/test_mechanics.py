@@ -1,5 +1,6 @@
 """Behaviour tests of the mechanics that had none (issue 13): rotation and refit, reserve
-commitment, redeploy arrival, fortification growth, Epstein's withdrawal and replacements.
+commitment, redeploy arrival, fortification growth, Epstein's withdrawal, replacements, and the
+start and fade of a surprise.
 
 Each test builds a small grid world (``tests/mechanics_world.py``), puts the model's state into
 the situation the mechanic acts on, steps the model through its public ``step()``, and checks a
@@ -547,3 +548,49 @@ def test_surplus_recruits_form_new_units_in_reserve(tmp_path):
     assert (u.personnel[new] == est).all()
     hub = nearest_own_hub(m, RUSSIA, int(m.sectors.anchor_node[0]))
     assert (u.node[new] == hub).all()
+
+
+# --- M3: surprise (the Kursk 2024 bonus) ----------------------------------------------------
+def test_a_surprise_redeployment_starts_the_sides_surprise_when_its_last_unit_arrives(tmp_path):
+    """A redeploy event with ``surprise = true`` starts the receiving side's surprise in the
+    receiving sector on the day its last unit lands (not the event's day), and only there. From
+    that day an assault by that side into that sector has its force ratio multiplied by
+    ``1 + (surprise_multiplier - 1) f`` and escapes ``surprise_exploitation f`` of the slowdown,
+    with ``f`` fading linearly to 0 over ``surprise_days``; the other side, another sector, a
+    quiet edge and the days before have none."""
+    from sim import surprise
+    from sim.state import NEVER
+
+    event = {
+        "date": (date(2024, 1, 1) + timedelta(days=2)).isoformat(),
+        "kind": "redeploy",
+        "side": "ukraine",
+        "from_sector": "south",
+        "to_sector": "north",
+        "units": 2,
+        "posture": "attack",
+        "surprise": True,
+    }
+    params = {"reserve_fraction": 0.0, "surprise_days": 4, "surprise_multiplier": 2.5}
+    params["surprise_exploitation"] = 0.5
+    m = two_sectors(tmp_path, ua=8, params=params, events=[event])
+    u = m.units
+    step_until(m, 2)
+    assert (m.surprise_day == NEVER).all()
+    m.step()  # day 2: the units leave
+    going = rows(m, UKRAINE, TRANSIT)
+    last = int(u.arrival_day[going].max())
+    assert last > 3  # a march of days: the start is the arrival, not the event
+    north = 1
+    assert m.surprise_day[UKRAINE, north] == last
+    assert m.surprise_day[RUSSIA, north] == NEVER and m.surprise_day[UKRAINE, 0] == NEVER
+
+    p = m.p
+    side = np.array([UKRAINE, UKRAINE, RUSSIA, UKRAINE])
+    sector_of = np.array([north, 0, north, north])
+    assault = np.array([True, True, True, False])
+    for k in (-1, 0, 1, 3, 4, 6):
+        ratio, unseen = surprise.on_edges(m.state, p, last + k, side, sector_of, assault)
+        f = max(0.0, 1.0 - k / p.surprise_days) if k >= 0 else 0.0
+        np.testing.assert_allclose(ratio, [1.0 + 1.5 * f, 1.0, 1.0, 1.0], rtol=0, atol=1e-12)
+        np.testing.assert_allclose(unseen, [0.5 * f, 0.0, 0.0, 0.0], rtol=0, atol=1e-12)
