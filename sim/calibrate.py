@@ -578,7 +578,7 @@ def _falls_row(runs: pd.DataFrame, town: str, record: str, note: str) -> str:
 
 
 def _figure(result: CalibrationResult, path: Path) -> None:
-    from sim.report import pyplot, save_figure  # matplotlib only when a report is written
+    from sim.figures import pyplot, save_figure  # matplotlib only when a report is written
 
     plt = pyplot()
     fig, axes = plt.subplots(1, len(result.targets), figsize=(6 * len(result.targets), 4.2))

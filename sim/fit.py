@@ -448,9 +448,9 @@ def score_batch(batch_dir: str | Path, targets_path: Path = TARGETS_PATH) -> dic
         (record, median, band, inside per month), ``coverage``, ``correlation``, ``h2_h1``,
         ``ukraine``, ``sectors``, ``places`` (changed and held), ``map`` (F1 model and null).
     """
+    from sim.analysis.tables import russia_holds
     from sim.batch import read_tables
     from sim.record import load_record, place_changes, place_node, sector_gains
-    from sim.report import russia_holds
     from sim.theatre.theatre import Theatre
 
     tg = load_shape_targets(targets_path)

@@ -68,7 +68,7 @@ def _band_figure(ax, months: list[str], runs: np.ndarray, record: np.ndarray, co
 
 def gains_figure(batches: Sequence[tuple[dict, pd.DataFrame]], path: Path) -> None:
     """Monthly Russian and Ukrainian gains of each year, model bands against the record."""
-    from sim.report import pyplot, save_figure
+    from sim.figures import pyplot, save_figure
 
     plt = pyplot()
     fig, axes = plt.subplots(len(batches), 2, figsize=(11, 3.3 * len(batches)), squeeze=False)
@@ -91,10 +91,11 @@ def maps_figure(
 ) -> list[dict]:
     """Model majority control beside the record's on :data:`MAP_DATES`; returns, per date, the
     area-weighted F1 of the ground that changed hands since the batch's start."""
+    from sim.analysis.tables import russia_holds
+    from sim.figures import draw_shares, finish_maps, map_panels
     from sim.mapping import map_geometry
     from sim.model import default_theatre
     from sim.record import load_record
-    from sim.report import _draw_shares, _finish_maps, _panels, russia_holds
 
     t = default_theatre()
     g = map_geometry(t)
@@ -135,14 +136,14 @@ def maps_figure(
     )  # fmt: skip
     aspect = (extent[3] - extent[2]) / ((extent[1] - extent[0]) * g.coslat)
     width = 4.8
-    fig, axes = _panels(2 * len(panels), aspect, width)
+    fig, axes = map_panels(2 * len(panels), aspect, width)
     image = None
     for k, (when, _, tab, share, truth) in enumerate(panels):
-        image = _draw_shares(axes.flat[2 * k], g, tab["nodes"], share, extent, width, [])
+        image = draw_shares(axes.flat[2 * k], g, tab["nodes"], share, extent, width, [])
         axes.flat[2 * k].set_title(f"model, share of runs Russia holds: {when}", fontsize=9)
-        _draw_shares(axes.flat[2 * k + 1], g, tab["nodes"], truth, extent, width, [])
+        draw_shares(axes.flat[2 * k + 1], g, tab["nodes"], truth, extent, width, [])
         axes.flat[2 * k + 1].set_title(f"record (DeepState on the cells): {when}", fontsize=9)
-    _finish_maps(fig, axes, image, path)
+    finish_maps(fig, axes, image, path)
     return rows
 
 

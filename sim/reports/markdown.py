@@ -1,0 +1,71 @@
+"""Markdown building blocks shared by the report kinds: number formats, assumptions and provenance."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from sim.analysis.load import (
+    Batch,
+)
+from sim.analysis.tables import (  # noqa: F401
+    OUTCOMES,
+)
+
+
+def num(x: float) -> str:
+    return "n/a" if x is None or not np.isfinite(x) else f"{x:,.0f}"
+
+
+def signed_num(x: float) -> str:
+    return "n/a" if not np.isfinite(x) else f"{x:+,.0f}"
+
+
+def interval(values, unit: str, signed: bool = False) -> str:
+    v = np.asarray(values, float)
+    v = v[np.isfinite(v)]
+    if len(v) == 0:
+        return "n/a"
+    f = signed_num if signed else num
+    lo, mid, hi = np.percentile(v, [5, 50, 95])
+    return f"median {f(mid)} {unit} (90% interval {f(lo)} to {f(hi)})"
+
+
+def bracket(values, fmt=None) -> str:
+    """``median [5th to 95th percentile]`` of ``values``, each formatted by ``fmt``."""
+    fmt = fmt or num
+    lo, mid, hi = np.percentile(np.asarray(values, float), [5, 50, 95])
+    return f"{fmt(mid)} [{fmt(lo)} to {fmt(hi)}]"
+
+
+def date_cell(d) -> str:
+    return "–" if d is None or (isinstance(d, float) and math.isnan(d)) else str(d)
+
+
+def assumptions_lines(summaries: list[dict], names: list[str]) -> list[str]:
+    """The assumptions each scenario states (forecasts: what was not known at its start)."""
+    lines: list[str] = []
+    for s, name in zip(summaries, names, strict=True):
+        if s.get("assumptions"):
+            lines += [f"**{name} assumes:**", ""]
+            lines += [f"- {a}" for a in s["assumptions"]] + [""]
+    return lines
+
+
+def provenance_table(batches: list[Batch]) -> list[str]:
+    lines = [
+        "| directory | scenario | content hash | seed | replications | dates | version | git commit |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for b in batches:
+        s = b.summary
+        seed = s.get("seed", "?")
+        commits = s.get("git_commits") or sorted(set(b.runs.get("git_commit", [])))
+        versions = s.get("version") or ", ".join(sorted(set(b.runs.get("version", []))))
+        lines.append(
+            f"| `{b.path}` | {b.name} | `{s.get('content_hash') or b.runs['content_hash'].iloc[0]}`"
+            f" | {seed} | {len(b.runs)} | {b.start} to {b.end} | {versions} | "
+            f"{', '.join(f'`{c[:12]}`' for c in commits if c) or '–'} |"
+        )
+    return lines
