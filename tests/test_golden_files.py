@@ -47,6 +47,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from sim.batch import git_commit  # noqa: E402
 from sim.cli import main  # noqa: E402
 
 DIGESTS = Path(__file__).resolve().parent / "golden" / "files.json"
@@ -81,13 +82,19 @@ def _verbs() -> list[list[str]]:
 
 @contextmanager
 def _fixed_environment(where: Path):
-    """Run in ``where`` with no git repository visible (see the module docstring)."""
+    """Run in ``where`` with no git repository visible (see the module docstring).
+
+    The commit is read once per process and cached, so the cache is emptied on the way in (an
+    earlier test may have filled it) and on the way out (so later tests see the real one).
+    """
     old_cwd, old_git = Path.cwd(), os.environ.get("GIT_DIR")
     os.chdir(where)
     os.environ["GIT_DIR"] = str(where / "no-repository")
+    git_commit.cache_clear()
     try:
         yield
     finally:
+        git_commit.cache_clear()
         os.chdir(old_cwd)
         if old_git is None:
             os.environ.pop("GIT_DIR", None)
