@@ -36,11 +36,8 @@ tables are the same as those of a local batch.
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import json
 import math
-import subprocess
 import sys
 from collections.abc import Generator, Iterable
 from dataclasses import dataclass
@@ -49,17 +46,26 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from sim import __version__, validate
 from sim.executor import Executor, ExecutorError, check_workers
+from sim.experiments.store import (
+    PARTS,
+    TABLES,
+    BatchError,
+    encode_falls,
+    falls_column,
+    finished_parts,
+    git_commit,
+    part_path,
+    read_part,
+    read_tables,
+    write_part,
+)
 from sim.outputs import (
-    ChecksumError,
     atomic_write,
     claim_directory,
-    verify_checksums,
     write_checksums,
     write_json,
 )
@@ -80,20 +86,11 @@ __all__ = [
 ]
 
 MANIFEST = "batch.json"
-PARTS = "parts"
 # The outcomes `frontline batch` prints.
 MAIN_OUTCOMES = ("russia_gain_km2", "ukraine_gain_km2", "russia_net_gain_km2", "front_length_km")
 # Columns of runs.parquet that identify a replication rather than measure its outcome.
 _ID_COLUMNS = ("replication", "seed")
-_PART_KEY = b"frontline.batch"  # parquet metadata key of a part file's JSON record
-# Parquet metadata key of a part's SHA-256 over its record and decoded daily table: a part that
-# decodes to anything but what was written (a flipped bit in a value) fails the check.
-_DIGEST_KEY = b"frontline.sha256"
 _QUANTILES = {"p05": 5, "p50": 50, "p95": 95}
-
-
-class BatchError(ValueError):
-    """A batch that cannot be run: bad arguments, or an output directory holding another batch."""
 
 
 @dataclass
@@ -257,7 +254,7 @@ def run_batch(
             out = Path(out)
             parts = out / PARTS
             _claim(out, manifest)
-            done = _finished(parts, seeds)
+            done = finished_parts(parts, seeds)
         todo = [i for i in range(replications) if i not in done]
 
         records: dict[int, tuple[dict, pd.DataFrame]] = {}
@@ -284,7 +281,7 @@ def run_batch(
         executor.close()  # the Dask client; local workers stay warm for the next batch
 
     if parts is not None:  # always read back, so fresh and resumed batches agree
-        records = {i: _read_part(_part_path(parts, i)) for i in range(replications)}
+        records = {i: read_part(part_path(parts, i)) for i in range(replications)}
     runs = _runs_table([(i, *records[i]) for i in range(replications)], spec)
     daily = _daily_table([(i, seeds[i], records[i][1]) for i in range(replications)])
     events = _events_table([(i, records[i][0]) for i in range(replications)])
@@ -332,7 +329,7 @@ def _execute(
     ]
     for _, (i, record) in executor.imap_unordered(_replicate, tasks):
         if record is not None and parts is not None:
-            _write_part(parts, i, *record)
+            write_part(parts, i, *record)
             record = None
         yield i, record
 
@@ -371,67 +368,8 @@ def _replicate(
         record["params"] = {k: float(v) for k, v in spec.params.items()}
     if parts is None:
         return index, (record, result.daily)
-    _write_part(parts, index, record, result.daily)
+    write_part(parts, index, record, result.daily)
     return index, None
-
-
-def _write_part(parts: Path, index: int, record: dict, daily: pd.DataFrame) -> None:
-    """Write one replication's part file atomically: its daily table, its record and the
-    SHA-256 of both (:func:`_part_digest`) as metadata."""
-    table = pa.Table.from_pandas(daily, preserve_index=False)
-    text = json.dumps(record).encode()
-    # Digest of the table as a reader will decode it, so the check is exact on read-back.
-    digest = _part_digest(text, table.to_pandas())
-    meta = {**(table.schema.metadata or {}), _PART_KEY: text, _DIGEST_KEY: digest.encode()}
-    table = table.replace_schema_metadata(meta)
-    parts.mkdir(parents=True, exist_ok=True)
-    atomic_write(_part_path(parts, index), lambda p: pq.write_table(table, p))
-
-
-def _part_path(parts: Path, index: int) -> Path:
-    return parts / f"rep_{index:05d}.parquet"
-
-
-class CorruptPart(BatchError):
-    """A part file that cannot be read back as written (bad checksum, truncated, unreadable)."""
-
-
-def _part_digest(record: bytes, daily: pd.DataFrame) -> str:
-    """SHA-256 of a part's record (JSON bytes) and its daily table's columns, names and values."""
-    h = hashlib.sha256(record)
-    for column in daily.columns:
-        values = daily[column].to_numpy()
-        h.update(f"\0{column}\0{values.dtype.str}\0".encode())
-        if values.dtype.kind in "biufcmM":
-            h.update(np.ascontiguousarray(values).tobytes())
-        else:
-            h.update(json.dumps([None if v is None else str(v) for v in values]).encode())
-    return h.hexdigest()
-
-
-def _read_part(path: Path) -> tuple[dict, pd.DataFrame]:
-    """A part's record and daily table, checked against its SHA-256; :class:`CorruptPart` if
-    the file does not read back exactly as written (the message names the file)."""
-    try:
-        table = pq.read_table(path)
-        meta = table.schema.metadata or {}
-        text = meta[_PART_KEY]
-        want = meta.get(_DIGEST_KEY, b"").decode()
-        daily = table.to_pandas()
-    except (OSError, pa.ArrowException, KeyError, ValueError) as err:
-        raise CorruptPart(f"{path}: unreadable part file ({err or type(err).__name__})") from None
-    if not want:
-        raise CorruptPart(f"{path}: part file without a checksum (written by an older frontline)")
-    got = _part_digest(text, daily)
-    if got != want:
-        raise CorruptPart(
-            f"{path}: checksum mismatch (SHA-256 {got[:12]}..., written {want[:12]}...): the "
-            "file changed after it was written"
-        )
-    try:
-        return json.loads(text), daily
-    except ValueError as err:
-        raise CorruptPart(f"{path}: unreadable record ({err})") from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -442,53 +380,6 @@ def _claim(out: Path, manifest: dict) -> None:
     """Check ``out`` holds no other batch (nor other outputs), then write the manifest."""
     outputs = ("runs.parquet", "daily.parquet", "events.parquet", "summary.json", PARTS)
     claim_directory(out, manifest, MANIFEST, "batch", BatchError, outputs)
-
-
-def _finished(parts: Path, seeds: list[int]) -> set[int]:
-    """Replications whose part file exists, passes its checksum and carries the expected seed.
-
-    A part that fails its checksum (or cannot be read) is never used: it is deleted, with a
-    message naming it, and its replication runs again.
-    """
-    done = set()
-    for i, seed in enumerate(seeds):
-        path = _part_path(parts, i)
-        if not path.is_file():
-            if path.exists():  # a directory or device in its place: not ours to remove
-                raise BatchError(f"{path}: not a part file (not a regular file); remove it")
-            continue
-        try:
-            record, _ = _read_part(path)
-        except CorruptPart as err:
-            print(f"frontline: {err}; running replication {i} again", file=sys.stderr)
-            path.unlink()
-            continue
-        if record.get("replication") != i or record.get("seed") != seed:
-            raise BatchError(f"{path}: not replication {i} with seed {seed} of this batch")
-        done.add(i)
-    for stale in parts.glob("*.tmp") if parts.is_dir() else ():  # left by a killed batch
-        stale.unlink(missing_ok=True)
-    return done
-
-
-@functools.cache
-def git_commit() -> str:
-    """The commit checked out where ``sim`` lives (``git rev-parse HEAD``), or ``""``.
-
-    Read once per process: the code a process runs is the code it imported.
-    """
-    try:
-        done = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=Path(__file__).resolve().parent,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return ""
-    return done.stdout.strip() if done.returncode == 0 else ""
 
 
 # --------------------------------------------------------------------------------------------
@@ -518,7 +409,7 @@ def _runs_table(rows: list[tuple[int, dict, pd.DataFrame]], spec: ScenarioSpec) 
             "end": s["end"],
         }
         row.update({key: s.get(key) for key in numeric})
-        row["falls"] = json.dumps(s["falls"], sort_keys=True)
+        row["falls"] = encode_falls(s["falls"])
         row["hubs"] = json.dumps(s["hubs"], sort_keys=True)
         params = record.get("params", spec.params)  # a posterior draw's, or the scenario's
         row.update({f"param_{k}": float(v) for k, v in params.items()})
@@ -528,31 +419,6 @@ def _runs_table(rows: list[tuple[int, dict, pd.DataFrame]], spec: ScenarioSpec) 
         if runs[key].isna().any() or runs[key].dtype == object:
             runs[key] = pd.to_numeric(runs[key], errors="coerce").astype("float64")
     return runs
-
-
-TABLES = ("runs", "daily", "events", "nodes")  # the parquet tables a finished batch holds
-
-
-def read_tables(out: Path) -> dict[str, pd.DataFrame]:
-    """The tables of a finished batch directory, by name (:data:`TABLES`).
-
-    Raises
-    ------
-    BatchError
-        A table is missing: the batch did not finish (re-run it to resume).
-    """
-    out = Path(out)
-    missing = [name for name in TABLES if not (out / f"{name}.parquet").is_file()]
-    if missing:
-        raise BatchError(
-            f"{out}: no {', '.join(f'{m}.parquet' for m in missing)}: not a finished batch "
-            "(re-run the same command to resume it)"
-        )
-    try:
-        verify_checksums(out)
-    except ChecksumError as err:
-        raise BatchError(str(err)) from None
-    return {name: pd.read_parquet(out / f"{name}.parquet") for name in TABLES}
 
 
 def _events_table(records: list[tuple[int, dict]]) -> pd.DataFrame:
@@ -665,9 +531,9 @@ def summarise_batch(runs: pd.DataFrame) -> dict:
 
     falls: dict[str, list[int]] = {}
     if "falls" in runs.columns:
-        for text in runs["falls"]:
-            for place, when in json.loads(text).items():
-                falls.setdefault(place, []).append(date.fromisoformat(when).toordinal())
+        for fell in falls_column(runs):
+            for place, when in fell.items():
+                falls.setdefault(place, []).append(when.toordinal())
     n = len(runs)
     return {
         "replications": n,

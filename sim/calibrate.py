@@ -41,6 +41,7 @@ from scipy.stats import qmc
 
 from sim.batch import replication_seeds
 from sim.executor import Executor
+from sim.experiments.store import encode_falls, falls_column
 from sim.history_matching import Prior
 from sim.params import PARAMS
 from sim.scenario import ScenarioSpec
@@ -406,7 +407,7 @@ def calibrate(
         for (d, t, r), summary, daily in runner.map(tasks):
             row = {"draw": d, "replication": r, **draws[d]}
             row.update({k: v for k, v in summary.items() if isinstance(v, int | float)})
-            row["falls"] = json.dumps(summary["falls"])
+            row["falls"] = encode_falls(summary["falls"])
             per_target_runs[t].append(row)
             per_target_daily[t].append(daily.assign(draw=d, replication=r))
         runs = [pd.DataFrame(r) for r in per_target_runs]
@@ -564,10 +565,9 @@ def _q(values, qs=(5, 50, 95)) -> list[float]:
 
 def _falls_row(runs: pd.DataFrame, town: str, record: str, note: str) -> str:
     dates = []
-    for text in runs["falls"]:
-        when = json.loads(text).get(town)
-        if when:
-            dates.append(date.fromisoformat(when).toordinal())
+    for fell in falls_column(runs):
+        if town in fell:
+            dates.append(fell[town].toordinal())
     share = len(dates) / len(runs)
     if dates:
         lo, mid, hi = (date.fromordinal(int(x)) for x in _q(dates))

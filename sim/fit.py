@@ -449,7 +449,7 @@ def score_batch(batch_dir: str | Path, targets_path: Path = TARGETS_PATH) -> dic
         ``ukraine``, ``sectors``, ``places`` (changed and held), ``map`` (F1 model and null).
     """
     from sim.analysis.tables import russia_holds
-    from sim.batch import read_tables
+    from sim.experiments.store import read_tables
     from sim.record import load_record, place_changes, place_node, sector_gains
     from sim.theatre.theatre import Theatre
 

@@ -184,7 +184,7 @@ def write_fit_report(
 ) -> Path:
     """Write ``out/REPORT.md`` and its figures; return the Markdown's path. ``scores``, if the
     caller has them, are :func:`sim.fit.score_batch` of ``batch_dirs`` (not computed again)."""
-    from sim.batch import read_tables
+    from sim.experiments.store import read_tables
 
     out.mkdir(parents=True, exist_ok=True)
     if scores is None:

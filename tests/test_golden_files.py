@@ -47,8 +47,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sim.batch import git_commit  # noqa: E402
 from sim.cli import main  # noqa: E402
+from sim.experiments.store import git_commit  # noqa: E402
 
 DIGESTS = Path(__file__).resolve().parent / "golden" / "files.json"
 SEEDS = (1, 2, 5)

@@ -12,6 +12,7 @@ import pandas as pd
 from sim.analysis.errors import (
     ReportError,
 )
+from sim.experiments.store import falls_column
 from sim.metrics import RU_COUNTRY, UA_COUNTRY, gains
 from sim.units import RUSSIA, UKRAINE
 
@@ -23,12 +24,6 @@ def fan_quantiles(daily: pd.DataFrame, column: str) -> pd.DataFrame:
     return pd.DataFrame(
         {k: np.percentile(wide.to_numpy(), q, axis=1) for k, q in qs.items()}, index=wide.index
     )
-
-
-def falls_column(runs: pd.DataFrame) -> list[dict[str, date]]:
-    return [
-        {p: date.fromisoformat(d) for p, d in json.loads(text).items()} for text in runs["falls"]
-    ]
 
 
 def default_places(runs: pd.DataFrame) -> list[str]:
