@@ -17,6 +17,7 @@ from sim.analysis.stats import (
     wilson,
 )
 from sim.analysis.tables import (
+    OUTCOMES,
     choose_places,
     enemy_distance_km,
     fall_changes,
@@ -36,7 +37,6 @@ from sim.figures import (
     zoom_figure,
 )
 from sim.reports.markdown import (
-    OUTCOMES,
     assumptions_lines,
     bracket,
     date_cell,

@@ -9,9 +9,6 @@ import numpy as np
 from sim.analysis.load import (
     Batch,
 )
-from sim.analysis.tables import (  # noqa: F401
-    OUTCOMES,
-)
 
 
 def num(x: float) -> str:

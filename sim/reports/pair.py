@@ -10,6 +10,7 @@ from sim.analysis.load import (
     Batch,
 )
 from sim.analysis.tables import (
+    OUTCOMES,
     enemy_distance_km,
     fall_changes,
     paired_daily_difference,
@@ -20,7 +21,6 @@ from sim.figures import (
     difference_figure,
 )
 from sim.reports.markdown import (
-    OUTCOMES,
     bracket,
     interval,
     signed_num,
