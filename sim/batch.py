@@ -514,7 +514,7 @@ def summarise_batch(runs: pd.DataFrame) -> dict:
         "median_date"}``, the fraction of replications in which it fell and the median of its
         fall dates among those (median of ordinal days, rounded down), sorted by place.
     """
-    outcomes = {}
+    outcomes: dict[str, dict[str, float | None]] = {}
     for column in runs.columns:
         if column in _ID_COLUMNS or column.startswith("param_"):
             continue
@@ -525,7 +525,9 @@ def summarise_batch(runs: pd.DataFrame) -> dict:
         if len(x) == 0:
             outcomes[column] = {"p05": None, "p50": None, "p95": None, "mean": None}
             continue
-        stats = {k: float(np.percentile(x, q, method="linear")) for k, q in _QUANTILES.items()}
+        stats: dict[str, float | None] = {
+            k: float(np.percentile(x, q, method="linear")) for k, q in _QUANTILES.items()
+        }
         stats["mean"] = float(np.mean(x))
         outcomes[column] = stats
 

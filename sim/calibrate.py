@@ -29,6 +29,7 @@ import json
 import math
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -238,7 +239,7 @@ def calibrate(
             values = evaluate(runner, specs, targets, points, seeds)
             imp = implausibility(values, targets, search.discrepancy)
             for i, point in enumerate(points):
-                row = {"wave": wave, **point}
+                row: dict[str, Any] = {"wave": wave, **point}
                 for t, target in enumerate(targets):
                     row[f"{target.name}_mean"] = values[i, t].mean()
                     row[f"{target.name}_median"] = float(np.median(values[i, t]))
@@ -284,8 +285,8 @@ def calibrate(
             for t in range(len(targets))
             for r, seed in enumerate(final_seeds)
         ]
-        per_target_runs = [[] for _ in targets]
-        per_target_daily = [[] for _ in targets]
+        per_target_runs: list[list[dict[str, Any]]] = [[] for _ in targets]
+        per_target_daily: list[list[pd.DataFrame]] = [[] for _ in targets]
         for (d, t, r), summary, daily in runner.map(tasks):
             row = {"draw": d, "replication": r, **draws[d]}
             row.update({k: v for k, v in summary.items() if isinstance(v, int | float)})

@@ -35,6 +35,7 @@ import sys
 import tempfile
 import traceback
 import warnings
+from typing import NoReturn
 
 from sim.cli_parsers import (
     _add_batch,
@@ -175,7 +176,7 @@ def _save_traceback() -> str:
 class _Parser(argparse.ArgumentParser):
     """An argument parser whose errors are one line (with where to find help), like all others."""
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 

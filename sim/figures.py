@@ -167,6 +167,7 @@ def _map_context(b: Batch, picks: list[pd.Timestamp]):
     from sim.model import default_theatre
 
     g = map_geometry(default_theatre())
+    assert b.nodes is not None  # only batches with maps are drawn
     if len(b.nodes) != len(g.lon):
         raise ReportError(
             f"{b.path / 'nodes.parquet'} has {len(b.nodes)} nodes, the packaged theatre "
@@ -261,6 +262,7 @@ def finish_maps(fig, axes, image, path: Path) -> None:
 def maps_figure(b: Batch, picks: list[pd.Timestamp], path: Path, places: list[str]) -> None:
     """Control on each chosen date, over all the ground that changed hands."""
     g, shares = _map_context(b, picks)
+    assert b.nodes is not None  # checked by _map_context
     start = b.nodes["initial_side"].to_numpy() == "russia"
     moved = np.zeros(len(start), dtype=bool)
     for sh in shares.values():

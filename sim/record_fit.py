@@ -142,7 +142,7 @@ def run_window(
     from sim.fit_measures import month_edges
     from sim.model import FrontlineModel
 
-    model = FrontlineModel(scenario, rng=seed, **overrides)
+    model = FrontlineModel(scenario, rng=seed, theatre=None, **overrides)
     edges = month_edges(start, end)[1:]
     model.run(until=end)
     table = model.recorder.table().set_index("day")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -207,7 +207,7 @@ def _parse_sector(table: dict[str, Any], at: _At) -> dict[str, _Tagged]:
     _keys(table, _SECTOR_KEYS, at)
     # The name is the merge key across extends, so every entry needs it, even an override.
     _required(table, ["name"], at)
-    checks = {
+    checks: dict[str, Callable[[Any, _At], Any]] = {
         "name": _str,
         "anchors": _str_list,
         "russia_units": _units,
@@ -342,7 +342,9 @@ def _check_redeploys(
     The bound is the order of battle plus what events bring in and take out before that day
     (losses only lower it): a redeploy above it cannot be meant, and would quietly move fewer.
     """
-    have = {(side, s.name): getattr(s, f"{side}_units") for s in sectors for side in SIDES}
+    have: dict[tuple[str, str | None], Any] = {  # EventSpec fields are optional by kind
+        (side, s.name): getattr(s, f"{side}_units") for s in sectors for side in SIDES
+    }
     for ev, fields in events:
         if ev.kind == "reinforce":
             have[ev.side, ev.sector] += ev.units

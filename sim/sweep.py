@@ -209,7 +209,7 @@ def run_sweep(
     show = sys.stderr.isatty() if progress is None else progress
     dirs = [None if out is None else out / f"point_{i:04d}" for i in range(len(specs))]
     tasks = [(s, replications, seed, until, d) for s, d in zip(specs, dirs, strict=True)]
-    batches: dict[int, _PointBatch] = {}
+    by_point: dict[int, _PointBatch] = {}
     with tqdm(
         total=len(design),
         desc=f"{spec.name} sweep",
@@ -223,9 +223,9 @@ def run_sweep(
         # index.
         with Executor(workers, force_workers=force_workers) as executor:
             for i, result in executor.imap_unordered(_point_batch, tasks):
-                batches[i] = result
+                by_point[i] = result
                 bar.update(1)
-    batches = [batches[i] for i in range(len(specs))]
+    batches = [by_point[i] for i in range(len(specs))]
     computed = [(i, r) for i, b in enumerate(batches) for r in b.computed]
 
     runs = sweep_table(design, [b.runs for b in batches])

@@ -136,7 +136,7 @@ def replication_bytes(days: int) -> int:
 def check_seed(seed: object, where: str = "--seed") -> int:
     """``seed`` as an int in ``[0, 2**63 - 1]``; :class:`InputError` otherwise."""
     try:
-        value = None if isinstance(seed, bool) else operator.index(seed)  # int or numpy int
+        value = None if isinstance(seed, bool) else operator.index(seed)  # type: ignore[arg-type]  # int or numpy int; others raise
     except TypeError:
         value = None
     if value is None or not 0 <= value <= SEED_MAX:

@@ -147,7 +147,7 @@ def batch_report(
         lines += ["No hub fell in any replication.", ""]
 
     if len(batches) == 2:
-        lines += pair_section(*batches, places, out)
+        lines += pair_section(batches[0], batches[1], places, out)
     return lines
 
 
@@ -171,7 +171,7 @@ def _answers(batches: list[Batch], places: list[str], picks: list[pd.Timestamp])
             f"- Ukraine's holdings in Russia ({last.name}) peak at {interval(top, 'km²')}, "
             f"and are {interval(end, 'km²')} on {last.end}."
         )
-    dist = paired_distances(*batches, places) if len(batches) == 2 else None
+    dist = paired_distances(batches[0], batches[1], places) if len(batches) == 2 else None
     if dist is not None:
         when, diff = dist
         for p in diff.columns:
@@ -245,7 +245,7 @@ def _holdings_section(batches: list[Batch], picks: list[pd.Timestamp], out: Path
             "| date | " + " | ".join(HOLDINGS[c][0] for c in cols) + " |",
             "|---|" + "---|" * len(cols),
         ]
-        occupied = b.has_maps and "population" in b.nodes
+        occupied = b.nodes is not None and b.has_maps and "population" in b.nodes
         if occupied:
             lines[-2] += " population of Ukraine on Russian-held ground |"
             lines[-1] += "---|"

@@ -31,6 +31,7 @@ def paired_distances(a: Batch, b: Batch, places: list[str]):
     """``(last date, b − a distances)`` for the places both batches know, or None."""
     if not (a.has_maps and b.has_maps and places):
         return None
+    assert a.nodes is not None and b.nodes is not None  # has_maps
     known = [p for p in places if p in set(a.nodes["name"]) and p in set(b.nodes["name"])]
     if not known:
         return None

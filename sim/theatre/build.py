@@ -341,8 +341,8 @@ def build_theatre(
         while path[-1] != ia:
             path.append(int(pred[row, path[-1]]))
         path = path[::-1]
-        for p, q in zip(path[:-1], path[1:], strict=True):
-            eroad[eid[(min(p, q), max(p, q))]] = True
+        for n0, n1 in zip(path[:-1], path[1:], strict=True):
+            eroad[eid[(min(n0, n1), max(n0, n1))]] = True
         links_meta.append(
             {
                 "a": a,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Any
 
 import numpy as np
 
@@ -92,7 +93,7 @@ def voronoi_cells(xy: np.ndarray, country: np.ndarray, ua_region, ru_region):
     for g in own:
         shapely.prepare(g)
     cells = np.empty(n, dtype=object)
-    orphans = []  # (geometry, country)
+    orphans: list[tuple[Any, int]] = []  # (geometry, country)
     for c in (0, 1):
         idx = np.flatnonzero(country == c)
         inside = shapely.contains_properly(own[c], vor[idx])

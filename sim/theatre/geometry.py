@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from sim.theatre.build_config import (
     PROJ,
@@ -18,7 +19,7 @@ class Projector:
         self.fwd = Transformer.from_crs("EPSG:4326", proj, always_xy=True)
         self.inv = Transformer.from_crs(proj, "EPSG:4326", always_xy=True)
 
-    def xy(self, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def xy(self, lon: ArrayLike, lat: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         x, y = self.fwd.transform(np.asarray(lon, float), np.asarray(lat, float))
         return np.asarray(x), np.asarray(y)
 

@@ -297,8 +297,8 @@ def trace_rivers(proj: Projector):
         cx, cy = proj.xy([p[0] for p in river.course], [p[1] for p in river.course])
         seeds = [int(tree.nearest(shapely.Point(x, y))) for x, y in zip(cx, cy, strict=True)]
         chain = [seeds[0]]
-        for a, b in zip(seeds[:-1], seeds[1:], strict=True):
-            chain.extend(nx.shortest_path(g, a, b, weight="w")[1:])
+        for s0, s1 in zip(seeds[:-1], seeds[1:], strict=True):
+            chain.extend(nx.shortest_path(g, s0, s1, weight="w")[1:])
         chain = list(dict.fromkeys(chain))
         geom = shapely.line_merge(shapely.union_all([lines_p[i] for i in chain]))
         by_class[river.river_class].append(geom)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -105,5 +106,6 @@ def grid_arrays(
 
 def write_grid(path: Path, **kwargs) -> Path:
     """Write a grid theatre (see :func:`grid_arrays`) to ``path`` and return it."""
-    np.savez_compressed(path, **grid_arrays(**kwargs))
+    arrays: dict[str, Any] = grid_arrays(**kwargs)  # np.savez's stub types **kwds as bool
+    np.savez_compressed(path, **arrays)
     return Path(path)
