@@ -58,18 +58,9 @@ def _add_run(verbs: argparse._SubParsersAction) -> None:
 
 def _add_batch(verbs: argparse._SubParsersAction) -> None:
     p = verbs.add_parser("batch", help="run many replications of a scenario and summarise them")
+    p.set_defaults(handler=_batch)
     _add_scenario_args(p, seed_help="batch seed; replication seeds are spawned from it (default 0)")
-    p.add_argument(
-        "--replications", type=int, required=True, metavar="R", help="number of runs (>= 1)"
-    )
-    p.add_argument(
-        "--workers", type=int, default=None, metavar="W", help="processes (default: all cores)"
-    )
-    p.add_argument(
-        "--force-workers",
-        action="store_true",
-        help="allow more --workers than this machine's cores (they only share the cores)",
-    )
+    _add_replications(p, "number of runs (>= 1)")
     p.add_argument(
         "--scheduler",
         default=None,
@@ -77,13 +68,7 @@ def _add_batch(verbs: argparse._SubParsersAction) -> None:
         help="run on the Dask cluster whose scheduler is at ADDRESS (tcp://127.0.0.1:8786) "
         "instead of local processes; needs pip install -e '.[cluster]'",
     )
-    p.add_argument(
-        "--out",
-        type=_path,
-        required=True,
-        metavar="DIR",
-        help="write outputs here; a re-run with the same arguments resumes",
-    )
+    _add_resumable_out(p)
     p.add_argument(
         "--posterior",
         type=_path,
@@ -92,7 +77,6 @@ def _add_batch(verbs: argparse._SubParsersAction) -> None:
         help="a calibrated parameter sample (CSV, sim.posterior): each replication runs with "
         "the set its own seed draws",
     )
-    p.set_defaults(handler=_batch)
 
 
 def _add_sweep(verbs: argparse._SubParsersAction) -> None:
@@ -118,24 +102,8 @@ def _add_sweep(verbs: argparse._SubParsersAction) -> None:
         help="grid: levels per parameter; lhs: points; sobol: points, a power of two "
         "(with --sobol: the base sample; N * (parameters + 2) points are run)",
     )
-    p.add_argument(
-        "--replications", type=int, required=True, metavar="R", help="runs per point (>= 1)"
-    )
-    p.add_argument(
-        "--workers", type=int, default=None, metavar="W", help="processes (default: all cores)"
-    )
-    p.add_argument(
-        "--force-workers",
-        action="store_true",
-        help="allow more --workers than this machine's cores (they only share the cores)",
-    )
-    p.add_argument(
-        "--out",
-        type=_path,
-        required=True,
-        metavar="DIR",
-        help="write outputs here; a re-run with the same arguments resumes",
-    )
+    _add_replications(p, "runs per point (>= 1)")
+    _add_resumable_out(p)
     p.add_argument(
         "--sobol",
         nargs="+",
@@ -150,12 +118,7 @@ def _add_sweep(verbs: argparse._SubParsersAction) -> None:
 def _add_calibrate(verbs: argparse._SubParsersAction) -> None:
     p = verbs.add_parser("calibrate", help="fit the free parameters to the gain targets")
     p.add_argument("--quick", action="store_true", help="tiny budget (for tests and smoke runs)")
-    p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
-    p.add_argument(
-        "--force-workers",
-        action="store_true",
-        help="allow more --workers than this machine's cores (they only share the cores)",
-    )
+    _add_workers(p, None)
     p.add_argument("--targets", type=_path, default=None, help="targets TOML (calibration/)")
     p.add_argument("--search", type=_path, default=None, help="search settings TOML")
     p.add_argument("--out", type=_path, default=None, help="output directory (calibration/)")
@@ -236,6 +199,36 @@ def _add_report(verbs: argparse._SubParsersAction) -> None:
         help="dates of the maps and of the holdings tables (default: four spread through the run)",
     )
     p.set_defaults(handler=_report)
+
+
+def _add_replications(p: argparse.ArgumentParser, replications_help: str) -> None:
+    """``--replications`` then the local workers (``--workers``, ``--force-workers``)."""
+    p.add_argument("--replications", type=int, required=True, metavar="R", help=replications_help)
+    _add_workers(p, "W")
+
+
+def _add_workers(p: argparse.ArgumentParser, metavar: str | None) -> None:
+    """``--workers`` (shown with ``metavar``, or argparse's default) and ``--force-workers``."""
+    shown = {"metavar": metavar} if metavar else {}
+    p.add_argument(
+        "--workers", type=int, default=None, help="processes (default: all cores)", **shown
+    )
+    p.add_argument(
+        "--force-workers",
+        action="store_true",
+        help="allow more --workers than this machine's cores (they only share the cores)",
+    )
+
+
+def _add_resumable_out(p: argparse.ArgumentParser) -> None:
+    """``--out DIR`` of a verb that resumes an unfinished directory."""
+    p.add_argument(
+        "--out",
+        type=_path,
+        required=True,
+        metavar="DIR",
+        help="write outputs here; a re-run with the same arguments resumes",
+    )
 
 
 def _add_scenario_args(p: argparse.ArgumentParser, seed_help: str) -> None:

@@ -55,6 +55,15 @@ def save_figure(fig, path: Path, dates: bool = True) -> None:
     pyplot().close(fig)
 
 
+def _label(ax, title: str, xlabel: str, ylabel: str, **legend) -> None:
+    """Title, axis labels, a light grid and a legend at the upper left (``legend``: its sizes)."""
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", **legend)
+
+
 def gain_columns(daily: pd.DataFrame) -> list[str]:
     cols = [c for c in GAINS if c in daily.columns]
     return [c for c in cols if c != "ukraine_held_in_russia_km2" or daily[c].abs().max() > 0]
@@ -75,11 +84,13 @@ def fan_figure(batches: list[Batch], path: Path) -> None:
         for col in gain_columns(b.daily):
             label, colour = GAINS[col]
             _fan(ax, fan_quantiles(b.daily, col), colour, label)
-        ax.set_title(f"{b.name}: cumulative gains ({len(b.runs)} replications)")
-        ax.set_xlabel("date")
-        ax.set_ylabel("km² since the start")
-        ax.grid(alpha=0.3)
-        ax.legend(loc="upper left", fontsize=8)
+        _label(
+            ax,
+            f"{b.name}: cumulative gains ({len(b.runs)} replications)",
+            "date",
+            "km² since the start",
+            fontsize=8,
+        )
     save_figure(fig, path)
 
 
@@ -99,11 +110,14 @@ def falls_figure(batches: list[Batch], places: list[str], path: Path) -> None:
             label = place if len(batches) == 1 else f"{place} ({b.name})"
             ax.step(xs, ys, where="post", color=colours(i % 10), ls=styles[j % 2], label=label)
     ax.set_ylim(-0.02, 1.02)
-    ax.set_title("Share of replications in which each place had fallen, by date")
-    ax.set_xlabel("date")
-    ax.set_ylabel("share of replications fallen")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="upper left", fontsize=7, ncol=2)
+    _label(
+        ax,
+        "Share of replications in which each place had fallen, by date",
+        "date",
+        "share of replications fallen",
+        fontsize=7,
+        ncol=2,
+    )
     save_figure(fig, path)
 
 
@@ -115,11 +129,13 @@ def difference_figure(diff: pd.DataFrame, a: Batch, b: Batch, path: Path) -> Non
     ax.fill_between(diff.index, lo, hi, color="#762a83", alpha=0.2, lw=0)
     ax.plot(diff.index, mid, color="#762a83", label="median, 90% band over replications")
     ax.axhline(0, color="k", lw=0.8)
-    ax.set_title(f"Paired difference in cumulative Russian gains: {b.name} − {a.name}")
-    ax.set_xlabel("date")
-    ax.set_ylabel("km² (same seed, replication by replication)")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="upper left", fontsize=8)
+    _label(
+        ax,
+        f"Paired difference in cumulative Russian gains: {b.name} − {a.name}",
+        "date",
+        "km² (same seed, replication by replication)",
+        fontsize=8,
+    )
     save_figure(fig, path)
 
 
