@@ -212,19 +212,7 @@ def run_batch(
     sim.scenario.ScenarioError
         ``until`` outside the scenario's dates.
     """
-    if not isinstance(replications, int) or replications < 1:
-        raise BatchError(f"replications must be a whole number >= 1, got {replications!r}")
-    try:  # before replication_seeds, which would spawn them all
-        validate.check_seed(seed, "seed")
-        days = ((until or spec.end) - spec.start).days
-        validate.REPLICATIONS.check(replications, "replications", validate.replication_bytes(days))
-    except validate.InputError as err:
-        raise BatchError(str(err)) from None
-    if scheduler is None:
-        try:
-            workers = check_workers(workers, force_workers)
-        except ExecutorError as err:
-            raise BatchError(str(err)) from None
+    workers = _check_request(spec, replications, seed, workers, until, scheduler, force_workers)
     if until is not None:
         spec = spec.with_end(until)
     seeds = replication_seeds(seed, replications)
@@ -246,6 +234,68 @@ def run_batch(
         )
     except ExecutorError as err:
         raise BatchError(str(err)) from None
+    out = Path(out) if out is not None else None
+    records, todo, parts = _run_missing(
+        executor, spec, seeds, commit, out, manifest, progress, posterior
+    )
+    if parts is not None:  # always read back, so fresh and resumed batches agree
+        records = {i: read_part(part_path(parts, i)) for i in range(replications)}
+    runs = _runs_table([(i, *records[i]) for i in range(replications)], spec)
+    daily = _daily_table([(i, seeds[i], records[i][1]) for i in range(replications)])
+    events = _events_table([(i, records[i][0]) for i in range(replications)])
+    summary = {**manifest, "start": spec.start.isoformat(), "end": spec.end.isoformat()}
+    if spec.assumptions:  # a forecast's, stated by its report
+        summary["assumptions"] = list(spec.assumptions)
+    summary["git_commits"] = sorted(set(runs["git_commit"]))  # of the processes that ran them
+    summary.update(summarise_batch(runs))
+
+    if out is not None:
+        _write_tables(out, spec, runs, daily, events, summary)
+    return BatchResult(runs, daily, summary, out, todo, events)
+
+
+def _check_request(
+    spec: ScenarioSpec,
+    replications: int,
+    seed: int,
+    workers: int | None,
+    until: date | None,
+    scheduler: str | None,
+    force_workers: bool,
+) -> int | None:
+    """Check a batch request before anything runs; the number of local workers to use."""
+    if not isinstance(replications, int) or replications < 1:
+        raise BatchError(f"replications must be a whole number >= 1, got {replications!r}")
+    try:  # before replication_seeds, which would spawn them all
+        validate.check_seed(seed, "seed")
+        days = ((until or spec.end) - spec.start).days
+        validate.REPLICATIONS.check(replications, "replications", validate.replication_bytes(days))
+    except validate.InputError as err:
+        raise BatchError(str(err)) from None
+    if scheduler is None:
+        try:
+            workers = check_workers(workers, force_workers)
+        except ExecutorError as err:
+            raise BatchError(str(err)) from None
+    return workers
+
+
+def _run_missing(
+    executor: Executor,
+    spec: ScenarioSpec,
+    seeds: list[int],
+    commit: str,
+    out: Path | None,
+    manifest: dict,
+    progress: bool | None,
+    posterior: Posterior | None,
+) -> tuple[dict[int, tuple[dict, pd.DataFrame]], list[int], Path | None]:
+    """Claim ``out``, run the replications not finished there, and close the executor.
+
+    Returns the records run now (by replication), the replications run now and the parts
+    directory (None without ``out``).
+    """
+    replications = len(seeds)
     finished = None
     try:
         parts = None
@@ -280,26 +330,25 @@ def run_batch(
             finished.close()  # cancels the tasks not yet started if we leave early
         executor.close()  # the Dask client; local workers stay warm for the next batch
 
-    if parts is not None:  # always read back, so fresh and resumed batches agree
-        records = {i: read_part(part_path(parts, i)) for i in range(replications)}
-    runs = _runs_table([(i, *records[i]) for i in range(replications)], spec)
-    daily = _daily_table([(i, seeds[i], records[i][1]) for i in range(replications)])
-    events = _events_table([(i, records[i][0]) for i in range(replications)])
-    summary = {**manifest, "start": spec.start.isoformat(), "end": spec.end.isoformat()}
-    if spec.assumptions:  # a forecast's, stated by its report
-        summary["assumptions"] = list(spec.assumptions)
-    summary["git_commits"] = sorted(set(runs["git_commit"]))  # of the processes that ran them
-    summary.update(summarise_batch(runs))
+    return records, todo, parts
 
-    if out is not None:
-        atomic_write(out / "runs.parquet", lambda p: runs.to_parquet(p, index=False))
-        atomic_write(out / "daily.parquet", lambda p: daily.to_parquet(p, index=False))
-        atomic_write(out / "events.parquet", lambda p: events.to_parquet(p, index=False))
-        nodes = node_table(spec)
-        atomic_write(out / "nodes.parquet", lambda p: nodes.to_parquet(p, index=False))
-        write_json(out / "summary.json", summary)
-        write_checksums(out, [MANIFEST, *(f"{t}.parquet" for t in TABLES), "summary.json"])
-    return BatchResult(runs, daily, summary, out, todo, events)
+
+def _write_tables(
+    out: Path,
+    spec: ScenarioSpec,
+    runs: pd.DataFrame,
+    daily: pd.DataFrame,
+    events: pd.DataFrame,
+    summary: dict,
+) -> None:
+    """Write a finished batch's tables, summary and checksums into ``out``."""
+    atomic_write(out / "runs.parquet", lambda p: runs.to_parquet(p, index=False))
+    atomic_write(out / "daily.parquet", lambda p: daily.to_parquet(p, index=False))
+    atomic_write(out / "events.parquet", lambda p: events.to_parquet(p, index=False))
+    nodes = node_table(spec)
+    atomic_write(out / "nodes.parquet", lambda p: nodes.to_parquet(p, index=False))
+    write_json(out / "summary.json", summary)
+    write_checksums(out, [MANIFEST, *(f"{t}.parquet" for t in TABLES), "summary.json"])
 
 
 def _execute(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from sim.cli_verbs import (
     _batch,
@@ -209,7 +210,7 @@ def _add_replications(p: argparse.ArgumentParser, replications_help: str) -> Non
 
 def _add_workers(p: argparse.ArgumentParser, metavar: str | None) -> None:
     """``--workers`` (shown with ``metavar``, or argparse's default) and ``--force-workers``."""
-    shown = {"metavar": metavar} if metavar else {}
+    shown: dict[str, Any] = {"metavar": metavar} if metavar else {}
     p.add_argument(
         "--workers", type=int, default=None, help="processes (default: all cores)", **shown
     )

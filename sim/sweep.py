@@ -165,22 +165,7 @@ def run_sweep(
     sim.scenario.ScenarioError
         A point's value outside its parameter's range (checked for every point before any run).
     """
-    if not isinstance(design, pd.DataFrame) or design.empty:
-        raise SweepError("the design must be a non-empty DataFrame, one row per point")
-    for column in design.columns:
-        if column not in PARAMS:
-            raise SweepError(
-                f"design column '{column}' is not a registry parameter{suggest(str(column))}"
-            )
-    if design.isna().any().any():
-        raise SweepError("the design has missing values")
-    if isinstance(replications, bool) or not isinstance(replications, int) or replications < 1:
-        raise SweepError(f"replications must be a whole number >= 1, got {replications!r}")
-    try:
-        workers = check_workers(workers, force_workers)
-    except ExecutorError as err:
-        raise SweepError(str(err)) from None
-    check_points(len(design), "design points")
+    workers = _check_request(design, replications, workers, force_workers)
     attrs = jsonable(design.attrs)
     design = design.reset_index(drop=True).astype(float)
     design.attrs = attrs
@@ -206,26 +191,9 @@ def run_sweep(
         if not (out / "design.parquet").is_file():
             atomic_write(out / "design.parquet", lambda p: design.to_parquet(p, index=False))
 
-    show = sys.stderr.isatty() if progress is None else progress
-    dirs = [None if out is None else out / f"point_{i:04d}" for i in range(len(specs))]
-    tasks = [(s, replications, seed, until, d) for s, d in zip(specs, dirs, strict=True)]
-    by_point: dict[int, _PointBatch] = {}
-    with tqdm(
-        total=len(design),
-        desc=f"{spec.name} sweep",
-        unit="point",
-        file=sys.stderr,
-        disable=not show,
-    ) as bar:
-        # Each point's batch runs in one worker, its replications one after another, so the
-        # warm pool is shared out by points. The tables do not depend on how the points are
-        # spread over processes: a replication's seed depends only on the sweep seed and its
-        # index.
-        with Executor(workers, force_workers=force_workers) as executor:
-            for i, result in executor.imap_unordered(_point_batch, tasks):
-                by_point[i] = result
-                bar.update(1)
-    batches = [by_point[i] for i in range(len(specs))]
+    batches = _run_points(
+        spec, specs, replications, seed, until, out, workers, force_workers, progress
+    )
     computed = [(i, r) for i, b in enumerate(batches) for r in b.computed]
 
     runs = sweep_table(design, [b.runs for b in batches])
@@ -245,6 +213,64 @@ def run_sweep(
         write_json(out / "summary.json", summary)
         write_checksums(out, STORED)
     return SweepResult(design, runs, summary, out, computed)
+
+
+def _check_request(
+    design: pd.DataFrame, replications: int, workers: int | None, force_workers: bool
+) -> int:
+    """Check a sweep request before anything runs; the number of local workers to use."""
+    if not isinstance(design, pd.DataFrame) or design.empty:
+        raise SweepError("the design must be a non-empty DataFrame, one row per point")
+    for column in design.columns:
+        if column not in PARAMS:
+            raise SweepError(
+                f"design column '{column}' is not a registry parameter{suggest(str(column))}"
+            )
+    if design.isna().any().any():
+        raise SweepError("the design has missing values")
+    if isinstance(replications, bool) or not isinstance(replications, int) or replications < 1:
+        raise SweepError(f"replications must be a whole number >= 1, got {replications!r}")
+    try:
+        workers = check_workers(workers, force_workers)
+    except ExecutorError as err:
+        raise SweepError(str(err)) from None
+    check_points(len(design), "design points")
+    return workers
+
+
+def _run_points(
+    spec: ScenarioSpec,
+    specs: list[ScenarioSpec],
+    replications: int,
+    seed: int,
+    until: date | None,
+    out: Path | None,
+    workers: int,
+    force_workers: bool,
+    progress: bool | None,
+) -> list[_PointBatch]:
+    """Run every point's batch (each in one worker), in point order."""
+    show = sys.stderr.isatty() if progress is None else progress
+    dirs = [None if out is None else out / f"point_{i:04d}" for i in range(len(specs))]
+    tasks = [(s, replications, seed, until, d) for s, d in zip(specs, dirs, strict=True)]
+    by_point: dict[int, _PointBatch] = {}
+    with tqdm(
+        total=len(specs),
+        desc=f"{spec.name} sweep",
+        unit="point",
+        file=sys.stderr,
+        disable=not show,
+    ) as bar:
+        # Each point's batch runs in one worker, its replications one after another, so the
+        # warm pool is shared out by points. The tables do not depend on how the points are
+        # spread over processes: a replication's seed depends only on the sweep seed and its
+        # index.
+        with Executor(workers, force_workers=force_workers) as executor:
+            for i, result in executor.imap_unordered(_point_batch, tasks):
+                by_point[i] = result
+                bar.update(1)
+    batches = [by_point[i] for i in range(len(specs))]
+    return batches
 
 
 @dataclass

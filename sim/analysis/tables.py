@@ -12,6 +12,7 @@ import pandas as pd
 from sim.analysis.errors import (
     ReportError,
 )
+from sim.analysis.stats import wilson
 from sim.experiments.store import falls_column
 from sim.metrics import RU_COUNTRY, UA_COUNTRY, gains
 from sim.units import RUSSIA, UKRAINE
@@ -254,3 +255,33 @@ OUTCOMES = {
     "ukraine_held_in_russia_km2": ("Ukraine's holdings in Russia", "km²"),
     "front_length_km": ("Front length", "km"),
 }
+
+
+def sweep_point_table(runs: pd.DataFrame, design: pd.DataFrame, outcome: str) -> pd.DataFrame:
+    """Per point of a sweep: its parameters, replications ``n``, collapses ``k``, their share
+    with its Wilson 95% interval (``lo``, ``hi``) and the 5/50/95th percentiles of ``outcome``
+    (``g05``, ``g50``, ``g95``; NaN unless every replication has a finite value)."""
+    params = list(design.columns)
+    points = []
+    for i, group in runs.groupby("point"):
+        row = {p: float(design[p].iloc[int(i)]) for p in params}
+        n = len(group)
+        k = int(group["collapse"].astype(bool).sum()) if "collapse" in group else 0
+        lo, hi = wilson(k, n)
+        v = group[outcome].to_numpy(float) if outcome in group else np.full(n, np.nan)
+        q = np.percentile(v, [5, 50, 95]) if np.isfinite(v).all() else [np.nan] * 3
+        points.append(
+            {
+                "point": int(i),
+                **row,
+                "n": n,
+                "k": k,
+                "share": k / n,
+                "lo": lo,
+                "hi": hi,
+                "g05": q[0],
+                "g50": q[1],
+                "g95": q[2],
+            }
+        )
+    return pd.DataFrame(points)

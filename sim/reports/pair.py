@@ -41,6 +41,9 @@ def paired_distances(a: Batch, b: Batch, places: list[str]):
 
 
 def pair_section(a: Batch, b: Batch, places: list[str], out: Path) -> list[str]:
+    """The paired report's own sections: differences of the outcomes, of the daily gains
+    (with its figure, written into ``out``), of the sectors' gains, of the distances to
+    ``places`` and of their fall dates."""
     cols = [c for c in OUTCOMES if c in a.runs and c in b.runs]
     held = "ukraine_held_in_russia_km2"
     if held in cols and not (a.runs[held].any() or b.runs[held].any()):
@@ -69,6 +72,16 @@ def pair_section(a: Batch, b: Batch, places: list[str], out: Path) -> list[str]:
             f"- Collapse: {int(ca.sum())} of {len(ca)} replications in {a.name}, "
             f"{int(cb.sum())} in {b.name}; in {int((ca != cb).sum())} they differ."
         )
+    lines += _daily_lines(a, b, out)
+    lines += _sector_lines(a, b)
+    lines += _distance_lines(a, b, places)
+    lines += _fall_lines(a, b, places)
+    return lines
+
+
+def _daily_lines(a: Batch, b: Batch, out: Path) -> list[str]:
+    """The paired difference of the cumulative Russian gains over time, and its figure."""
+    lines: list[str] = []
     daily = paired_daily_difference(a.daily, b.daily, "russia_gain_km2")
     if len(daily):
         difference_figure(daily, a, b, out / "difference.png")
@@ -81,6 +94,12 @@ def pair_section(a: Batch, b: Batch, places: list[str], out: Path) -> list[str]:
             "![Paired difference in cumulative Russian gains](difference.png)",
             "",
         ]
+    return lines
+
+
+def _sector_lines(a: Batch, b: Batch) -> list[str]:
+    """The paired difference of the Russian gains by sector on the last common date."""
+    lines: list[str] = []
     if a.has_maps and b.has_maps:
         last = min(pd.Timestamp(a.end), pd.Timestamp(b.end))
         ga = sector_gains(a.nodes, a.held(last))
@@ -102,6 +121,12 @@ def pair_section(a: Batch, b: Batch, places: list[str], out: Path) -> list[str]:
                     f"{interval((gb[c] - ga[c]).to_numpy(), 'km²', signed=True)} |"
                 )
             lines.append("")
+    return lines
+
+
+def _distance_lines(a: Batch, b: Batch, places: list[str]) -> list[str]:
+    """The paired difference of how near the other side stands to each place."""
+    lines: list[str] = []
     dist = paired_distances(a, b, places)
     if dist is not None:
         last, diff = dist
@@ -119,6 +144,12 @@ def pair_section(a: Batch, b: Batch, places: list[str], out: Path) -> list[str]:
         for p in diff.columns:
             lines.append(f"| {p} | {interval(diff[p].to_numpy(), 'km', signed=True)} |")
         lines.append("")
+    return lines
+
+
+def _fall_lines(a: Batch, b: Batch, places: list[str]) -> list[str]:
+    """The change in the places' fall dates."""
+    lines: list[str] = []
     if places:
         ch = fall_changes(a.runs, b.runs, places)
         lines += [

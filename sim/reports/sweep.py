@@ -20,8 +20,8 @@ from sim.analysis.load import (
 from sim.analysis.stats import (
     Z95,
     fit_logistic,
-    wilson,
 )
+from sim.analysis.tables import sweep_point_table
 from sim.figures import (
     collapse_panel,
     pyplot,
@@ -35,52 +35,15 @@ from sim.reports.markdown import (
 
 
 def sweep_report(path: Path, out: Path) -> list[str]:
+    """The lines of a sweep directory's ``report.md``; writes its figures into ``out``."""
     verify_directory(path)
     runs = read_table(path / "sweep.parquet")
     design = read_table(path / "design.parquet")
     s = read_summary(path)
     params = list(design.columns)
     outcome = "russia_gain_km2"
-    points = []
-    for i, group in runs.groupby("point"):
-        row = {p: float(design[p].iloc[int(i)]) for p in params}
-        n = len(group)
-        k = int(group["collapse"].astype(bool).sum()) if "collapse" in group else 0
-        lo, hi = wilson(k, n)
-        v = group[outcome].to_numpy(float) if outcome in group else np.full(n, np.nan)
-        q = np.percentile(v, [5, 50, 95]) if np.isfinite(v).all() else [np.nan] * 3
-        points.append(
-            {
-                "point": int(i),
-                **row,
-                "n": n,
-                "k": k,
-                "share": k / n,
-                "lo": lo,
-                "hi": hi,
-                "g05": q[0],
-                "g50": q[1],
-                "g95": q[2],
-            }
-        )
-    table = pd.DataFrame(points)
-
-    lines = [
-        f"# Report: sweep of {s.get('scenario', '?')}",
-        "",
-        "## Inputs",
-        "",
-        f"- Scenario `{s.get('scenario', '?')}`, content hash `{s.get('content_hash', '?')}`",
-        f"- Parameters swept: {', '.join(f'`{p}`' for p in params)}; {len(design)} points, "
-        f"design {json.dumps(s.get('design') or design.attrs) or '–'}",
-        f"- Seed {s.get('seed', '?')}, {s.get('replications', '?')} replications per point "
-        "(the same seeds at every point: common random numbers)",
-        f"- Dates {s.get('start', '?')} to {s.get('end', '?')}; version "
-        f"{s.get('version', '?')}; git commits "
-        f"{', '.join(f'`{c[:12]}`' for c in s.get('git_commits', [])) or '–'}",
-        "",
-        *assumptions_lines([s], [str(s.get("scenario", "?"))]),
-    ]
+    table = sweep_point_table(runs, design, outcome)
+    lines = _inputs(s, params, design)
 
     fit = None
     fit_note = ""
@@ -91,28 +54,7 @@ def sweep_report(path: Path, out: Path) -> list[str]:
             fit_note = f"No logistic fit: {err}."
     density = _start_density(path, table["point"])
     sweep_figure(table, params, outcome, fit, out / "sweep.png")
-    lines += [
-        "## Collapse probability and gains against the parameters",
-        "",
-        "![Collapse probability and Russian gains against the swept parameters](sweep.png)",
-        "",
-    ]
-    if len(params) > 1:
-        lines += [
-            "With several parameters swept, each panel shows every point against one "
-            "parameter (the others vary too).",
-            "",
-        ]
-    if fit is not None:
-        p = params[0]
-        lines += [
-            f"Fitted logistic P(collapse) = 1/(1+exp((x − x_c)/w)) in x = `{p}`: "
-            f"x_c = {fit['x_c']:.4g} (standard error {fit['x_c_se']:.2g}), "
-            f"w = {fit['w']:.4g} (standard error {fit['w_se']:.2g}).",
-            "",
-        ]
-    elif fit_note:
-        lines += [fit_note, ""]
+    lines += _figure_lines(params, fit, fit_note)
     answer = []
     if fit is not None:
         p, z = params[0], Z95
@@ -137,22 +79,74 @@ def sweep_report(path: Path, out: Path) -> list[str]:
             )
     if answer:
         lines[1:1] = ["", "## Answer", "", *answer]
+    return lines + _points_lines(table, params, density is not None) + [""]
+
+
+def _inputs(s: dict, params: list[str], design: pd.DataFrame) -> list[str]:
+    """The title and the Inputs section: scenario, design, seeds, dates and provenance."""
+    return [
+        f"# Report: sweep of {s.get('scenario', '?')}",
+        "",
+        "## Inputs",
+        "",
+        f"- Scenario `{s.get('scenario', '?')}`, content hash `{s.get('content_hash', '?')}`",
+        f"- Parameters swept: {', '.join(f'`{p}`' for p in params)}; {len(design)} points, "
+        f"design {json.dumps(s.get('design') or design.attrs) or '–'}",
+        f"- Seed {s.get('seed', '?')}, {s.get('replications', '?')} replications per point "
+        "(the same seeds at every point: common random numbers)",
+        f"- Dates {s.get('start', '?')} to {s.get('end', '?')}; version "
+        f"{s.get('version', '?')}; git commits "
+        f"{', '.join(f'`{c[:12]}`' for c in s.get('git_commits', [])) or '–'}",
+        "",
+        *assumptions_lines([s], [str(s.get("scenario", "?"))]),
+    ]
+
+
+def _figure_lines(params: list[str], fit: dict | None, fit_note: str) -> list[str]:
+    """The section of the sweep figure, with the logistic fit (or why there is none)."""
+    lines = [
+        "## Collapse probability and gains against the parameters",
+        "",
+        "![Collapse probability and Russian gains against the swept parameters](sweep.png)",
+        "",
+    ]
+    if len(params) > 1:
+        lines += [
+            "With several parameters swept, each panel shows every point against one "
+            "parameter (the others vary too).",
+            "",
+        ]
+    if fit is not None:
+        p = params[0]
+        lines += [
+            f"Fitted logistic P(collapse) = 1/(1+exp((x − x_c)/w)) in x = `{p}`: "
+            f"x_c = {fit['x_c']:.4g} (standard error {fit['x_c_se']:.2g}), "
+            f"w = {fit['w']:.4g} (standard error {fit['w_se']:.2g}).",
+            "",
+        ]
+    elif fit_note:
+        lines += [fit_note, ""]
+    return lines
+
+
+def _points_lines(table: pd.DataFrame, params: list[str], density: bool) -> list[str]:
+    """The table of every point: parameters, start density, collapse share and gains."""
     head = " | ".join(f"`{p}`" for p in params)
-    dens_head = " defenders per km at the start |" if density is not None else ""
-    lines += [
+    dens_head = " defenders per km at the start |" if density else ""
+    lines = [
         f"| point | {head} |{dens_head} collapse (Wilson 95%) | Russian gains, km² (median "
         "[90%]) |",
-        "|---|" + "---|" * len(params) + ("---|" if density is not None else "") + "---|---|",
+        "|---|" + "---|" * len(params) + ("---|" if density else "") + "---|---|",
     ]
     for r in table.to_dict("records"):
         vals = " | ".join(f"{r[p]:.4g}" for p in params)
-        dens = f" {r['density']:,.0f} |" if density is not None else ""
+        dens = f" {r['density']:,.0f} |" if density else ""
         lines.append(
             f"| {r['point']} | {vals} |{dens} {r['k']}/{r['n']} = {r['share']:.0%} "
             f"({r['lo']:.0%} to {r['hi']:.0%}) | {num(r['g50'])} "
             f"[{num(r['g05'])} to {num(r['g95'])}] |"
         )
-    return lines + [""]
+    return lines
 
 
 def _start_density(path: Path, points: pd.Series) -> np.ndarray | None:
