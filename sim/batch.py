@@ -36,8 +36,6 @@ tables are the same as those of a local batch.
 
 from __future__ import annotations
 
-import json
-import math
 import sys
 from collections.abc import Generator, Iterable
 from dataclasses import dataclass
@@ -50,12 +48,17 @@ from tqdm import tqdm
 
 from sim import __version__, validate
 from sim.executor import Executor, ExecutorError, check_workers
+from sim.experiments.batch_tables import (
+    daily_table,
+    events_table,
+    node_table,
+    runs_table,
+    summarise_batch,
+)
 from sim.experiments.store import (
     PARTS,
     TABLES,
     BatchError,
-    encode_falls,
-    falls_column,
     finished_parts,
     git_commit,
     part_path,
@@ -88,9 +91,6 @@ __all__ = [
 MANIFEST = "batch.json"
 # The outcomes `frontline batch` prints.
 MAIN_OUTCOMES = ("russia_gain_km2", "ukraine_gain_km2", "russia_net_gain_km2", "front_length_km")
-# Columns of runs.parquet that identify a replication rather than measure its outcome.
-_ID_COLUMNS = ("replication", "seed")
-_QUANTILES = {"p05": 5, "p50": 50, "p95": 95}
 
 
 @dataclass
@@ -216,6 +216,28 @@ def run_batch(
     if until is not None:
         spec = spec.with_end(until)
     seeds = replication_seeds(seed, replications)
+    manifest = _manifest(spec, seed, replications, until, posterior)
+    commit = git_commit()
+    executor = _connect(workers, scheduler, force_workers)
+    out = Path(out) if out is not None else None
+    records, todo, parts = _run_missing(
+        executor, spec, seeds, commit, out, manifest, progress, posterior
+    )
+    runs, daily, events, summary = _tables(spec, manifest, seeds, records, parts)
+
+    if out is not None:
+        _write_tables(out, spec, runs, daily, events, summary)
+    return BatchResult(runs, daily, summary, out, todo, events)
+
+
+def _manifest(
+    spec: ScenarioSpec,
+    seed: int,
+    replications: int,
+    until: date | None,
+    posterior: Posterior | None,
+) -> dict:
+    """The request a batch directory is claimed for (``batch.json``)."""
     manifest = {
         "scenario": spec.name,
         "content_hash": spec.content_hash,
@@ -226,32 +248,43 @@ def run_batch(
     }
     if posterior is not None:  # a different sample is a different batch
         manifest["posterior"] = posterior.digest()
-    commit = git_commit()
-    # Connected before anything is written, so a wrong address leaves no trace in ``out``.
+    return manifest
+
+
+def _connect(workers: int | None, scheduler: str | None, force_workers: bool) -> Executor:
+    """The executor of a batch: local workers, or a client of the Dask ``scheduler``.
+
+    Connected before anything is written, so a wrong address leaves no trace in ``out``.
+    """
     try:
-        executor = Executor(
+        return Executor(
             workers, scheduler, force_workers=force_workers, connect_timeout=CONNECT_TIMEOUT
         )
     except ExecutorError as err:
         raise BatchError(str(err)) from None
-    out = Path(out) if out is not None else None
-    records, todo, parts = _run_missing(
-        executor, spec, seeds, commit, out, manifest, progress, posterior
-    )
+
+
+def _tables(
+    spec: ScenarioSpec,
+    manifest: dict,
+    seeds: list[int],
+    records: dict[int, tuple[dict, pd.DataFrame]],
+    parts: Path | None,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict]:
+    """The runs, daily and events tables and the summary of a finished batch (read back from
+    its part files when it has a directory)."""
+    replications = len(seeds)
     if parts is not None:  # always read back, so fresh and resumed batches agree
         records = {i: read_part(part_path(parts, i)) for i in range(replications)}
-    runs = _runs_table([(i, *records[i]) for i in range(replications)], spec)
-    daily = _daily_table([(i, seeds[i], records[i][1]) for i in range(replications)])
-    events = _events_table([(i, records[i][0]) for i in range(replications)])
+    runs = runs_table([(i, *records[i]) for i in range(replications)], spec)
+    daily = daily_table([(i, seeds[i], records[i][1]) for i in range(replications)])
+    events = events_table([(i, records[i][0]) for i in range(replications)])
     summary = {**manifest, "start": spec.start.isoformat(), "end": spec.end.isoformat()}
     if spec.assumptions:  # a forecast's, stated by its report
         summary["assumptions"] = list(spec.assumptions)
     summary["git_commits"] = sorted(set(runs["git_commit"]))  # of the processes that ran them
     summary.update(summarise_batch(runs))
-
-    if out is not None:
-        _write_tables(out, spec, runs, daily, events, summary)
-    return BatchResult(runs, daily, summary, out, todo, events)
+    return runs, daily, events, summary
 
 
 def _check_request(
@@ -435,168 +468,8 @@ def _claim(out: Path, manifest: dict) -> None:
 # Tables
 
 
-def _runs_table(rows: list[tuple[int, dict, pd.DataFrame]], spec: ScenarioSpec) -> pd.DataFrame:
-    """One row per replication from the part records (already in replication order)."""
-    records = []
-    # Numeric summary keys, in summary order. A key that is None in some runs and a number in
-    # others (collapse_day) is numeric too, so the columns never depend on the outcomes.
-    numeric: dict[str, None] = {}
-    for _, record, _ in rows:
-        for key, value in record["summary"].items():
-            if (value is None or _is_number(value)) and key not in _ID_COLUMNS:
-                numeric.setdefault(key)
-    for i, record, _ in rows:
-        s = record["summary"]
-        row = {
-            "replication": i,
-            "seed": record["seed"],
-            "scenario": s["scenario"],
-            "content_hash": s["content_hash"],
-            "version": s["version"],
-            "git_commit": record["git_commit"],
-            "start": s["start"],
-            "end": s["end"],
-        }
-        row.update({key: s.get(key) for key in numeric})
-        row["falls"] = encode_falls(s["falls"])
-        row["hubs"] = json.dumps(s["hubs"], sort_keys=True)
-        params = record.get("params", spec.params)  # a posterior draw's, or the scenario's
-        row.update({f"param_{k}": float(v) for k, v in params.items()})
-        records.append(row)
-    runs = pd.DataFrame(records)
-    for key in numeric:  # None -> NaN; a column of whole numbers stays int64
-        if runs[key].isna().any() or runs[key].dtype == object:
-            runs[key] = pd.to_numeric(runs[key], errors="coerce").astype("float64")
-    return runs
-
-
-def _events_table(records: list[tuple[int, dict]]) -> pd.DataFrame:
-    frames = []
-    for i, record in records:
-        if "events" not in record:  # a part file from before batches kept the changes of hands
-            raise BatchError(
-                f"replication {i} was written by an older frontline without its changes of "
-                "hands: delete the batch's parts/ directory (or use another --out) and re-run"
-            )
-        ev = record["events"]
-        frames.append(
-            pd.DataFrame(
-                {
-                    "replication": np.int64(i),
-                    "seed": np.int64(record["seed"]),
-                    "date": pd.to_datetime(pd.Series(ev["date"], dtype=object)),
-                    "node": np.asarray(ev["node"], dtype=np.int64),
-                    "to_side": pd.Series(ev["to"], dtype=object),
-                }
-            )
-        )
-    return pd.concat(frames, ignore_index=True)
-
-
-def node_table(spec: ScenarioSpec) -> pd.DataFrame:
-    """The theatre's nodes as a scenario starts: what a report needs to rebuild maps.
-
-    Columns: ``node``, ``name``, ``lon``, ``lat``, ``area_km2``, ``population`` (GeoNames, of
-    the settlement the node is, 0 for terrain cells), ``country`` (``"ukraine"`` or ``"russia"``:
-    whose soil), ``initial_side`` (who holds it at the start, after the scenario's holds),
-    ``sector`` (the scenario sector it belongs to) and ``hub`` (a logistics hub).
-    """
-    from sim.command import Sectors
-    from sim.model import default_theatre, initial_control
-    from sim.units import SIDES
-
-    t = default_theatre()
-    sides = np.asarray(SIDES, dtype=object)
-    sectors = Sectors(t, spec.sectors)
-    is_hub = np.zeros(t.n_nodes, dtype=bool)
-    is_hub[list(t.hubs.values())] = True
-    return pd.DataFrame(
-        {
-            "node": np.arange(t.n_nodes, dtype=np.int64),
-            "name": t.name,
-            "lon": t.lon,
-            "lat": t.lat,
-            "area_km2": t.area_km2,
-            "population": np.asarray(t.population, dtype=np.int64),
-            "country": sides[t.country],
-            "initial_side": sides[initial_control(t, spec)],
-            "sector": np.asarray(sectors.names, dtype=object)[sectors.of_node],
-            "hub": is_hub,
-        }
-    )
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, bool | int | float)
-
-
-def _daily_table(parts: list[tuple[int, int, pd.DataFrame]]) -> pd.DataFrame:
-    frames = []
-    for i, seed, daily in parts:
-        frame = daily.copy()
-        frame.insert(0, "seed", np.int64(seed))
-        frame.insert(0, "replication", np.int64(i))
-        frames.append(frame)
-    return pd.concat(frames, ignore_index=True)
-
-
 # --------------------------------------------------------------------------------------------
 # Aggregation
-
-
-def summarise_batch(runs: pd.DataFrame) -> dict:
-    """The spread of a batch's outcomes, from its ``runs`` table.
-
-    Parameters
-    ----------
-    runs : pandas.DataFrame
-        One row per replication. Every numeric (or boolean) column other than
-        ``replication``, ``seed`` and ``param_*`` is an outcome; a ``falls`` column, if present,
-        holds each run's ``{place: ISO date}`` as JSON.
-
-    Returns
-    -------
-    dict
-        ``replications``; ``outcomes``: for each outcome ``{"p05", "p50", "p95", "mean"}``
-        (numpy percentiles, linear interpolation; missing values skipped, all ``None`` if there
-        are none); ``falls``: for each place that fell in any replication ``{"share",
-        "median_date"}``, the fraction of replications in which it fell and the median of its
-        fall dates among those (median of ordinal days, rounded down), sorted by place.
-    """
-    outcomes: dict[str, dict[str, float | None]] = {}
-    for column in runs.columns:
-        if column in _ID_COLUMNS or column.startswith("param_"):
-            continue
-        values = runs[column]
-        if not (pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)):
-            continue
-        x = values.dropna().to_numpy(dtype=float)
-        if len(x) == 0:
-            outcomes[column] = {"p05": None, "p50": None, "p95": None, "mean": None}
-            continue
-        stats: dict[str, float | None] = {
-            k: float(np.percentile(x, q, method="linear")) for k, q in _QUANTILES.items()
-        }
-        stats["mean"] = float(np.mean(x))
-        outcomes[column] = stats
-
-    falls: dict[str, list[int]] = {}
-    if "falls" in runs.columns:
-        for fell in falls_column(runs):
-            for place, when in fell.items():
-                falls.setdefault(place, []).append(when.toordinal())
-    n = len(runs)
-    return {
-        "replications": n,
-        "outcomes": outcomes,
-        "falls": {
-            place: {
-                "share": len(days) / n,
-                "median_date": date.fromordinal(math.floor(np.median(days))).isoformat(),
-            }
-            for place, days in sorted(falls.items())
-        },
-    }
 
 
 def format_batch(result: BatchResult, outcomes: Iterable[str] = MAIN_OUTCOMES) -> str:

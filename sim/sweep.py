@@ -174,17 +174,7 @@ def run_sweep(
     if until is not None:
         spec.with_end(until)  # a bad date fails here, not at the first point
 
-    manifest = {
-        "scenario": spec.name,
-        "content_hash": spec.content_hash,
-        "design_hash": design_hash(design),
-        "parameters": list(design.columns),
-        "points": len(design),
-        "seed": int(seed),
-        "replications": replications,
-        "until": until.isoformat() if until else None,
-        "version": __version__,
-    }
+    manifest = _manifest(spec, design, seed, replications, until)
     if out is not None:
         out = Path(out)
         claim_sweep_directory(out, manifest)
@@ -197,6 +187,41 @@ def run_sweep(
     computed = [(i, r) for i, b in enumerate(batches) for r in b.computed]
 
     runs = sweep_table(design, [b.runs for b in batches])
+    summary = _summary(manifest, attrs, seed, replications, runs, points, batches)
+    if out is not None:
+        atomic_write(out / "sweep.parquet", lambda p: runs.to_parquet(p, index=False))
+        write_json(out / "summary.json", summary)
+        write_checksums(out, STORED)
+    return SweepResult(design, runs, summary, out, computed)
+
+
+def _manifest(
+    spec: ScenarioSpec, design: pd.DataFrame, seed: int, replications: int, until: date | None
+) -> dict:
+    """The request a sweep directory is claimed for (``sweep.json``)."""
+    return {
+        "scenario": spec.name,
+        "content_hash": spec.content_hash,
+        "design_hash": design_hash(design),
+        "parameters": list(design.columns),
+        "points": len(design),
+        "seed": int(seed),
+        "replications": replications,
+        "until": until.isoformat() if until else None,
+        "version": __version__,
+    }
+
+
+def _summary(
+    manifest: dict,
+    attrs: dict,
+    seed: int,
+    replications: int,
+    runs: pd.DataFrame,
+    points: list[dict[str, float | int]],
+    batches: list[_PointBatch],
+) -> dict:
+    """The sweep's ``summary.json``: the request, the dates, and every point's outcomes."""
     summary = {k: v for k, v in manifest.items() if k != "points"}
     first = batches[0].summary
     summary.update(start=first["start"], end=first["end"], design=attrs)
@@ -208,11 +233,7 @@ def run_sweep(
         {"point": i, "params": points[i], "outcomes": b.summary["outcomes"]}
         for i, b in enumerate(batches)
     ]
-    if out is not None:
-        atomic_write(out / "sweep.parquet", lambda p: runs.to_parquet(p, index=False))
-        write_json(out / "summary.json", summary)
-        write_checksums(out, STORED)
-    return SweepResult(design, runs, summary, out, computed)
+    return summary
 
 
 def _check_request(

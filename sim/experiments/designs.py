@@ -108,40 +108,9 @@ def design(kind: str, bounds: Bounds, samples: int, seed: int = 0) -> pd.DataFra
     else:
         check_points(samples, "--samples")
     if kind == "grid":
-        if samples < 2:
-            raise SweepError(f"a grid needs samples >= 2 levels per parameter, got {samples}")
-        levels = []
-        for k, lo, hi in zip(names, low, high, strict=True):
-            values = np.linspace(lo, hi, samples)
-            if PARAMS[k].integer:
-                kept = np.unique(_round(values))
-                if len(kept) < samples:
-                    warnings.warn(
-                        f"--param {k}: {samples} levels of a whole-number parameter over "
-                        f"[{lo:g}, {hi:g}] round to only {len(kept)} distinct values "
-                        f"({', '.join(f'{v:g}' for v in kept)}); the repeats are merged, so the "
-                        f"grid has fewer points (use --samples {len(kept)} or a wider range)",
-                        SweepWarning,
-                        stacklevel=2,
-                    )
-                values = kept
-            levels.append(values)
-        points = np.array(list(itertools.product(*levels)), dtype=float).reshape(-1, d)
+        points = _grid_points(names, low, high, samples)
     else:
-        if samples < 1:
-            raise SweepError(f"samples must be >= 1, got {samples}")
-        rng = np.random.default_rng(seed)
-        if kind == "lhs":
-            unit = qmc.LatinHypercube(d=d, rng=rng).random(samples)
-        else:
-            m = samples.bit_length() - 1
-            if samples != 2**m:
-                raise SweepError(
-                    f"a Sobol' design needs a power of two samples (its balance properties), "
-                    f"got {samples}; try {2**m} or {2 ** (m + 1)}"
-                )
-            unit = qmc.Sobol(d=d, scramble=True, rng=rng).random_base2(m)
-        points = qmc.scale(unit, low, high)
+        points = _sampled_points(kind, samples, seed, low, high)
     frame = round_integers(pd.DataFrame(points, columns=names))
     frame.attrs = {
         "kind": kind,
@@ -150,6 +119,51 @@ def design(kind: str, bounds: Bounds, samples: int, seed: int = 0) -> pd.DataFra
         "bounds": {k: list(v) for k, v in bounds.items()},
     }
     return frame
+
+
+def _grid_points(names: list[str], low: np.ndarray, high: np.ndarray, samples: int) -> np.ndarray:
+    """Every combination of ``samples`` evenly spaced levels per parameter (whole-number
+    parameters' repeated levels merged, with a warning)."""
+    if samples < 2:
+        raise SweepError(f"a grid needs samples >= 2 levels per parameter, got {samples}")
+    levels = []
+    for k, lo, hi in zip(names, low, high, strict=True):
+        values = np.linspace(lo, hi, samples)
+        if PARAMS[k].integer:
+            kept = np.unique(_round(values))
+            if len(kept) < samples:
+                warnings.warn(
+                    f"--param {k}: {samples} levels of a whole-number parameter over "
+                    f"[{lo:g}, {hi:g}] round to only {len(kept)} distinct values "
+                    f"({', '.join(f'{v:g}' for v in kept)}); the repeats are merged, so the "
+                    f"grid has fewer points (use --samples {len(kept)} or a wider range)",
+                    SweepWarning,
+                    stacklevel=3,
+                )
+            values = kept
+        levels.append(values)
+    return np.array(list(itertools.product(*levels)), dtype=float).reshape(-1, len(names))
+
+
+def _sampled_points(
+    kind: str, samples: int, seed: int, low: np.ndarray, high: np.ndarray
+) -> np.ndarray:
+    """``samples`` Latin-hypercube or scrambled Sobol' points in the box ``[low, high]``."""
+    d = len(low)
+    if samples < 1:
+        raise SweepError(f"samples must be >= 1, got {samples}")
+    rng = np.random.default_rng(seed)
+    if kind == "lhs":
+        unit = qmc.LatinHypercube(d=d, rng=rng).random(samples)
+    else:
+        m = samples.bit_length() - 1
+        if samples != 2**m:
+            raise SweepError(
+                f"a Sobol' design needs a power of two samples (its balance properties), "
+                f"got {samples}; try {2**m} or {2 ** (m + 1)}"
+            )
+        unit = qmc.Sobol(d=d, scramble=True, rng=rng).random_base2(m)
+    return qmc.scale(unit, low, high)
 
 
 def saltelli_design(bounds: Mapping[str, tuple[float, float]], n: int, seed: int) -> pd.DataFrame:

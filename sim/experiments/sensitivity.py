@@ -92,14 +92,7 @@ def sobol_analysis(
     names = list(bounds)
     points = saltelli_design(bounds, n, seed)
     values = func(points.copy())
-    if isinstance(values, pd.Series):
-        outputs, y = [str(values.name or "y")], values.to_numpy(dtype=float)[:, None]
-    elif isinstance(values, pd.DataFrame):
-        outputs, y = [str(c) for c in values.columns], values.to_numpy(dtype=float)
-    else:
-        y = np.asarray(values, dtype=float)
-        y = y[:, None] if y.ndim == 1 else y
-        outputs = ["y"] if y.shape[1] == 1 else [f"y{j}" for j in range(y.shape[1])]
+    outputs, y = _outputs(values)
     d = len(names)
     if y.ndim != 2 or y.shape[0] != n * (d + 2):
         raise SweepError(f"func must return one value per point ({n * (d + 2)}), got {y.shape}")
@@ -115,6 +108,52 @@ def sobol_analysis(
     first = np.asarray(res.first_order).reshape(len(outputs), d)  # scipy squeezes (s, d)
     total = np.asarray(res.total_order).reshape(len(outputs), d)
 
+    low, high = _bootstrap_bounds(
+        f_a, f_b, f_ab, n, len(outputs), seed, n_resamples, confidence_level
+    )
+    rows = []
+    for o, output in enumerate(outputs):
+        for j, name in enumerate(names):
+            rows.append(
+                {
+                    "output": output,
+                    "parameter": name,
+                    "S1": first[o, j],
+                    "S1_low": low[0, o, j],
+                    "S1_high": high[0, o, j],
+                    "ST": total[o, j],
+                    "ST_low": low[1, o, j],
+                    "ST_high": high[1, o, j],
+                }
+            )
+    return SobolAnalysis(pd.DataFrame(rows), n, int(seed), confidence_level, n_resamples)
+
+
+def _outputs(values) -> tuple[list[str], np.ndarray]:
+    """The names of ``func``'s outputs and its values as a (points, outputs) array."""
+    if isinstance(values, pd.Series):
+        outputs, y = [str(values.name or "y")], values.to_numpy(dtype=float)[:, None]
+    elif isinstance(values, pd.DataFrame):
+        outputs, y = [str(c) for c in values.columns], values.to_numpy(dtype=float)
+    else:
+        y = np.asarray(values, dtype=float)
+        y = y[:, None] if y.ndim == 1 else y
+        outputs = ["y"] if y.shape[1] == 1 else [f"y{j}" for j in range(y.shape[1])]
+    return outputs, y
+
+
+def _bootstrap_bounds(
+    f_a: np.ndarray,
+    f_b: np.ndarray,
+    f_ab: np.ndarray,
+    n: int,
+    n_outputs: int,
+    seed: int,
+    n_resamples: int,
+    confidence_level: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """BCa bootstrap bounds of the first and total indices, shape (2, outputs, parameters)."""
+    d = f_ab.shape[0]
     # SobolResult.bootstrap() resamples the n base samples with an unseeded generator; this is
     # the same statistic on the same (mean-centred) evaluations, with rng=seed.
     mean = np.mean([f_a, f_b], axis=(0, -1)).reshape(-1, 1)
@@ -137,24 +176,9 @@ def sobol_analysis(
             vectorized=False,
             rng=np.random.default_rng(seed),
         )
-    low = np.asarray(boot.confidence_interval.low).reshape(2, len(outputs), d)
-    high = np.asarray(boot.confidence_interval.high).reshape(2, len(outputs), d)
-    rows = []
-    for o, output in enumerate(outputs):
-        for j, name in enumerate(names):
-            rows.append(
-                {
-                    "output": output,
-                    "parameter": name,
-                    "S1": first[o, j],
-                    "S1_low": low[0, o, j],
-                    "S1_high": high[0, o, j],
-                    "ST": total[o, j],
-                    "ST_low": low[1, o, j],
-                    "ST_high": high[1, o, j],
-                }
-            )
-    return SobolAnalysis(pd.DataFrame(rows), n, int(seed), confidence_level, n_resamples)
+    low = np.asarray(boot.confidence_interval.low).reshape(2, n_outputs, d)
+    high = np.asarray(boot.confidence_interval.high).reshape(2, n_outputs, d)
+    return low, high
 
 
 def _saltelli_2010(f_a, f_b, f_ab):
