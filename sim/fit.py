@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -114,9 +116,46 @@ def score_batch(batch_dir: str | Path, targets_path: Path = TARGETS_PATH) -> dic
         (record, median, band, inside per month), ``coverage``, ``correlation``, ``h2_h1``,
         ``ukraine``, ``sectors``, ``places`` (changed and held), ``map`` (F1 model and null).
     """
-    from sim.analysis.tables import russia_holds
+    w = _window(batch_dir, targets_path)
+    out: dict = {
+        "scenario": w.scenario,
+        "replications": w.n,
+        "year": w.year,
+        "batch": str(batch_dir),
+    }
+    out["level"] = _score_level(w)
+    out.update(_score_shares(w))
+    out["ukraine"] = _score_ukraine(w)
+    held_end, rec_end = _held_at_end(w)
+    out.update(_score_map(w, held_end))
+    out.update(_score_places(w, held_end, rec_end))
+    return out
+
+
+@dataclass
+class _Window:
+    """A finished batch and the year of targets its dates cover, with the record."""
+
+    tg: dict
+    daily: pd.DataFrame
+    events: pd.DataFrame
+    nodes: pd.DataFrame
+    n: int
+    t: Any  # sim.theatre.theatre.Theatre
+    rec: Any  # sim.record.Record
+    year: Any
+    spec: dict
+    y_start: date
+    y_end: date
+    end_row: date  # the batch's last row on or before the year's end
+    last: date
+    scenario: str
+
+
+def _window(batch_dir: str | Path, targets_path: Path) -> _Window:
+    """Read a batch and find the year of targets it covers (ValueError if none)."""
     from sim.experiments.store import read_tables
-    from sim.record import load_record, place_changes, place_node, sector_gains
+    from sim.record import load_record
     from sim.theatre.theatre import Theatre
 
     tg = load_shape_targets(targets_path)
@@ -147,20 +186,41 @@ def score_batch(batch_dir: str | Path, targets_path: Path = TARGETS_PATH) -> dic
     y_start, y_end = _as_date(spec["start"]), _as_date(spec["end"])
     # A run to 2023-12-31 has no row dated 2024-01-01: its last state stands for the year's end.
     end_row = min(y_end, last)
-    out: dict = {
-        "scenario": str(runs["scenario"].iloc[0]),
-        "replications": n,
-        "year": year,
-        "batch": str(batch_dir),
-    }
+    return _Window(
+        tg,
+        daily,
+        events,
+        nodes,
+        n,
+        t,
+        rec,
+        year,
+        spec,
+        y_start,
+        y_end,
+        end_row,
+        last,
+        str(runs["scenario"].iloc[0]),
+    )
 
-    # ---- level
+
+def _held_at_end(w: _Window) -> tuple[np.ndarray, np.ndarray]:
+    """Who holds each node at the batch's year end (per replication), and in the record."""
+    from sim.analysis.tables import russia_holds
+
+    held_end = russia_holds(w.nodes, w.events, w.n, pd.Timestamp(w.end_row))
+    return held_end, w.rec.at(str(w.y_end)).astype(bool)
+
+
+def _score_level(w: _Window) -> dict:
+    """The level target: the model's cumulative gains on the target's date."""
+    tg, daily, year, last = w.tg, w.daily, w.year, w.last
     level = next(x for x in tg["target"] if _as_date(x["until"]).year == int(year))
     until = min(_as_date(level["until"]), last)
     vals = cumulative_at(daily, level["outcome"], [until])[:, 0]
     tol = float(tg["shape"]["level_tolerance"])
     p50 = float(np.median(vals))
-    out["level"] = {
+    return {
         "target": float(level["value"]),
         "observation_sd": float(level.get("observation_sd", 0.0)),
         "p05": float(np.quantile(vals, 0.05)),
@@ -169,7 +229,20 @@ def score_batch(batch_dir: str | Path, targets_path: Path = TARGETS_PATH) -> dic
         "ok": bool(abs(p50 / float(level["value"]) - 1) <= tol),
     }
 
-    # ---- monthly shares
+
+def _score_shares(w: _Window) -> dict:
+    """Monthly shares of the year's gains: coverage, correlation, the H2/H1 ratio."""
+    tg, daily, t, rec, spec, y_start, y_end, end_row = (
+        w.tg,
+        w.daily,
+        w.t,
+        w.rec,
+        w.spec,
+        w.y_start,
+        w.y_end,
+        w.end_row,
+    )
+    out: dict = {}
     edges = month_edges(y_start, y_end)
     model_edges = [min(e, end_row) for e in edges]
     cum_model = cumulative_at(daily, "russia_gain_km2", model_edges)
@@ -209,10 +282,29 @@ def score_batch(batch_dir: str | Path, targets_path: Path = TARGETS_PATH) -> dic
             "ok": bool(lo_r <= np.nanmedian(ratio) <= hi_r),
         }
 
-    # ---- Ukraine's gains
-    ua = cumulative_at(daily, "ukraine_gain_km2", [end_row])[:, 0]
+    return out
+
+
+def _score_ukraine(w: _Window) -> dict:
+    """Ukraine's gains: the year-end map difference and the sum over half months."""
+    from sim.analysis.tables import russia_holds
     from sim.metrics import gains
 
+    tg, daily, events, nodes, n, t, rec, year, y_start, y_end, end_row = (
+        w.tg,
+        w.daily,
+        w.events,
+        w.nodes,
+        w.n,
+        w.t,
+        w.rec,
+        w.year,
+        w.y_start,
+        w.y_end,
+        w.end_row,
+    )
+    out: dict = {}
+    ua = cumulative_at(daily, "ukraine_gain_km2", [end_row])[:, 0]
     rec_ua = gains(t.area_km2, t.country, rec.at(str(y_start)), rec.at(str(y_end)))[
         "ukraine_gain_km2"
     ]
@@ -247,13 +339,22 @@ def score_batch(batch_dir: str | Path, targets_path: Path = TARGETS_PATH) -> dic
         out["ukraine"]["range"] = [lo_u, hi_u]
         out["ukraine"]["ok"] = bool(lo_u <= out["ukraine"]["p50"] <= hi_u)
 
-    # ---- maps (held on the last date) and sectors
-    held_end = russia_holds(nodes, events, n, pd.Timestamp(end_row))
+    return out["ukraine"]
+
+
+def _score_map(w: _Window, held_end: np.ndarray) -> dict:
+    """Gains by sector, and the map of ground that changed hands (F1 against the record's)."""
+    from sim.metrics import gains
+    from sim.record import sector_gains
+
+    tg, nodes, t, rec, y_start, y_end = w.tg, w.nodes, w.t, w.rec, w.y_start, w.y_end
+    out: dict = {}
+    q = (1 - float(tg["shape"]["band"])) / 2
     base = nodes["initial_side"].to_numpy() == "russia"
     in_ua = nodes["country"].to_numpy() == "ukraine"
     area = nodes["area_km2"].to_numpy(float)
     sect = nodes["sector"].to_numpy()
-    rec_sec = sector_gains(rec, t, [str(y_start), str(y_end)], out["scenario"])
+    rec_sec = sector_gains(rec, t, [str(y_start), str(y_end)], w.scenario)
     country = np.where(in_ua, 0, 1)
     out["sectors"] = []
     for row in rec_sec.to_dict("records"):
@@ -300,7 +401,15 @@ def score_batch(batch_dir: str | Path, targets_path: Path = TARGETS_PATH) -> dic
         out["map"]["f1"] >= out["map"]["min_f1"] and out["map"]["f1"] > out["map"]["f1_null"]
     )
 
-    # ---- places
+    return out
+
+
+def _score_places(w: _Window, held_end: np.ndarray, rec_end: np.ndarray) -> dict:
+    """Places: when each changed hands against the record, and who holds the held ones."""
+    from sim.record import place_changes, place_node
+
+    tg, events, n, t, rec, y_start, y_end = w.tg, w.events, w.n, w.t, w.rec, w.y_start, w.y_end
+    out: dict = {}
     pl = tg["places"]
     within = int(pl["within_days"])
     changes = place_changes(rec, t, list(pl["changed"]))
@@ -378,6 +487,12 @@ def done_when(scores: Sequence[dict], targets_path: Path = TARGETS_PATH) -> list
     """
     tg = load_shape_targets(targets_path)
     by_year = {s["year"]: s for s in scores}
+    have = [by_year[y] for y in ("2023", "2024") if y in by_year]
+    return _gain_rows(tg, by_year, have) + _place_and_map_rows(tg, by_year, have)
+
+
+def _gain_rows(tg: dict, by_year: dict[str, dict], have: list[dict]) -> list[dict]:
+    """The checks of the gains: level, monthly shares, correlation, H2/H1, Ukraine's gains."""
     rows = []
     for y in ("2023", "2024"):
         s = by_year.get(y)
@@ -391,7 +506,6 @@ def done_when(scores: Sequence[dict], targets_path: Path = TARGETS_PATH) -> list
                 "ok": lv["ok"] if lv else None,
             }
         )
-    have = [by_year[y] for y in ("2023", "2024") if y in by_year]
     inside = sum(s["coverage"]["inside"] for s in have)
     months = sum(s["coverage"]["months"] for s in have)
     need = int(tg["shape"]["min_months_inside"])
@@ -436,6 +550,12 @@ def done_when(scores: Sequence[dict], targets_path: Path = TARGETS_PATH) -> list
             "ok": u.get("ok") if u else None,
         }
     )
+    return rows
+
+
+def _place_and_map_rows(tg: dict, by_year: dict[str, dict], have: list[dict]) -> list[dict]:
+    """The checks of the places (changed and held) and of the 2024 map."""
+    rows = []
     ch = [p for s in have for p in s["places"] if p.get("k") is not None]
     ok = sum(bool(p["ok"]) for p in ch)
     frac = float(tg["places"]["min_fraction"])
