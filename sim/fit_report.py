@@ -206,6 +206,21 @@ def write_fit_report(
         ["check", "value", "met"],
         [(r["check"], r["value"], mark[r["ok"]]) for r in fit.done_when(scores)],
     )
+    md += _gain_sections(scores)
+    md += _place_sections(scores)
+    md += _map_section(scores, map_rows)
+    if posterior is not None:
+        md += _posterior_section(posterior)
+    if budget:
+        md += ["", "## Run budget", "", budget]
+    path = out / "REPORT.md"
+    path.write_text("\n".join(md) + "\n", encoding="utf-8")
+    return path
+
+
+def _gain_sections(scores: Sequence[dict]) -> list[str]:
+    """Gains by month (shares of the year's gains) and by sector, against the record."""
+    md: list[str] = []
     md += ["", "## Gains by month", "", "![monthly gains](fit_gains.png)", ""]
     for s in scores:
         md += [f"Share of the year's Russian gains by month, {s['year']} (90% band):", ""]
@@ -232,6 +247,12 @@ def write_fit_report(
               f"{r['p05']:.0f}-{r['p95']:.0f}") for r in s["sectors"]],
         )  # fmt: skip
         md.append("")
+    return md
+
+
+def _place_sections(scores: Sequence[dict]) -> list[str]:
+    """When the places changed hands, against the record, and the places that held."""
+    md: list[str] = []
     md += ["## Places", ""]
     rows = []
     for s in scores:
@@ -254,6 +275,12 @@ def write_fit_report(
             ["place", "share of runs in which it still stands", "met"],
             [(h["place"], f"{h['share']:.0%}", "yes" if h["ok"] else "no") for h in held],
         )
+    return md
+
+
+def _map_section(scores: Sequence[dict], map_rows: list[dict]) -> list[str]:
+    """The model's majority map against the record's, with the null model's F1."""
+    md: list[str] = []
     md += ["", "## Maps: the model's majority against the record", "", "![maps](fit_maps.png)", ""]
     md += _md_table(
         ["date", "changed since the start, model km2", "record km2", "F1"],
@@ -268,20 +295,21 @@ def write_fit_report(
                 f"Null model (the record's changed area as a band of uniform depth along the "
                 f"whole front): F1 {m['f1_null']:.2f}, against the model's {m['f1']:.2f}.",
             ]
-    if posterior is not None:
-        post = load_posterior(posterior)
-        md += ["", "## Posterior", "", f"{len(post)} parameter sets in `{posterior}`.", ""]
-        q = np.quantile(post.values, [0.05, 0.5, 0.95], axis=0)
-        md += _md_table(
-            ["parameter", "p05", "p50", "p95"],
-            [(n, f"{q[0, j]:.4g}", f"{q[1, j]:.4g}", f"{q[2, j]:.4g}")
-             for j, n in enumerate(post.names)],
-        )  # fmt: skip
-    if budget:
-        md += ["", "## Run budget", "", budget]
-    path = out / "REPORT.md"
-    path.write_text("\n".join(md) + "\n", encoding="utf-8")
-    return path
+    return md
+
+
+def _posterior_section(posterior: Path) -> list[str]:
+    """The posterior sample's spread, parameter by parameter."""
+    md: list[str] = []
+    post = load_posterior(posterior)
+    md += ["", "## Posterior", "", f"{len(post)} parameter sets in `{posterior}`.", ""]
+    q = np.quantile(post.values, [0.05, 0.5, 0.95], axis=0)
+    md += _md_table(
+        ["parameter", "p05", "p50", "p95"],
+        [(n, f"{q[0, j]:.4g}", f"{q[1, j]:.4g}", f"{q[2, j]:.4g}")
+         for j, n in enumerate(post.names)],
+    )  # fmt: skip
+    return md
 
 
 __all__ = ["MAP_DATES", "gains_figure", "maps_figure", "monthly_gains", "write_fit_report"]
