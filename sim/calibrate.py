@@ -223,98 +223,11 @@ def calibrate(
     started = time.perf_counter()
     rng = np.random.default_rng(search.seed)
     seeds = replication_seeds(search.seed, search.replications)
-    dims = len(search.params)
-    lo, hi = np.zeros(dims), np.ones(dims)
-    rows, all_unit, all_values = [], [], []
     runner = Runner(workers, force_workers, scheduler)
     try:
-        survivors = np.zeros(0, dtype=int)
-        for wave in range(search.waves):
-            sampler = qmc.LatinHypercube(d=dims, rng=rng)
-            unit = lo + sampler.random(search.points_per_wave) * (hi - lo)
-            points = [
-                {fp.name: float(fp.from_unit(unit[i, j])) for j, fp in enumerate(search.params)}
-                for i in range(len(unit))
-            ]
-            values = evaluate(runner, specs, targets, points, seeds)
-            imp = implausibility(values, targets, search.discrepancy)
-            for i, point in enumerate(points):
-                row: dict[str, Any] = {"wave": wave, **point}
-                for t, target in enumerate(targets):
-                    row[f"{target.name}_mean"] = values[i, t].mean()
-                    row[f"{target.name}_median"] = float(np.median(values[i, t]))
-                    row[f"{target.name}_sd"] = values[i, t].std(ddof=1) if len(seeds) > 1 else 0.0
-                    row[f"{target.name}_I"] = imp[i, t]
-                row["max_I"] = imp[i].max()
-                row["misfit"] = float(misfit(values[i : i + 1], targets)[0])
-                rows.append(row)
-            all_unit.append(unit)
-            all_values.append(values)
-            keep = imp.max(axis=1) <= search.cutoff
-            survivors = np.flatnonzero(keep)
-            log(
-                f"wave {wave + 1}/{search.waves}: {len(points)} points x {len(targets)} targets x "
-                f"{len(seeds)} replications; {keep.sum()} not ruled out (I <= {search.cutoff})"
-            )
-            if not keep.any():
-                # Nothing compatible yet: refocus on the best quarter rather than stop.
-                keep = imp.max(axis=1) <= np.quantile(imp.max(axis=1), 0.25)
-            lo, hi = _wave_box(unit, keep)
-        evaluated = pd.DataFrame(rows)
-        last = evaluated[evaluated.wave == search.waves - 1].reset_index(drop=True)
-        region = (
-            last.iloc[survivors]
-            if len(survivors)
-            else last.nsmallest(max(2, len(last) // 4), "max_I")
-        )
-        best_row = evaluated.loc[evaluated["misfit"].idxmin()]
-        # Rounded as calibrated.toml writes them, so runs from that file repeat these exactly.
-        best = {fp.name: float(f"{best_row[fp.name]:.6g}") for fp in search.params}
-        log(f"best point: {json.dumps({k: round(v, 5) for k, v in best.items()})}")
-
-        # Predictive runs: the best point plus draws from the surviving region.
-        draws = [best]
-        extra = region.sample(
-            n=min(max(search.final_points - 1, 0), len(region)), random_state=search.seed
-        )
-        draws += [{fp.name: float(r[fp.name]) for fp in search.params} for _, r in extra.iterrows()]
-        final_seeds = replication_seeds(search.seed + 1, search.final_replications)
-        tasks = [
-            ((d, t, r), specs[t], point, seed, targets[t].until, True)
-            for d, point in enumerate(draws)
-            for t in range(len(targets))
-            for r, seed in enumerate(final_seeds)
-        ]
-        per_target_runs: list[list[dict[str, Any]]] = [[] for _ in targets]
-        per_target_daily: list[list[pd.DataFrame]] = [[] for _ in targets]
-        for (d, t, r), summary, daily in runner.map(tasks):
-            row = {"draw": d, "replication": r, **draws[d]}
-            row.update({k: v for k, v in summary.items() if isinstance(v, int | float)})
-            row["falls"] = encode_falls(summary["falls"])
-            per_target_runs[t].append(row)
-            per_target_daily[t].append(daily.assign(draw=d, replication=r))
-        runs = [pd.DataFrame(r) for r in per_target_runs]
-        daily = [pd.concat(d, ignore_index=True) for d in per_target_daily]
-        predictive = []
-        for t, target in enumerate(targets):
-            v = runs[t][target.outcome].to_numpy()
-            predictive.append(
-                {
-                    "target": target.name,
-                    "value": target.value,
-                    "p05": float(np.percentile(v, 5)),
-                    "p50": float(np.percentile(v, 50)),
-                    "p95": float(np.percentile(v, 95)),
-                    "n": int(len(v)),
-                }
-            )
-        log(
-            "predictive: "
-            + "; ".join(
-                f"{p['target']} p50 {p['p50']:.0f} [{p['p05']:.0f}, {p['p95']:.0f}]"
-                for p in predictive
-            )
-        )
+        evaluated, survivors = _waves(runner, specs, targets, search, seeds, rng, log)
+        region, best = _region_and_best(evaluated, survivors, search, log)
+        runs, daily, predictive = _predictive(runner, specs, targets, search, best, region, log)
         verification = _verify(runner, specs, targets, search, best)
         sens = _sensitivity(runner, specs, targets, search, best, seeds) if sensitivity else None
         n_runs = runner.count
@@ -334,6 +247,125 @@ def calibrate(
         seconds=time.perf_counter() - started,
         n_runs=n_runs,
     )
+
+
+def _waves(
+    runner: Runner,
+    specs: Sequence[ScenarioSpec],
+    targets: Sequence[Target],
+    search: Search,
+    seeds: list[int],
+    rng: np.random.Generator,
+    log: Callable[[str], None],
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """The history-matching waves: every point evaluated, and the last wave's survivors."""
+    dims = len(search.params)
+    lo, hi = np.zeros(dims), np.ones(dims)
+    rows, all_unit, all_values = [], [], []
+    survivors = np.zeros(0, dtype=int)
+    for wave in range(search.waves):
+        sampler = qmc.LatinHypercube(d=dims, rng=rng)
+        unit = lo + sampler.random(search.points_per_wave) * (hi - lo)
+        points = [
+            {fp.name: float(fp.from_unit(unit[i, j])) for j, fp in enumerate(search.params)}
+            for i in range(len(unit))
+        ]
+        values = evaluate(runner, specs, targets, points, seeds)
+        imp = implausibility(values, targets, search.discrepancy)
+        for i, point in enumerate(points):
+            row: dict[str, Any] = {"wave": wave, **point}
+            for t, target in enumerate(targets):
+                row[f"{target.name}_mean"] = values[i, t].mean()
+                row[f"{target.name}_median"] = float(np.median(values[i, t]))
+                row[f"{target.name}_sd"] = values[i, t].std(ddof=1) if len(seeds) > 1 else 0.0
+                row[f"{target.name}_I"] = imp[i, t]
+            row["max_I"] = imp[i].max()
+            row["misfit"] = float(misfit(values[i : i + 1], targets)[0])
+            rows.append(row)
+        all_unit.append(unit)
+        all_values.append(values)
+        keep = imp.max(axis=1) <= search.cutoff
+        survivors = np.flatnonzero(keep)
+        log(
+            f"wave {wave + 1}/{search.waves}: {len(points)} points x {len(targets)} targets x "
+            f"{len(seeds)} replications; {keep.sum()} not ruled out (I <= {search.cutoff})"
+        )
+        if not keep.any():
+            # Nothing compatible yet: refocus on the best quarter rather than stop.
+            keep = imp.max(axis=1) <= np.quantile(imp.max(axis=1), 0.25)
+        lo, hi = _wave_box(unit, keep)
+    return pd.DataFrame(rows), survivors
+
+
+def _region_and_best(
+    evaluated: pd.DataFrame, survivors: np.ndarray, search: Search, log: Callable[[str], None]
+) -> tuple[pd.DataFrame, dict[str, float]]:
+    """The region not ruled out (or the best quarter of the last wave) and the best point."""
+    last = evaluated[evaluated.wave == search.waves - 1].reset_index(drop=True)
+    region = (
+        last.iloc[survivors] if len(survivors) else last.nsmallest(max(2, len(last) // 4), "max_I")
+    )
+    best_row = evaluated.loc[evaluated["misfit"].idxmin()]
+    # Rounded as calibrated.toml writes them, so runs from that file repeat these exactly.
+    best = {fp.name: float(f"{best_row[fp.name]:.6g}") for fp in search.params}
+    log(f"best point: {json.dumps({k: round(v, 5) for k, v in best.items()})}")
+
+    return region, best
+
+
+def _predictive(
+    runner: Runner,
+    specs: Sequence[ScenarioSpec],
+    targets: Sequence[Target],
+    search: Search,
+    best: dict[str, float],
+    region: pd.DataFrame,
+    log: Callable[[str], None],
+) -> tuple[list[pd.DataFrame], list[pd.DataFrame], list[dict]]:
+    """Predictive runs of the best point and draws from the region, and their spread."""
+    # Predictive runs: the best point plus draws from the surviving region.
+    draws = [best]
+    extra = region.sample(
+        n=min(max(search.final_points - 1, 0), len(region)), random_state=search.seed
+    )
+    draws += [{fp.name: float(r[fp.name]) for fp in search.params} for _, r in extra.iterrows()]
+    final_seeds = replication_seeds(search.seed + 1, search.final_replications)
+    tasks = [
+        ((d, t, r), specs[t], point, seed, targets[t].until, True)
+        for d, point in enumerate(draws)
+        for t in range(len(targets))
+        for r, seed in enumerate(final_seeds)
+    ]
+    per_target_runs: list[list[dict[str, Any]]] = [[] for _ in targets]
+    per_target_daily: list[list[pd.DataFrame]] = [[] for _ in targets]
+    for (d, t, r), summary, daily in runner.map(tasks):
+        row = {"draw": d, "replication": r, **draws[d]}
+        row.update({k: v for k, v in summary.items() if isinstance(v, int | float)})
+        row["falls"] = encode_falls(summary["falls"])
+        per_target_runs[t].append(row)
+        per_target_daily[t].append(daily.assign(draw=d, replication=r))
+    runs = [pd.DataFrame(r) for r in per_target_runs]
+    daily = [pd.concat(d, ignore_index=True) for d in per_target_daily]
+    predictive = []
+    for t, target in enumerate(targets):
+        v = runs[t][target.outcome].to_numpy()
+        predictive.append(
+            {
+                "target": target.name,
+                "value": target.value,
+                "p05": float(np.percentile(v, 5)),
+                "p50": float(np.percentile(v, 50)),
+                "p95": float(np.percentile(v, 95)),
+                "n": int(len(v)),
+            }
+        )
+    log(
+        "predictive: "
+        + "; ".join(
+            f"{p['target']} p50 {p['p50']:.0f} [{p['p05']:.0f}, {p['p95']:.0f}]" for p in predictive
+        )
+    )
+    return runs, daily, predictive
 
 
 def _verify(runner, specs, targets, search, best) -> list[dict]:
