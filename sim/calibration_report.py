@@ -116,8 +116,23 @@ def write_report(result: CalibrationResult, out_dir: Path, command: str) -> Path
     out_dir = Path(out_dir)
     figure = out_dir / "calibration_gains.png"
     _figure(result, figure)
-    s = result.search
     t_by = {t.name: i for i, t in enumerate(result.targets)}
+    lines = _intro(result, command)
+    lines += _result_lines(result)
+    if result.verification:
+        lines += _verification_lines(result)
+    lines += ["", f"![cumulative gains]({figure.name})", ""]
+    if result.sensitivity is not None:
+        lines += _sensitivity_lines(result)
+    lines += _checks(result, t_by)
+    path = out_dir / "REPORT.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _intro(result: CalibrationResult, command: str) -> list[str]:
+    """Title, provenance, the targets and the method with its budget."""
+    s = result.search
     lines = [
         "# Calibration report",
         "",
@@ -163,6 +178,13 @@ def write_report(result: CalibrationResult, out_dir: Path, command: str) -> Path
         "| parameter | calibrated | region mean | region sd | region range | prior |",
         "|---|---|---|---|---|---|",
     ]
+    return lines
+
+
+def _result_lines(result: CalibrationResult) -> list[str]:
+    """The calibrated values and the region, then the fit of the predictive runs."""
+    s = result.search
+    lines: list[str] = []
     for fp in s.params:
         col = result.region[fp.name]
         lines.append(
@@ -188,53 +210,60 @@ def write_report(result: CalibrationResult, out_dir: Path, command: str) -> Path
             f"| {p['target']} | {p['value']:,.0f} | {p['p05']:,.0f} | {p['p50']:,.0f} | "
             f"{p['p95']:,.0f} | {err:+.0%} | {p['n']} |"
         )
-    if result.verification:
-        v0 = result.verification[0]
-        lines += [
-            "",
-            f"**The best point alone**, {v0['n']} replications with the seeds of `frontline batch"
-            f" --seed {s.verify_seed}` (what the scenarios give now that they read"
-            " `calibrated.toml`):",
-            "",
-            "| target | value | p05 | p50 | p95 | p50 error | command |",
-            "|---|---|---|---|---|---|---|",
-        ]
-        for v, t in zip(result.verification, result.targets, strict=True):
-            cmd = (
-                f"`frontline batch scenarios/{t.scenario}.toml --replications {v['n']} "
-                f"--seed {s.verify_seed} --until {t.until}`"
-            )
-            lines.append(
-                f"| {v['target']} | {v['value']:,.0f} | {v['p05']:,.0f} | {v['p50']:,.0f} | "
-                f"{v['p95']:,.0f} | {v['p50'] / v['value'] - 1:+.0%} | {cmd} |"
-            )
-    lines += ["", f"![cumulative gains]({figure.name})", ""]
-    if result.sensitivity is not None:
-        lines += [
-            "## Sensitivity of the fit",
-            "",
-            "Median outcome with one parameter at an end of its range (calibrated ones: prior range;"
-            " fixed ones: registry range), the others at the best point, same seeds. The change is"
-            " relative to the best point.",
-            "",
-            "| parameter | end | value | "
-            + " | ".join(f"{t.name} median | change" for t in result.targets)
-            + " |",
-            "|---|---|---|" + "---|---|" * len(result.targets),
-        ]
-        for _, r in result.sensitivity.iterrows():
-            cells = " | ".join(
-                f"{r[f'{t.name}_median']:,.0f} | {r[f'{t.name}_change']:+.0%}"
-                for t in result.targets
-            )
-            value = "" if not np.isfinite(r["value"]) else f"{r['value']:g}"
-            name = f"`{r['parameter']}`" + (" *" if r["calibrated"] and r["end"] else "")
-            lines.append(f"| {name} | {r['end']} | {value} | {cells} |")
-        lines += ["", "\\* calibrated parameter", ""]
-    lines += _checks(result, t_by)
-    path = out_dir / "REPORT.md"
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    return lines
+
+
+def _verification_lines(result: CalibrationResult) -> list[str]:
+    """The best point alone, run with the seeds of a plain batch."""
+    s = result.search
+    lines: list[str] = []
+    v0 = result.verification[0]
+    lines += [
+        "",
+        f"**The best point alone**, {v0['n']} replications with the seeds of `frontline batch"
+        f" --seed {s.verify_seed}` (what the scenarios give now that they read"
+        " `calibrated.toml`):",
+        "",
+        "| target | value | p05 | p50 | p95 | p50 error | command |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for v, t in zip(result.verification, result.targets, strict=True):
+        cmd = (
+            f"`frontline batch scenarios/{t.scenario}.toml --replications {v['n']} "
+            f"--seed {s.verify_seed} --until {t.until}`"
+        )
+        lines.append(
+            f"| {v['target']} | {v['value']:,.0f} | {v['p05']:,.0f} | {v['p50']:,.0f} | "
+            f"{v['p95']:,.0f} | {v['p50'] / v['value'] - 1:+.0%} | {cmd} |"
+        )
+    return lines
+
+
+def _sensitivity_lines(result: CalibrationResult) -> list[str]:
+    """The one-at-a-time sensitivity of the fit."""
+    assert result.sensitivity is not None  # the caller checks
+    lines: list[str] = []
+    lines += [
+        "## Sensitivity of the fit",
+        "",
+        "Median outcome with one parameter at an end of its range (calibrated ones: prior range;"
+        " fixed ones: registry range), the others at the best point, same seeds. The change is"
+        " relative to the best point.",
+        "",
+        "| parameter | end | value | "
+        + " | ".join(f"{t.name} median | change" for t in result.targets)
+        + " |",
+        "|---|---|---|" + "---|---|" * len(result.targets),
+    ]
+    for _, r in result.sensitivity.iterrows():
+        cells = " | ".join(
+            f"{r[f'{t.name}_median']:,.0f} | {r[f'{t.name}_change']:+.0%}" for t in result.targets
+        )
+        value = "" if not np.isfinite(r["value"]) else f"{r['value']:g}"
+        name = f"`{r['parameter']}`" + (" *" if r["calibrated"] and r["end"] else "")
+        lines.append(f"| {name} | {r['end']} | {value} | {cells} |")
+    lines += ["", "\\* calibrated parameter", ""]
+    return lines
 
 
 def _checks(result: CalibrationResult, t_by: dict[str, int]) -> list[str]:
