@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from sim import fit
+from sim.fit_checks import date_text
 from sim.posterior import load_posterior
 
 # The four map dates: the end of 2023, before and after the summer of 2024, and the last map.
@@ -170,10 +171,6 @@ def _describe(path: Path, score: dict) -> str:
     )
 
 
-def _d(x) -> str:
-    return x.isoformat() if isinstance(x, date) else "-"
-
-
 def write_fit_report(
     batch_dirs: Sequence[Path],
     out: Path,
@@ -260,8 +257,8 @@ def _place_sections(scores: Sequence[dict]) -> list[str]:
             if p.get("k") is None:
                 continue
             rows.append(
-                (p["place"], f"#{p['k']} to {p['to_side']}", _d(p["record"]), _d(p["median"]),
-                 f"{_d(p['p05'])} to {_d(p['p95'])}", f"{p['share']:.0%}",
+                (p["place"], f"#{p['k']} to {p['to_side']}", date_text(p["record"]), date_text(p["median"]),
+                 f"{date_text(p['p05'])} to {date_text(p['p95'])}", f"{p['share']:.0%}",
                  "yes" if p["ok"] else "no")
             )  # fmt: skip
     md += _md_table(
