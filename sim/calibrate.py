@@ -112,11 +112,13 @@ class Runner:
         self.count = 0
 
     def map(self, tasks: list[tuple]) -> list[tuple]:
+        """Run ``tasks`` and return their results in task order."""
         self.count += len(tasks)
         # Results come back in task order, so nothing depends on which worker finished first.
         return self.executor.map(_run_one, [(t,) for t in tasks])
 
     def close(self) -> None:
+        """Close the executor (local workers stay warm for the next call)."""
         self.executor.close()
 
 
@@ -154,6 +156,7 @@ def implausibility(values: np.ndarray, targets: Sequence[Target], discrepancy: f
 
     Examples
     --------
+    >>> from datetime import date
     >>> t = [Target("a", "s", "x", date(2024, 1, 2), 100.0, 0.05, "")]
     >>> v = np.full((1, 1, 4), 100.0)
     >>> float(implausibility(v, t, 0.1)[0, 0])

@@ -162,6 +162,7 @@ FreeParam = Prior
 
 
 def finite_quantiles(values, qs=(5, 50, 95)) -> list[float]:
+    """The ``qs`` percentiles of the finite ``values`` (NaN for each if none)."""
     v = np.asarray(values, dtype=float)
     v = v[np.isfinite(v)]
     return [float(np.percentile(v, q)) for q in qs] if len(v) else [math.nan] * len(qs)

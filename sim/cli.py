@@ -177,6 +177,7 @@ class _Parser(argparse.ArgumentParser):
     """An argument parser whose errors are one line (with where to find help), like all others."""
 
     def error(self, message: str) -> NoReturn:
+        """Exit with status 2 and a one-line message naming where to find help."""
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 

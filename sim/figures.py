@@ -65,6 +65,7 @@ def _label(ax, title: str, xlabel: str, ylabel: str, **legend) -> None:
 
 
 def gain_columns(daily: pd.DataFrame) -> list[str]:
+    """The gain columns of ``daily`` to draw (Ukraine's holdings in Russia only if ever non-zero)."""
     cols = [c for c in GAINS if c in daily.columns]
     return [c for c in cols if c != "ukraine_held_in_russia_km2" or daily[c].abs().max() > 0]
 
@@ -76,6 +77,7 @@ def _fan(ax, q: pd.DataFrame, colour: str, label: str) -> None:
 
 
 def fan_figure(batches: list[Batch], path: Path) -> None:
+    """Fan chart of the cumulative gains (median, 50% and 90% bands), one panel per batch."""
     plt = pyplot()
     fig, axes = plt.subplots(
         1, len(batches), figsize=(6.5 * len(batches), 4.2), sharey=True, squeeze=False
@@ -95,6 +97,7 @@ def fan_figure(batches: list[Batch], path: Path) -> None:
 
 
 def falls_figure(batches: list[Batch], places: list[str], path: Path) -> None:
+    """Share of replications in which each place had fallen, by date (step curves)."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.5))
     colours = plt.get_cmap("tab10")
@@ -122,6 +125,7 @@ def falls_figure(batches: list[Batch], places: list[str], path: Path) -> None:
 
 
 def difference_figure(diff: pd.DataFrame, a: Batch, b: Batch, path: Path) -> None:
+    """The paired difference ``b - a`` of cumulative Russian gains over time."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.2))
     v = diff.to_numpy()
@@ -140,6 +144,7 @@ def difference_figure(diff: pd.DataFrame, a: Batch, b: Batch, path: Path) -> Non
 
 
 def holdings_figure(batches: list[Batch], picks: list[pd.Timestamp], path: Path) -> None:
+    """What each side holds on each date (the ceasefire question), one panel per column."""
     from matplotlib.ticker import MaxNLocator
 
     plt = pyplot()
@@ -253,6 +258,7 @@ def draw_shares(
 
 
 def map_panels(n: int, aspect: float, width: float):
+    """A grid of ``n`` map panels (two columns) of the given aspect and width in inches."""
     plt = pyplot()
     cols = 2 if n > 1 else 1
     rows = math.ceil(n / cols)
@@ -269,6 +275,7 @@ def map_panels(n: int, aspect: float, width: float):
 
 
 def finish_maps(fig, axes, image, path: Path) -> None:
+    """Add the share colour bar to map panels, write the figure to ``path`` and free it."""
     bar = fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.6, pad=0.01)
     bar.set_label("share of replications in which Russia holds the cell")
     fig.savefig(path, dpi=110, bbox_inches="tight")
@@ -347,6 +354,7 @@ def collapse_panel(ax, table: pd.DataFrame, column: str, fit: dict | None, label
 
 
 def sweep_figure(table: pd.DataFrame, params: list[str], outcome: str, fit, path: Path) -> None:
+    """Collapse probability (with the fitted logistic, if any) and gains against each parameter."""
     plt = pyplot()
     fig, axes = plt.subplots(2, len(params), figsize=(6 * len(params), 7), squeeze=False)
     for j, p in enumerate(params):

@@ -28,13 +28,16 @@ class _At:
     key: str
 
     def child(self, key: str) -> _At:
+        """The location of key ``key`` under this one."""
         shown = key if _BARE_KEY.fullmatch(key) else json.dumps(key)
         return _At(self.file, f"{self.key}.{shown}" if self.key else shown)
 
     def item(self, index: int) -> _At:
+        """The location of item ``i`` of this array."""
         return _At(self.file, f"{self.key}[{index}]")
 
     def error(self, problem: str, value: object = _NO_VALUE) -> ScenarioError:
+        """A ScenarioError naming this file and key (and ``value``, if given) with ``message``."""
         shown = "" if value is _NO_VALUE else f" = {_show(value)}"
         return ScenarioError(f"{self.file}: {self.key}{shown}: {problem}")
 

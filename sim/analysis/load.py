@@ -25,6 +25,8 @@ from sim.outputs import CHECKSUMS, ChecksumError, verify_checksums
 
 @dataclass
 class Batch:
+    """A finished batch directory, loaded: its runs, daily table, summary and, if written, its nodes and events (the maps)."""
+
     path: Path
     runs: pd.DataFrame
     daily: pd.DataFrame
@@ -35,6 +37,7 @@ class Batch:
 
     @property
     def has_maps(self) -> bool:
+        """Whether the batch has the nodes and events tables that maps are rebuilt from."""
         return self.nodes is not None and self.events is not None
 
     def held(self, when) -> np.ndarray:
@@ -47,14 +50,17 @@ class Batch:
 
     @property
     def name(self) -> str:
+        """The scenario's name."""
         return str(self.summary.get("scenario") or self.runs["scenario"].iloc[0])
 
     @property
     def end(self) -> str:
+        """The last date of the runs (ISO)."""
         return str(self.summary.get("end") or self.runs["end"].iloc[0])
 
     @property
     def start(self) -> str:
+        """The first date of the runs (ISO)."""
         return str(self.summary.get("start") or self.runs["start"].iloc[0])
 
 
@@ -74,6 +80,7 @@ def detect(path: Path) -> str:
 
 
 def read_summary(path: Path) -> dict:
+    """The directory's ``summary.json`` (``{}`` if absent; ReportError if unreadable)."""
     file = path / "summary.json"
     if not file.is_file():
         return {}
@@ -108,6 +115,7 @@ def read_table(file: Path) -> pd.DataFrame:
 
 
 def load_batch(path: Path) -> Batch:
+    """Load a finished batch directory, verified against its checksums (ReportError otherwise)."""
     verify_directory(path)
     runs = read_table(path / "runs.parquet")
     daily = read_table(path / "daily.parquet")
@@ -153,6 +161,7 @@ def report_dates(b: Batch, dates: list[date] | None) -> list[pd.Timestamp]:
 
 
 def check_pair(a: Batch, b: Batch) -> None:
+    """Refuse two batches that are not a pair (ReportError): other seeds or replication counts."""
     for key in ("seed", "replications"):
         va, vb = a.summary.get(key), b.summary.get(key)
         if va is not None and vb is not None and va != vb:

@@ -14,7 +14,27 @@ Z95 = 1.959963984540054  # standard normal quantile of a two-sided 95% interval
 
 
 def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
-    """Wilson score interval (95% by default) of a proportion ``k / n``."""
+    """Wilson score interval (95% by default) of a proportion ``k / n``.
+
+    Parameters
+    ----------
+    k, n : int
+        Successes (collapses) and trials (replications); NaNs if ``n`` is 0.
+    z : float
+        Standard normal quantile of the interval (default: two-sided 95%).
+
+    Returns
+    -------
+    tuple of float
+        The interval's low and high ends, within [0, 1].
+
+    Examples
+    --------
+    >>> [round(x, 3) for x in wilson(0, 10)]
+    [0.0, 0.278]
+    >>> [round(x, 3) for x in wilson(5, 10)]
+    [0.237, 0.763]
+    """
     if n <= 0:
         return (float("nan"), float("nan"))
     p = k / n

@@ -240,6 +240,7 @@ def fall_changes(a: pd.DataFrame, b: pd.DataFrame, places: list[str]) -> pd.Data
 
 
 def choose_places(runs_list: list[pd.DataFrame], places: list[str] | None) -> list[str]:
+    """``places`` if given, else the places that fell in any run of any batch, in order of first appearance."""
     if places:
         return list(places)
     seen: list[str] = []

@@ -59,6 +59,7 @@ def runs_table(rows: list[tuple[int, dict, pd.DataFrame]], spec: ScenarioSpec) -
 
 
 def events_table(records: list[tuple[int, dict]]) -> pd.DataFrame:
+    """Every replication's changes of hands, in order: ``replication``, ``seed``, ``date``, ``node``, ``to_side``."""
     frames = []
     for i, record in records:
         if "events" not in record:  # a part file from before batches kept the changes of hands
@@ -119,6 +120,7 @@ def _is_number(value: object) -> bool:
 
 
 def daily_table(parts: list[tuple[int, int, pd.DataFrame]]) -> pd.DataFrame:
+    """The daily tables of the replications stacked, each led by its ``replication`` and ``seed``."""
     frames = []
     for i, seed, daily in parts:
         frame = daily.copy()

@@ -23,6 +23,7 @@ DESIGNS = ("grid", "lhs", "sobol")
 
 
 def check_points(points: int, where: str) -> None:
+    """Refuse a number of design points outside :data:`sim.validate.POINTS` (SweepError)."""
     try:
         validate.POINTS.check(points, where)
     except validate.InputError as err:
@@ -203,6 +204,7 @@ def saltelli_design(bounds: Mapping[str, tuple[float, float]], n: int, seed: int
 
 
 def power_of_two(n: int) -> int:
+    """``n`` if it is a power of two >= 2 (SweepError otherwise)."""
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 2 or n & (n - 1):
         raise SweepError(f"Sobol' analysis needs n, a power of two >= 2, got {n!r}")
     return int(n)
@@ -213,6 +215,7 @@ def _round(values: np.ndarray) -> np.ndarray:
 
 
 def round_integers(frame: pd.DataFrame) -> pd.DataFrame:
+    """The design with whole-number parameters rounded to whole numbers."""
     frame = frame.copy()
     for column in frame.columns:
         if column in PARAMS and PARAMS[column].integer:

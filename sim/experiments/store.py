@@ -51,6 +51,7 @@ def write_part(parts: Path, index: int, record: dict, daily: pd.DataFrame) -> No
 
 
 def part_path(parts: Path, index: int) -> Path:
+    """The part file of replication ``index`` in ``parts``."""
     return parts / f"rep_{index:05d}.parquet"
 
 

@@ -52,12 +52,14 @@ def sweep_table(design: pd.DataFrame, runs: Sequence[pd.DataFrame]) -> pd.DataFr
 
 
 def design_hash(design: pd.DataFrame) -> str:
+    """SHA-256 of a design's columns and values (the manifest's ``design_hash``)."""
     content = {"columns": list(design.columns), "values": design.to_numpy().tolist()}
     text = json.dumps(content, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 
 
 def jsonable(value):
+    """``value`` made JSON-safe (numpy scalars as Python numbers, anything else as text)."""
     return json.loads(
         json.dumps(value, default=lambda v: v.item() if hasattr(v, "item") else str(v))
     )

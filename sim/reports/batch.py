@@ -104,6 +104,7 @@ def _falls_section(b: Batch, places: list[str]) -> list[str]:
 def batch_report(
     batches: list[Batch], out: Path, places: list[str] | None, dates: list[date] | None
 ) -> list[str]:
+    """The lines of the ``report.md`` of one batch, or of a pair; writes its figures into ``out``."""
     check_places(batches, places)
     places = choose_places([b.runs for b in batches], places)
     picks = report_dates(batches[0], dates)

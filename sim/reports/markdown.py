@@ -12,14 +12,35 @@ from sim.analysis.load import (
 
 
 def num(x: float) -> str:
+    """A number with thousands separators and no decimals; ``n/a`` if missing.
+
+    Examples
+    --------
+    >>> num(12345.6), num(float("nan"))
+    ('12,346', 'n/a')
+    """
     return "n/a" if x is None or not np.isfinite(x) else f"{x:,.0f}"
 
 
 def signed_num(x: float) -> str:
+    """A number as :func:`num`, with its sign.
+
+    Examples
+    --------
+    >>> signed_num(-1500.0), signed_num(2.0)
+    ('-1,500', '+2')
+    """
     return "n/a" if not np.isfinite(x) else f"{x:+,.0f}"
 
 
 def interval(values, unit: str, signed: bool = False) -> str:
+    """``median M unit (90% interval L to H)`` of the finite ``values``; ``n/a`` if none.
+
+    Examples
+    --------
+    >>> interval([1.0, 2.0, 3.0], "km")
+    'median 2 km (90% interval 1 to 3)'
+    """
     v = np.asarray(values, float)
     v = v[np.isfinite(v)]
     if len(v) == 0:
@@ -37,6 +58,13 @@ def bracket(values, fmt=None) -> str:
 
 
 def date_cell(d) -> str:
+    """A date for a table cell; a dash if missing.
+
+    Examples
+    --------
+    >>> date_cell(None), date_cell("2024-02-17")
+    ('–', '2024-02-17')
+    """
     return "–" if d is None or (isinstance(d, float) and math.isnan(d)) else str(d)
 
 
@@ -51,6 +79,7 @@ def assumptions_lines(summaries: list[dict], names: list[str]) -> list[str]:
 
 
 def provenance_table(batches: list[Batch]) -> list[str]:
+    """The provenance table of the batches: directory, scenario, content hash, seed, replications, dates, version and git commits."""
     lines = [
         "| directory | scenario | content hash | seed | replications | dates | version | git commit |",
         "|---|---|---|---|---|---|---|---|",

