@@ -43,6 +43,7 @@ from sim.reports.markdown import (
     interval,
     provenance_table,
     signed_num,
+    table,
 )
 from sim.reports.pair import (
     pair_section,
@@ -335,10 +336,7 @@ def _maps_section(
                 f"Russian gains by sector on {picks[-1].date()} ({b.name}; km², median [90% "
                 "interval]):",
                 "",
-                "| sector | gains |",
-                "|---|---|",
+                *table(["sector", "gains"], [(c, bracket(sec[c])) for c in sec.columns]),
+                "",
             ]
-            for col in sec.columns:
-                lines.append(f"| {col} | {bracket(sec[col])} |")
-            lines.append("")
     return lines

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -95,3 +96,18 @@ def provenance_table(batches: list[Batch]) -> list[str]:
             f"{', '.join(f'`{c[:12]}`' for c in commits if c) or '–'} |"
         )
     return lines
+
+
+def table(head: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
+    """The lines of a Markdown table.
+
+    Examples
+    --------
+    >>> table(["place", "km"], [("Pokrovsk", "12")])
+    ['| place | km |', '|---|---|', '| Pokrovsk | 12 |']
+    """
+    return [
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+        *("| " + " | ".join(row) + " |" for row in rows),
+    ]

@@ -24,6 +24,7 @@ from sim.reports.markdown import (
     bracket,
     interval,
     signed_num,
+    table,
 )
 
 
@@ -138,12 +139,12 @@ def _distance_lines(a: Batch, b: Batch, places: list[str]) -> list[str]:
             f"nearer in {b.name}). Defined in every replication, including those in which the "
             "place held.",
             "",
-            "| place | difference |",
-            "|---|---|",
+            *table(
+                ["place", "difference"],
+                [(p, interval(diff[p].to_numpy(), "km", signed=True)) for p in diff.columns],
+            ),
+            "",
         ]
-        for p in diff.columns:
-            lines.append(f"| {p} | {interval(diff[p].to_numpy(), 'km', signed=True)} |")
-        lines.append("")
     return lines
 
 
