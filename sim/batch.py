@@ -56,9 +56,11 @@ from sim.experiments.batch_tables import (
     summarise_batch,
 )
 from sim.experiments.store import (
+    BATCH_MANIFEST,
     PARTS,
     TABLES,
     BatchError,
+    claim_batch_directory,
     finished_parts,
     git_commit,
     part_path,
@@ -68,7 +70,6 @@ from sim.experiments.store import (
 )
 from sim.outputs import (
     atomic_write,
-    claim_directory,
     write_checksums,
     write_json,
 )
@@ -88,7 +89,6 @@ __all__ = [
     "summarise_batch",
 ]
 
-MANIFEST = "batch.json"
 # The outcomes `frontline batch` prints.
 MAIN_OUTCOMES = ("russia_gain_km2", "ukraine_gain_km2", "russia_net_gain_km2", "front_length_km")
 
@@ -336,7 +336,7 @@ def _run_missing(
         if out is not None:
             out = Path(out)
             parts = out / PARTS
-            _claim(out, manifest)
+            claim_batch_directory(out, manifest)
             done = finished_parts(parts, seeds)
         todo = [i for i in range(replications) if i not in done]
 
@@ -381,7 +381,7 @@ def _write_tables(
     nodes = node_table(spec)
     atomic_write(out / "nodes.parquet", lambda p: nodes.to_parquet(p, index=False))
     write_json(out / "summary.json", summary)
-    write_checksums(out, [MANIFEST, *(f"{t}.parquet" for t in TABLES), "summary.json"])
+    write_checksums(out, [BATCH_MANIFEST, *(f"{t}.parquet" for t in TABLES), "summary.json"])
 
 
 def _execute(
@@ -456,12 +456,6 @@ def _replicate(
 
 # --------------------------------------------------------------------------------------------
 # The output directory: manifest and finished parts
-
-
-def _claim(out: Path, manifest: dict) -> None:
-    """Check ``out`` holds no other batch (nor other outputs), then write the manifest."""
-    outputs = ("runs.parquet", "daily.parquet", "events.parquet", "summary.json", PARTS)
-    claim_directory(out, manifest, MANIFEST, "batch", BatchError, outputs)
 
 
 # --------------------------------------------------------------------------------------------

@@ -79,8 +79,8 @@ from sim.experiments.sensitivity import (
     SobolAnalysis,
     sobol_analysis,
 )
-from sim.experiments.sweep_store import (
-    STORED,
+from sim.experiments.store import (
+    SWEEP_STORED,
     SweepResult,
     claim_sweep_directory,
     design_hash,
@@ -191,7 +191,7 @@ def run_sweep(
     if out is not None:
         atomic_write(out / "sweep.parquet", lambda p: runs.to_parquet(p, index=False))
         write_json(out / "summary.json", summary)
-        write_checksums(out, STORED)
+        write_checksums(out, SWEEP_STORED)
     return SweepResult(design, runs, summary, out, computed)
 
 
@@ -386,5 +386,5 @@ def sweep_sobol(
     if out is not None:
         text = json.dumps(analysis.to_dict(), indent=2) + "\n"
         atomic_write(Path(out) / "sobol.json", lambda p: p.write_text(text))
-        write_checksums(Path(out), [*STORED, "sobol.json"])
+        write_checksums(Path(out), [*SWEEP_STORED, "sobol.json"])
     return results[0], analysis

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sim.experiments.sensitivity import (
     SobolAnalysis,
 )
-from sim.experiments.sweep_store import SweepResult
+from sim.experiments.store import SweepResult
 
 
 def format_sweep(
