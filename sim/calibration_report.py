@@ -1,4 +1,6 @@
-"""The calibration's outputs: ``calibration/calibrated.toml`` and ``calibration/REPORT.md`` with its figure and its checks against the record."""
+"""The calibration's outputs: ``calibration/calibrated.toml`` and ``calibration/REPORT.md`` with
+its figure and its checks against the record.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""What a calibration is asked to do: the targets it fits (``calibration/targets.toml``), the search over the free parameters (``calibration/search.toml``) and the result it hands back."""
+"""What a calibration is asked to do: the targets it fits (``calibration/targets.toml``), the
+search over the free parameters (``calibration/search.toml``) and the result it hands back.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""The ``frontline`` command's argument parsers: one ``_add_<verb>`` function per verb, the shared scenario arguments and the argument types."""
+"""The ``frontline`` command's argument parsers: one ``_add_<verb>`` function per verb, the shared
+scenario arguments and the argument types.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""What each verb of the ``frontline`` command does with its parsed arguments: one handler per verb, each handing its work to one function elsewhere in ``sim`` (imported inside the handler, so ``frontline params`` stays instant)."""
+"""What each verb of the ``frontline`` command does with its parsed arguments: one handler per
+verb, each handing its work to one function elsewhere in ``sim`` (imported inside the handler,
+so ``frontline params`` stays instant).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Figures (matplotlib only): fan charts, fall-date curves, maps of control and sweep panels, shared by reports, calibration and the record fit."""
+"""Figures (matplotlib only): fan charts, fall-date curves, maps of control and sweep panels,
+shared by reports, calibration and the record fit.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""The shape targets (``calibration/targets.toml``) and issue 12's done-when checks over the scores of :func:`sim.fit.score_batch`, with their text table."""
+"""The shape targets (``calibration/targets.toml``) and issue 12's done-when checks over the scores
+of :func:`sim.fit.score_batch`, with their text table.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Measures of fit to the record, as pure functions of arrays: monthly shares of gains, band coverage, correlation, the second-half to first-half ratio, fall dates, holding shares, the area F1 and the null advance."""
+"""Measures of fit to the record, as pure functions of arrays: monthly shares of gains, band
+coverage, correlation, the second-half to first-half ratio, fall dates, holding shares, the area
+F1 and the null advance.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Readers of single scenario values: each checks one TOML value and names the file and key of a bad one."""
+"""Readers of single scenario values: each checks one TOML value and names the file and key of a
+bad one.
+"""
 
 from __future__ import annotations
 

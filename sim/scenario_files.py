@@ -1,4 +1,6 @@
-"""Scenario files on disk: where a scenario name points, which directories a file may name others in, and reading one TOML file safely (size, type, encoding)."""
+"""Scenario files on disk: where a scenario name points, which directories a file may name others
+in, and reading one TOML file safely (size, type, encoding).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Scenario files as layers: each file's tables read and checked on their own, then the chain of extends merged into one ScenarioSpec and checked as a whole."""
+"""Scenario files as layers: each file's tables read and checked on their own, then the chain of
+extends merged into one ScenarioSpec and checked as a whole.
+"""
 
 from __future__ import annotations
 

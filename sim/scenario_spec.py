@@ -1,4 +1,6 @@
-"""What a scenario is once read: sectors, events, holds and the scenario itself (frozen dataclasses with a content hash), and the constants their fields take."""
+"""What a scenario is once read: sectors, events, holds and the scenario itself (frozen dataclasses
+with a content hash), and the constants their fields take.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Tables from the outputs of a batch: quantiles, fall dates, maps rebuilt from the change-of-hands events, distances and sector gains."""
+"""Tables from the outputs of a batch: quantiles, fall dates, maps rebuilt from the change-of-hands
+events, distances and sector gains.
+"""
 
 from __future__ import annotations
 

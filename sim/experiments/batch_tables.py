@@ -1,4 +1,6 @@
-"""The tables of a batch, built from its replications' records: runs (one row per replication), daily, change-of-hands events and the node table, and the summary of the outcomes' spread."""
+"""The tables of a batch, built from its replications' records: runs (one row per replication),
+daily, change-of-hands events and the node table, and the summary of the outcomes' spread.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Designs of parameter experiments: full grids, Latin hypercubes and Saltelli's Sobol' sample, in the registry's bounds (no running here)."""
+"""Designs of parameter experiments: full grids, Latin hypercubes and Saltelli's Sobol' sample, in
+the registry's bounds (no running here).
+"""
 
 from __future__ import annotations
 

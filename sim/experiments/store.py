@@ -1,4 +1,7 @@
-"""The store of batches and sweeps: manifests, part files (one per replication, checksummed), the finished-parts scan, the tables of a finished batch, the git commit recorded with each run, the sweep table, and the one codec of the ``falls`` column."""
+"""The store of batches and sweeps: manifests, part files (one per replication, checksummed), the
+finished-parts scan, the tables of a finished batch, the git commit recorded with each run, the
+sweep table, and the one codec of the ``falls`` column.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""The paired report's own section: replication-by-replication differences of two batches run with the same seeds."""
+"""The paired report's own section: replication-by-replication differences of two batches run with
+the same seeds.
+"""
 
 from __future__ import annotations
 

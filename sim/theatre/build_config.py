@@ -1,4 +1,6 @@
-"""Paths and settings of the theatre build (sim.theatre.build): inputs, outputs, projection, boxes and the cell-size schedule."""
+"""Paths and settings of the theatre build (sim.theatre.build): inputs, outputs, projection, boxes
+and the cell-size schedule.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Cells of the theatre build: the graded fill lattice, Voronoi cells clipped to each country, and their adjacency."""
+"""Cells of the theatre build: the graded fill lattice, Voronoi cells clipped to each country, and
+their adjacency.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Geometry helpers of the theatre build: projection, shapes from GeoJSON, densified lines and Voronoi polygons."""
+"""Geometry helpers of the theatre build: projection, shapes from GeoJSON, densified lines and
+Voronoi polygons.
+"""
 
 from __future__ import annotations
 

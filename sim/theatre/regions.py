@@ -1,4 +1,6 @@
-"""Regions of the theatre build: the two countries, the modelled region, front lines, control polygons and the control rule, and rivers."""
+"""Regions of the theatre build: the two countries, the modelled region, front lines, control
+polygons and the control rule, and rivers.
+"""
 
 from __future__ import annotations
 

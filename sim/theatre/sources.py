@@ -1,4 +1,6 @@
-"""Readers of the theatre build's inputs: basemap coastline, borders and rivers, GeoNames settlements, the places list and DeepState control polygons."""
+"""Readers of the theatre build's inputs: basemap coastline, borders and rivers, GeoNames
+settlements, the places list and DeepState control polygons.
+"""
 
 from __future__ import annotations
 
