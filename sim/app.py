@@ -255,6 +255,7 @@ def calibration_targets(
                 continue
         number = isinstance(value, int | float) and not isinstance(value, bool)
         if isinstance(outcome, str) and number and isinstance(when, date):
+            assert isinstance(value, int | float)  # for the type checker: number says so
             source = str(entry.get("source", "")).split(":")[0].strip()
             out.append((outcome, float(value), when, source))
     return out
@@ -344,11 +345,11 @@ def _draw_units(ax, model: FrontlineModel) -> None:
     if n == 0:
         return
     g = map_geometry(model.theatre)
-    live = np.flatnonzero(u.alive[:n] & (u.personnel[:n] > 0))
-    node = u.node[:n][live].astype(int)
-    side = u.side[:n][live].astype(int)
-    posture = u.posture[:n][live].astype(int)
-    size = 2.0 + u.personnel[:n][live] / 250.0
+    live = np.flatnonzero(u.view("alive") & (u.view("personnel") > 0))
+    node = u.view("node")[live].astype(int)
+    side = u.view("side")[live].astype(int)
+    posture = u.view("posture")[live].astype(int)
+    size = 2.0 + u.view("personnel")[live] / 250.0
     for s in (UKRAINE, RUSSIA):
         for p, marker in POSTURE_MARKER.items():
             k = (side == s) & (posture == p)

@@ -36,11 +36,6 @@ tables are the same as those of a local batch.
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import json
-import math
-import subprocess
 import sys
 from collections.abc import Generator, Iterable
 from dataclasses import dataclass
@@ -49,17 +44,32 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from sim import __version__, validate
 from sim.executor import Executor, ExecutorError, check_workers
+from sim.experiments.batch_tables import (
+    daily_table,
+    events_table,
+    node_table,
+    runs_table,
+    summarise_batch,
+)
+from sim.experiments.store import (
+    BATCH_MANIFEST,
+    PARTS,
+    TABLES,
+    BatchError,
+    claim_batch_directory,
+    finished_parts,
+    git_commit,
+    part_path,
+    read_part,
+    read_tables,
+    write_part,
+)
 from sim.outputs import (
-    ChecksumError,
     atomic_write,
-    claim_directory,
-    verify_checksums,
     write_checksums,
     write_json,
 )
@@ -79,21 +89,8 @@ __all__ = [
     "summarise_batch",
 ]
 
-MANIFEST = "batch.json"
-PARTS = "parts"
 # The outcomes `frontline batch` prints.
 MAIN_OUTCOMES = ("russia_gain_km2", "ukraine_gain_km2", "russia_net_gain_km2", "front_length_km")
-# Columns of runs.parquet that identify a replication rather than measure its outcome.
-_ID_COLUMNS = ("replication", "seed")
-_PART_KEY = b"frontline.batch"  # parquet metadata key of a part file's JSON record
-# Parquet metadata key of a part's SHA-256 over its record and decoded daily table: a part that
-# decodes to anything but what was written (a flipped bit in a value) fails the check.
-_DIGEST_KEY = b"frontline.sha256"
-_QUANTILES = {"p05": 5, "p50": 50, "p95": 95}
-
-
-class BatchError(ValueError):
-    """A batch that cannot be run: bad arguments, or an output directory holding another batch."""
 
 
 @dataclass
@@ -215,6 +212,91 @@ def run_batch(
     sim.scenario.ScenarioError
         ``until`` outside the scenario's dates.
     """
+    workers = _check_request(spec, replications, seed, workers, until, scheduler, force_workers)
+    if until is not None:
+        spec = spec.with_end(until)
+    seeds = replication_seeds(seed, replications)
+    manifest = _manifest(spec, seed, replications, until, posterior)
+    commit = git_commit()
+    executor = _connect(workers, scheduler, force_workers)
+    out = Path(out) if out is not None else None
+    records, todo, parts = _run_missing(
+        executor, spec, seeds, commit, out, manifest, progress, posterior
+    )
+    runs, daily, events, summary = _tables(spec, manifest, seeds, records, parts)
+
+    if out is not None:
+        _write_tables(out, spec, runs, daily, events, summary)
+    return BatchResult(runs, daily, summary, out, todo, events)
+
+
+def _manifest(
+    spec: ScenarioSpec,
+    seed: int,
+    replications: int,
+    until: date | None,
+    posterior: Posterior | None,
+) -> dict:
+    """The request a batch directory is claimed for (``batch.json``)."""
+    manifest = {
+        "scenario": spec.name,
+        "content_hash": spec.content_hash,
+        "seed": int(seed),
+        "replications": replications,
+        "until": until.isoformat() if until else None,
+        "version": __version__,
+    }
+    if posterior is not None:  # a different sample is a different batch
+        manifest["posterior"] = posterior.digest()
+    return manifest
+
+
+def _connect(workers: int | None, scheduler: str | None, force_workers: bool) -> Executor:
+    """The executor of a batch: local workers, or a client of the Dask ``scheduler``.
+
+    Connected before anything is written, so a wrong address leaves no trace in ``out``.
+    """
+    try:
+        return Executor(
+            workers, scheduler, force_workers=force_workers, connect_timeout=CONNECT_TIMEOUT
+        )
+    except ExecutorError as err:
+        raise BatchError(str(err)) from None
+
+
+def _tables(
+    spec: ScenarioSpec,
+    manifest: dict,
+    seeds: list[int],
+    records: dict[int, tuple[dict, pd.DataFrame]],
+    parts: Path | None,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict]:
+    """The runs, daily and events tables and the summary of a finished batch (read back from
+    its part files when it has a directory)."""
+    replications = len(seeds)
+    if parts is not None:  # always read back, so fresh and resumed batches agree
+        records = {i: read_part(part_path(parts, i)) for i in range(replications)}
+    runs = runs_table([(i, *records[i]) for i in range(replications)], spec)
+    daily = daily_table([(i, seeds[i], records[i][1]) for i in range(replications)])
+    events = events_table([(i, records[i][0]) for i in range(replications)])
+    summary = {**manifest, "start": spec.start.isoformat(), "end": spec.end.isoformat()}
+    if spec.assumptions:  # a forecast's, stated by its report
+        summary["assumptions"] = list(spec.assumptions)
+    summary["git_commits"] = sorted(set(runs["git_commit"]))  # of the processes that ran them
+    summary.update(summarise_batch(runs))
+    return runs, daily, events, summary
+
+
+def _check_request(
+    spec: ScenarioSpec,
+    replications: int,
+    seed: int,
+    workers: int | None,
+    until: date | None,
+    scheduler: str | None,
+    force_workers: bool,
+) -> int | None:
+    """Check a batch request before anything runs; the number of local workers to use."""
     if not isinstance(replications, int) or replications < 1:
         raise BatchError(f"replications must be a whole number >= 1, got {replications!r}")
     try:  # before replication_seeds, which would spawn them all
@@ -228,27 +310,25 @@ def run_batch(
             workers = check_workers(workers, force_workers)
         except ExecutorError as err:
             raise BatchError(str(err)) from None
-    if until is not None:
-        spec = spec.with_end(until)
-    seeds = replication_seeds(seed, replications)
-    manifest = {
-        "scenario": spec.name,
-        "content_hash": spec.content_hash,
-        "seed": int(seed),
-        "replications": replications,
-        "until": until.isoformat() if until else None,
-        "version": __version__,
-    }
-    if posterior is not None:  # a different sample is a different batch
-        manifest["posterior"] = posterior.digest()
-    commit = git_commit()
-    # Connected before anything is written, so a wrong address leaves no trace in ``out``.
-    try:
-        executor = Executor(
-            workers, scheduler, force_workers=force_workers, connect_timeout=CONNECT_TIMEOUT
-        )
-    except ExecutorError as err:
-        raise BatchError(str(err)) from None
+    return workers
+
+
+def _run_missing(
+    executor: Executor,
+    spec: ScenarioSpec,
+    seeds: list[int],
+    commit: str,
+    out: Path | None,
+    manifest: dict,
+    progress: bool | None,
+    posterior: Posterior | None,
+) -> tuple[dict[int, tuple[dict, pd.DataFrame]], list[int], Path | None]:
+    """Claim ``out``, run the replications not finished there, and close the executor.
+
+    Returns the records run now (by replication), the replications run now and the parts
+    directory (None without ``out``).
+    """
+    replications = len(seeds)
     finished = None
     try:
         parts = None
@@ -256,8 +336,8 @@ def run_batch(
         if out is not None:
             out = Path(out)
             parts = out / PARTS
-            _claim(out, manifest)
-            done = _finished(parts, seeds)
+            claim_batch_directory(out, manifest)
+            done = finished_parts(parts, seeds)
         todo = [i for i in range(replications) if i not in done]
 
         records: dict[int, tuple[dict, pd.DataFrame]] = {}
@@ -283,26 +363,25 @@ def run_batch(
             finished.close()  # cancels the tasks not yet started if we leave early
         executor.close()  # the Dask client; local workers stay warm for the next batch
 
-    if parts is not None:  # always read back, so fresh and resumed batches agree
-        records = {i: _read_part(_part_path(parts, i)) for i in range(replications)}
-    runs = _runs_table([(i, *records[i]) for i in range(replications)], spec)
-    daily = _daily_table([(i, seeds[i], records[i][1]) for i in range(replications)])
-    events = _events_table([(i, records[i][0]) for i in range(replications)])
-    summary = {**manifest, "start": spec.start.isoformat(), "end": spec.end.isoformat()}
-    if spec.assumptions:  # a forecast's, stated by its report
-        summary["assumptions"] = list(spec.assumptions)
-    summary["git_commits"] = sorted(set(runs["git_commit"]))  # of the processes that ran them
-    summary.update(summarise_batch(runs))
+    return records, todo, parts
 
-    if out is not None:
-        atomic_write(out / "runs.parquet", lambda p: runs.to_parquet(p, index=False))
-        atomic_write(out / "daily.parquet", lambda p: daily.to_parquet(p, index=False))
-        atomic_write(out / "events.parquet", lambda p: events.to_parquet(p, index=False))
-        nodes = node_table(spec)
-        atomic_write(out / "nodes.parquet", lambda p: nodes.to_parquet(p, index=False))
-        write_json(out / "summary.json", summary)
-        write_checksums(out, [MANIFEST, *(f"{t}.parquet" for t in TABLES), "summary.json"])
-    return BatchResult(runs, daily, summary, out, todo, events)
+
+def _write_tables(
+    out: Path,
+    spec: ScenarioSpec,
+    runs: pd.DataFrame,
+    daily: pd.DataFrame,
+    events: pd.DataFrame,
+    summary: dict,
+) -> None:
+    """Write a finished batch's tables, summary and checksums into ``out``."""
+    atomic_write(out / "runs.parquet", lambda p: runs.to_parquet(p, index=False))
+    atomic_write(out / "daily.parquet", lambda p: daily.to_parquet(p, index=False))
+    atomic_write(out / "events.parquet", lambda p: events.to_parquet(p, index=False))
+    nodes = node_table(spec)
+    atomic_write(out / "nodes.parquet", lambda p: nodes.to_parquet(p, index=False))
+    write_json(out / "summary.json", summary)
+    write_checksums(out, [BATCH_MANIFEST, *(f"{t}.parquet" for t in TABLES), "summary.json"])
 
 
 def _execute(
@@ -332,7 +411,7 @@ def _execute(
     ]
     for _, (i, record) in executor.imap_unordered(_replicate, tasks):
         if record is not None and parts is not None:
-            _write_part(parts, i, *record)
+            write_part(parts, i, *record)
             record = None
         yield i, record
 
@@ -371,315 +450,20 @@ def _replicate(
         record["params"] = {k: float(v) for k, v in spec.params.items()}
     if parts is None:
         return index, (record, result.daily)
-    _write_part(parts, index, record, result.daily)
+    write_part(parts, index, record, result.daily)
     return index, None
-
-
-def _write_part(parts: Path, index: int, record: dict, daily: pd.DataFrame) -> None:
-    """Write one replication's part file atomically: its daily table, its record and the
-    SHA-256 of both (:func:`_part_digest`) as metadata."""
-    table = pa.Table.from_pandas(daily, preserve_index=False)
-    text = json.dumps(record).encode()
-    # Digest of the table as a reader will decode it, so the check is exact on read-back.
-    digest = _part_digest(text, table.to_pandas())
-    meta = {**(table.schema.metadata or {}), _PART_KEY: text, _DIGEST_KEY: digest.encode()}
-    table = table.replace_schema_metadata(meta)
-    parts.mkdir(parents=True, exist_ok=True)
-    atomic_write(_part_path(parts, index), lambda p: pq.write_table(table, p))
-
-
-def _part_path(parts: Path, index: int) -> Path:
-    return parts / f"rep_{index:05d}.parquet"
-
-
-class CorruptPart(BatchError):
-    """A part file that cannot be read back as written (bad checksum, truncated, unreadable)."""
-
-
-def _part_digest(record: bytes, daily: pd.DataFrame) -> str:
-    """SHA-256 of a part's record (JSON bytes) and its daily table's columns, names and values."""
-    h = hashlib.sha256(record)
-    for column in daily.columns:
-        values = daily[column].to_numpy()
-        h.update(f"\0{column}\0{values.dtype.str}\0".encode())
-        if values.dtype.kind in "biufcmM":
-            h.update(np.ascontiguousarray(values).tobytes())
-        else:
-            h.update(json.dumps([None if v is None else str(v) for v in values]).encode())
-    return h.hexdigest()
-
-
-def _read_part(path: Path) -> tuple[dict, pd.DataFrame]:
-    """A part's record and daily table, checked against its SHA-256; :class:`CorruptPart` if
-    the file does not read back exactly as written (the message names the file)."""
-    try:
-        table = pq.read_table(path)
-        meta = table.schema.metadata or {}
-        text = meta[_PART_KEY]
-        want = meta.get(_DIGEST_KEY, b"").decode()
-        daily = table.to_pandas()
-    except (OSError, pa.ArrowException, KeyError, ValueError) as err:
-        raise CorruptPart(f"{path}: unreadable part file ({err or type(err).__name__})") from None
-    if not want:
-        raise CorruptPart(f"{path}: part file without a checksum (written by an older frontline)")
-    got = _part_digest(text, daily)
-    if got != want:
-        raise CorruptPart(
-            f"{path}: checksum mismatch (SHA-256 {got[:12]}..., written {want[:12]}...): the "
-            "file changed after it was written"
-        )
-    try:
-        return json.loads(text), daily
-    except ValueError as err:
-        raise CorruptPart(f"{path}: unreadable record ({err})") from None
 
 
 # --------------------------------------------------------------------------------------------
 # The output directory: manifest and finished parts
 
 
-def _claim(out: Path, manifest: dict) -> None:
-    """Check ``out`` holds no other batch (nor other outputs), then write the manifest."""
-    outputs = ("runs.parquet", "daily.parquet", "events.parquet", "summary.json", PARTS)
-    claim_directory(out, manifest, MANIFEST, "batch", BatchError, outputs)
-
-
-def _finished(parts: Path, seeds: list[int]) -> set[int]:
-    """Replications whose part file exists, passes its checksum and carries the expected seed.
-
-    A part that fails its checksum (or cannot be read) is never used: it is deleted, with a
-    message naming it, and its replication runs again.
-    """
-    done = set()
-    for i, seed in enumerate(seeds):
-        path = _part_path(parts, i)
-        if not path.is_file():
-            if path.exists():  # a directory or device in its place: not ours to remove
-                raise BatchError(f"{path}: not a part file (not a regular file); remove it")
-            continue
-        try:
-            record, _ = _read_part(path)
-        except CorruptPart as err:
-            print(f"frontline: {err}; running replication {i} again", file=sys.stderr)
-            path.unlink()
-            continue
-        if record.get("replication") != i or record.get("seed") != seed:
-            raise BatchError(f"{path}: not replication {i} with seed {seed} of this batch")
-        done.add(i)
-    for stale in parts.glob("*.tmp") if parts.is_dir() else ():  # left by a killed batch
-        stale.unlink(missing_ok=True)
-    return done
-
-
-@functools.cache
-def git_commit() -> str:
-    """The commit checked out where ``sim`` lives (``git rev-parse HEAD``), or ``""``.
-
-    Read once per process: the code a process runs is the code it imported.
-    """
-    try:
-        done = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=Path(__file__).resolve().parent,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return ""
-    return done.stdout.strip() if done.returncode == 0 else ""
-
-
 # --------------------------------------------------------------------------------------------
 # Tables
 
 
-def _runs_table(rows: list[tuple[int, dict, pd.DataFrame]], spec: ScenarioSpec) -> pd.DataFrame:
-    """One row per replication from the part records (already in replication order)."""
-    records = []
-    # Numeric summary keys, in summary order. A key that is None in some runs and a number in
-    # others (collapse_day) is numeric too, so the columns never depend on the outcomes.
-    numeric: dict[str, None] = {}
-    for _, record, _ in rows:
-        for key, value in record["summary"].items():
-            if (value is None or _is_number(value)) and key not in _ID_COLUMNS:
-                numeric.setdefault(key)
-    for i, record, _ in rows:
-        s = record["summary"]
-        row = {
-            "replication": i,
-            "seed": record["seed"],
-            "scenario": s["scenario"],
-            "content_hash": s["content_hash"],
-            "version": s["version"],
-            "git_commit": record["git_commit"],
-            "start": s["start"],
-            "end": s["end"],
-        }
-        row.update({key: s.get(key) for key in numeric})
-        row["falls"] = json.dumps(s["falls"], sort_keys=True)
-        row["hubs"] = json.dumps(s["hubs"], sort_keys=True)
-        params = record.get("params", spec.params)  # a posterior draw's, or the scenario's
-        row.update({f"param_{k}": float(v) for k, v in params.items()})
-        records.append(row)
-    runs = pd.DataFrame(records)
-    for key in numeric:  # None -> NaN; a column of whole numbers stays int64
-        if runs[key].isna().any() or runs[key].dtype == object:
-            runs[key] = pd.to_numeric(runs[key], errors="coerce").astype("float64")
-    return runs
-
-
-TABLES = ("runs", "daily", "events", "nodes")  # the parquet tables a finished batch holds
-
-
-def read_tables(out: Path) -> dict[str, pd.DataFrame]:
-    """The tables of a finished batch directory, by name (:data:`TABLES`).
-
-    Raises
-    ------
-    BatchError
-        A table is missing: the batch did not finish (re-run it to resume).
-    """
-    out = Path(out)
-    missing = [name for name in TABLES if not (out / f"{name}.parquet").is_file()]
-    if missing:
-        raise BatchError(
-            f"{out}: no {', '.join(f'{m}.parquet' for m in missing)}: not a finished batch "
-            "(re-run the same command to resume it)"
-        )
-    try:
-        verify_checksums(out)
-    except ChecksumError as err:
-        raise BatchError(str(err)) from None
-    return {name: pd.read_parquet(out / f"{name}.parquet") for name in TABLES}
-
-
-def _events_table(records: list[tuple[int, dict]]) -> pd.DataFrame:
-    frames = []
-    for i, record in records:
-        if "events" not in record:  # a part file from before batches kept the changes of hands
-            raise BatchError(
-                f"replication {i} was written by an older frontline without its changes of "
-                "hands: delete the batch's parts/ directory (or use another --out) and re-run"
-            )
-        ev = record["events"]
-        frames.append(
-            pd.DataFrame(
-                {
-                    "replication": np.int64(i),
-                    "seed": np.int64(record["seed"]),
-                    "date": pd.to_datetime(pd.Series(ev["date"], dtype=object)),
-                    "node": np.asarray(ev["node"], dtype=np.int64),
-                    "to_side": pd.Series(ev["to"], dtype=object),
-                }
-            )
-        )
-    return pd.concat(frames, ignore_index=True)
-
-
-def node_table(spec: ScenarioSpec) -> pd.DataFrame:
-    """The theatre's nodes as a scenario starts: what a report needs to rebuild maps.
-
-    Columns: ``node``, ``name``, ``lon``, ``lat``, ``area_km2``, ``population`` (GeoNames, of
-    the settlement the node is, 0 for terrain cells), ``country`` (``"ukraine"`` or ``"russia"``:
-    whose soil), ``initial_side`` (who holds it at the start, after the scenario's holds),
-    ``sector`` (the scenario sector it belongs to) and ``hub`` (a logistics hub).
-    """
-    from sim.command import Sectors
-    from sim.model import default_theatre, initial_control
-    from sim.units import SIDES
-
-    t = default_theatre()
-    sides = np.asarray(SIDES, dtype=object)
-    sectors = Sectors(t, spec.sectors)
-    is_hub = np.zeros(t.n_nodes, dtype=bool)
-    is_hub[list(t.hubs.values())] = True
-    return pd.DataFrame(
-        {
-            "node": np.arange(t.n_nodes, dtype=np.int64),
-            "name": t.name,
-            "lon": t.lon,
-            "lat": t.lat,
-            "area_km2": t.area_km2,
-            "population": np.asarray(t.population, dtype=np.int64),
-            "country": sides[t.country],
-            "initial_side": sides[initial_control(t, spec)],
-            "sector": np.asarray(sectors.names, dtype=object)[sectors.of_node],
-            "hub": is_hub,
-        }
-    )
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, bool | int | float)
-
-
-def _daily_table(parts: list[tuple[int, int, pd.DataFrame]]) -> pd.DataFrame:
-    frames = []
-    for i, seed, daily in parts:
-        frame = daily.copy()
-        frame.insert(0, "seed", np.int64(seed))
-        frame.insert(0, "replication", np.int64(i))
-        frames.append(frame)
-    return pd.concat(frames, ignore_index=True)
-
-
 # --------------------------------------------------------------------------------------------
 # Aggregation
-
-
-def summarise_batch(runs: pd.DataFrame) -> dict:
-    """The spread of a batch's outcomes, from its ``runs`` table.
-
-    Parameters
-    ----------
-    runs : pandas.DataFrame
-        One row per replication. Every numeric (or boolean) column other than
-        ``replication``, ``seed`` and ``param_*`` is an outcome; a ``falls`` column, if present,
-        holds each run's ``{place: ISO date}`` as JSON.
-
-    Returns
-    -------
-    dict
-        ``replications``; ``outcomes``: for each outcome ``{"p05", "p50", "p95", "mean"}``
-        (numpy percentiles, linear interpolation; missing values skipped, all ``None`` if there
-        are none); ``falls``: for each place that fell in any replication ``{"share",
-        "median_date"}``, the fraction of replications in which it fell and the median of its
-        fall dates among those (median of ordinal days, rounded down), sorted by place.
-    """
-    outcomes = {}
-    for column in runs.columns:
-        if column in _ID_COLUMNS or column.startswith("param_"):
-            continue
-        values = runs[column]
-        if not (pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)):
-            continue
-        x = values.dropna().to_numpy(dtype=float)
-        if len(x) == 0:
-            outcomes[column] = {"p05": None, "p50": None, "p95": None, "mean": None}
-            continue
-        stats = {k: float(np.percentile(x, q, method="linear")) for k, q in _QUANTILES.items()}
-        stats["mean"] = float(np.mean(x))
-        outcomes[column] = stats
-
-    falls: dict[str, list[int]] = {}
-    if "falls" in runs.columns:
-        for text in runs["falls"]:
-            for place, when in json.loads(text).items():
-                falls.setdefault(place, []).append(date.fromisoformat(when).toordinal())
-    n = len(runs)
-    return {
-        "replications": n,
-        "outcomes": outcomes,
-        "falls": {
-            place: {
-                "share": len(days) / n,
-                "median_date": date.fromordinal(math.floor(np.median(days))).isoformat(),
-            }
-            for place, days in sorted(falls.items())
-        },
-    }
 
 
 def format_batch(result: BatchResult, outcomes: Iterable[str] = MAIN_OUTCOMES) -> str:

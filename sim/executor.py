@@ -274,9 +274,10 @@ def connect(address: str, timeout: float = CONNECT_TIMEOUT):
             f"{timeout:g} s (is it a Dask scheduler?)"
         )
     if "error" in box:
-        err = box["error"]
+        failure = box["error"]
         raise ExecutorError(
-            f"cannot connect to the Dask scheduler at {address!r}: {err or type(err).__name__}"
+            f"cannot connect to the Dask scheduler at {address!r}: "
+            f"{failure or type(failure).__name__}"
         ) from None
     return box["client"]
 
@@ -388,6 +389,7 @@ class Executor:
         import distributed
 
         client = self.client
+        assert client is not None  # only called with a cluster
         # pure=False: unique keys, so nothing is shared with another batch on the same
         # scheduler (and the arguments need not be tokenised).
         futures = {client.submit(fn, *task, pure=False): i for i, task in enumerate(tasks)}

@@ -20,13 +20,35 @@ applies them all.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from sim.fit_checks import (
+    TARGETS_PATH,
+    done_when,
+    format_scores,
+    load_shape_targets,
+)
+from sim.fit_measures import (
+    band_coverage,
+    correlation,
+    cumulative_at,
+    f1_area,
+    h2_h1_ratio,
+    kth_change_dates,
+    month_edges,
+    monthly_shares,
+    null_advance,
+    place_fall,
+    place_held,
+    shares_from_cumulative,
+)
 
 __all__ = [
     "TARGETS_PATH",
@@ -45,389 +67,28 @@ __all__ = [
     "load_shape_targets",
     "score_batch",
     "format_scores",
+    "done_when",
 ]
-
-TARGETS_PATH = Path(__file__).resolve().parents[1] / "calibration" / "targets.toml"
 
 
 # --------------------------------------------------------------------------------------------
 # Monthly shares
 
 
-def month_edges(start: date, end: date) -> list[date]:
-    """The 1st of every month from ``start`` to ``end``, and ``end`` if it is not a 1st.
-
-    Parameters
-    ----------
-    start : datetime.date
-        A 1st of a month.
-    end : datetime.date
-        The end of the last (possibly partial) month.
-
-    Examples
-    --------
-    >>> month_edges(date(2024, 9, 1), date(2024, 11, 20))
-    [datetime.date(2024, 9, 1), datetime.date(2024, 10, 1), datetime.date(2024, 11, 1), datetime.date(2024, 11, 20)]
-    """
-    if start.day != 1:
-        raise ValueError(f"start must be the 1st of a month, not {start}")
-    edges = []
-    d = start
-    while d < end:
-        edges.append(d)
-        d = date(d.year + d.month // 12, d.month % 12 + 1, 1)
-    edges.append(end)
-    return edges
-
-
-def cumulative_at(daily: pd.DataFrame, column: str, dates: Sequence[date]) -> np.ndarray:
-    """Each replication's value of a daily column on given dates.
-
-    Parameters
-    ----------
-    daily : pandas.DataFrame
-        ``replication``, ``date`` and ``column`` (a batch's ``daily.parquet``).
-    column : str
-        E.g. ``"russia_gain_km2"`` (cumulative since the run's start map).
-    dates : sequence of datetime.date
-        Each must have a row in every replication.
-
-    Returns
-    -------
-    ndarray, shape (replications, len(dates))
-
-    Examples
-    --------
-    >>> d = pd.DataFrame({"replication": [0, 0, 1, 1], "date": pd.to_datetime(
-    ...     ["2024-01-01", "2024-01-02"] * 2), "g": [0.0, 5.0, 0.0, 7.0]})
-    >>> cumulative_at(d, "g", [date(2024, 1, 2)]).tolist()
-    [[5.0], [7.0]]
-    """
-    wide = daily.pivot(index="replication", columns="date", values=column)
-    want = pd.to_datetime(list(dates))
-    missing = want.difference(wide.columns)
-    if len(missing):
-        raise ValueError(
-            f"the daily table has no row dated {missing[0].date()} for {column!r} "
-            f"(it covers {wide.columns.min().date()} to {wide.columns.max().date()})"
-        )
-    return wide[want].to_numpy(float)
-
-
-def shares_from_cumulative(cum: np.ndarray) -> np.ndarray:
-    """Each period's share of the total, from a cumulative series at the period edges.
-
-    Parameters
-    ----------
-    cum : ndarray, shape (..., E)
-        Cumulative gain at E edges (the first is the year's start).
-
-    Returns
-    -------
-    ndarray, shape (..., E - 1)
-        ``diff(cum) / (cum[-1] - cum[0])``; NaN where the total is not positive. A share is
-        negative in a period where the other side retook more of the year's gains than were
-        made (the gains are a map difference against the year's start).
-
-    Examples
-    --------
-    >>> shares_from_cumulative(np.array([0.0, 10.0, 10.0, 40.0])).tolist()
-    [0.25, 0.0, 0.75]
-    >>> shares_from_cumulative(np.array([[0.0, 1.0], [0.0, 0.0]])).tolist()
-    [[1.0], [nan]]
-    """
-    cum = np.asarray(cum, float)
-    total = cum[..., -1:] - cum[..., :1]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(total > 0, np.diff(cum, axis=-1) / total, np.nan)
-
-
-def monthly_shares(
-    daily: pd.DataFrame, start: date, end: date, column: str = "russia_gain_km2"
-) -> np.ndarray:
-    """Each month's share of the year's gains in every replication of a batch.
-
-    ``daily[column]`` must be cumulative since ``start`` (a run's ``russia_gain_km2`` is, when
-    the run starts on ``start``). Shape (replications, months).
-    """
-    return shares_from_cumulative(cumulative_at(daily, column, month_edges(start, end)))
-
-
 # --------------------------------------------------------------------------------------------
 # Bands and agreement
-
-
-def band_coverage(observed: np.ndarray, samples: np.ndarray, level: float = 0.90) -> np.ndarray:
-    """Where the observed value lies inside the samples' central ``level`` band.
-
-    Parameters
-    ----------
-    observed : ndarray, shape (M,)
-    samples : ndarray, shape (R, M)
-        R model replications of the M quantities (NaN replications are ignored).
-    level : float
-        0.90: the band runs from the 5th to the 95th percentile (linear interpolation).
-
-    Returns
-    -------
-    ndarray of bool, shape (M,)
-        True where ``p_lo <= observed <= p_hi``.
-
-    Examples
-    --------
-    >>> s = np.array([[0.0, 0.1], [0.1, 0.2], [0.2, 0.3]])
-    >>> band_coverage(np.array([0.1, 0.5]), s).tolist()
-    [True, False]
-    """
-    q = (1 - level) / 2
-    lo, hi = np.nanquantile(samples, [q, 1 - q], axis=0)
-    return (observed >= lo) & (observed <= hi)
-
-
-def correlation(a: np.ndarray, b: np.ndarray) -> float:
-    """Pearson correlation of two series (NaN pairs dropped; NaN if either is constant).
-
-    Examples
-    --------
-    >>> round(correlation(np.array([1.0, 2.0, 3.0]), np.array([2.0, 4.0, 7.0])), 4)
-    0.9934
-    """
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    ok = np.isfinite(a) & np.isfinite(b)
-    a, b = a[ok], b[ok]
-    if len(a) < 2 or a.std() == 0 or b.std() == 0:
-        return float("nan")
-    return float(np.corrcoef(a, b)[0, 1])
-
-
-def h2_h1_ratio(cum_start: np.ndarray, cum_mid: np.ndarray, cum_end: np.ndarray) -> np.ndarray:
-    """Gains from mid to end over gains from start to mid (2024: Jul 1..Nov 20 over H1).
-
-    Examples
-    --------
-    >>> h2_h1_ratio(np.array([0.0]), np.array([800.0]), np.array([2600.0])).tolist()
-    [2.25]
-    """
-    first = np.asarray(cum_mid, float) - np.asarray(cum_start, float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(first > 0, (np.asarray(cum_end, float) - cum_mid) / first, np.nan)
 
 
 # --------------------------------------------------------------------------------------------
 # Places
 
 
-def kth_change_dates(
-    events: pd.DataFrame, node: int, to_side: str, k: int, n: int
-) -> list[date | None]:
-    """In each of ``n`` replications, the date of the ``k``-th change of ``node`` to ``to_side``.
-
-    Parameters
-    ----------
-    events : pandas.DataFrame
-        ``events.parquet``: ``replication``, ``date``, ``node``, ``to_side`` in order.
-    node : int
-    to_side : {"russia", "ukraine"}
-    k : int
-        1 for the first change to that side, 2 for the second, ...
-    n : int
-        Number of replications (0..n-1).
-
-    Returns
-    -------
-    list of date or None
-        None where the replication has fewer than ``k`` such changes.
-
-    Examples
-    --------
-    >>> ev = pd.DataFrame({"replication": [0, 0, 0, 1], "date": pd.to_datetime(
-    ...     ["2024-01-05", "2024-02-01", "2024-03-01", "2024-01-09"]), "node": [7, 7, 7, 7],
-    ...     "to_side": ["russia", "ukraine", "russia", "russia"]})
-    >>> kth_change_dates(ev, 7, "russia", 2, 3)
-    [datetime.date(2024, 3, 1), None, None]
-    """
-    ev = events[(events["node"] == node) & (events["to_side"] == to_side)]
-    out: list[date | None] = [None] * n
-    for rep, g in ev.groupby("replication", sort=True):
-        if len(g) >= k:
-            out[int(rep)] = pd.Timestamp(g["date"].iloc[k - 1]).date()
-    return out
-
-
-def place_fall(
-    dates: Sequence[date | None], record_date: date, within_days: int = 45
-) -> dict[str, object]:
-    """Compare a place's change of hands across runs with the record.
-
-    Parameters
-    ----------
-    dates : sequence of date or None
-        The change's date in each replication (None: it did not happen).
-    record_date : datetime.date
-        When the record has it (the middle of the half month it was seen in).
-    within_days : int
-        Tolerance on the median date.
-
-    Returns
-    -------
-    dict
-        ``share`` of runs in which it happened; ``median``, ``p05``, ``p95`` dates over those
-        runs (None if none); ``days_off`` (median minus record, days); ``ok``: it happened in
-        most runs (share > 0.5) and the median lies within ``within_days`` of the record.
-
-    Examples
-    --------
-    >>> d = [date(2024, 3, 1), date(2024, 3, 11), None]
-    >>> r = place_fall(d, date(2024, 2, 20))
-    >>> r["share"], r["median"], r["days_off"], r["ok"]
-    (0.6666666666666666, datetime.date(2024, 3, 6), 15, True)
-    """
-    days = np.array([(d - record_date).days for d in dates if d is not None], dtype=float)
-    share = len(days) / len(dates) if len(dates) else float("nan")
-    if len(days) == 0:
-        return {
-            "share": share,
-            "median": None,
-            "p05": None,
-            "p95": None,
-            "days_off": None,
-            "ok": False,
-        }
-
-    def at(q: float) -> date:
-        return record_date + timedelta(days=int(round(float(np.quantile(days, q)))))
-
-    med = at(0.5)
-    off = (med - record_date).days
-    return {
-        "share": share,
-        "median": med,
-        "p05": at(0.05),
-        "p95": at(0.95),
-        "days_off": off,
-        "ok": bool(share > 0.5 and abs(off) <= within_days),
-    }
-
-
-def place_held(russia_holds_end: np.ndarray, node: int, holder: str = "ukraine") -> float:
-    """Share of replications in which ``holder`` still holds ``node`` (a censored place).
-
-    ``russia_holds_end`` is :func:`sim.report.russia_holds` on the last date, shape (R, N).
-
-    Examples
-    --------
-    >>> place_held(np.array([[True, False], [False, False]]), 0)
-    0.5
-    """
-    held_ru = np.asarray(russia_holds_end)[:, node]
-    return float(np.mean(~held_ru if holder == "ukraine" else held_ru))
-
-
 # --------------------------------------------------------------------------------------------
 # Maps
 
 
-def f1_area(pred: np.ndarray, truth: np.ndarray, area: np.ndarray) -> float:
-    """Area-weighted F1 of a predicted set of nodes against the true set.
-
-    Parameters
-    ----------
-    pred : ndarray of bool or float in [0, 1]
-        Predicted membership (a float is a probability: the F1 of the expected areas).
-    truth : ndarray of bool
-    area : ndarray of float
-        Node areas; only nodes to be scored should be passed.
-
-    Returns
-    -------
-    float
-        ``2 TP / (2 TP + FP + FN)`` on areas; NaN if both sets are empty.
-
-    Examples
-    --------
-    >>> a = np.array([1.0, 2.0, 3.0, 4.0])
-    >>> f1_area(np.array([1, 1, 0, 0]), np.array([0, 1, 1, 0], bool), a)
-    0.5
-    """
-    p = np.asarray(pred, float)
-    t = np.asarray(truth, bool)
-    tp = float((area * p * t).sum())
-    fp = float((area * p * ~t).sum())
-    fn = float((area * (1 - p) * t).sum())
-    denom = 2 * tp + fp + fn
-    return 2 * tp / denom if denom > 0 else float("nan")
-
-
-def null_advance(
-    russia_held: np.ndarray,
-    in_ukraine: np.ndarray,
-    xy: np.ndarray,
-    area: np.ndarray,
-    total_km2: float,
-) -> np.ndarray:
-    """The null model: Russia advances the same depth everywhere along the front.
-
-    Every Ukrainian-held node inside Ukraine is ranked by the distance from its centre to the
-    nearest Russian-held node's centre (anywhere: the front line and the state border alike).
-    Nodes are taken nearest first until their area reaches ``total_km2``; the node that
-    crosses it is taken with the fraction that makes the area exact. This is a uniform band of
-    depth along the whole front, knowing how much ground was taken but not where.
-
-    Parameters
-    ----------
-    russia_held : ndarray of bool, shape (N,)
-        The start map.
-    in_ukraine : ndarray of bool
-        Nodes on Ukrainian soil.
-    xy : ndarray, shape (N, 2)
-        Node centres (km).
-    area : ndarray, shape (N,)
-    total_km2 : float
-        Area to advance.
-
-    Returns
-    -------
-    ndarray of float, shape (N,)
-        Probability that each node changes hands (1 for the band, the fraction for its last
-        node, 0 elsewhere). ``(p * area).sum() == total_km2`` unless there is not enough ground.
-
-    Examples
-    --------
-    >>> xy = np.array([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0], [3.0, 0.0]])
-    >>> null_advance(np.array([True, False, False, False]), np.ones(4, bool), xy,
-    ...              np.array([1.0, 2.0, 2.0, 2.0]), 3.0).tolist()
-    [0.0, 1.0, 0.5, 0.0]
-    """
-    from scipy.spatial import cKDTree
-
-    held = np.asarray(russia_held, bool)
-    cand = np.flatnonzero(~held & np.asarray(in_ukraine, bool))
-    dist = cKDTree(xy[held]).query(xy[cand])[0]
-    order = cand[np.lexsort((cand, dist))]  # ties by node id: deterministic
-    cum = np.cumsum(area[order])
-    p = np.zeros(len(area))
-    full = cum <= total_km2
-    p[order[full]] = 1.0
-    nxt = int(full.sum())
-    if nxt < len(order):
-        before = cum[nxt - 1] if nxt else 0.0
-        p[order[nxt]] = (total_km2 - before) / area[order[nxt]]
-    return p
-
-
 # --------------------------------------------------------------------------------------------
 # Targets and a batch's score
-
-
-def load_shape_targets(path: Path = TARGETS_PATH) -> dict:
-    """The whole targets file: ``target`` (level, read by :mod:`sim.calibrate` too) and the
-    shape tables ``shape``, ``ukraine_2023``, ``places`` and ``map`` (see the file)."""
-    with Path(path).open("rb") as f:
-        raw = tomllib.load(f)
-    for key in ("target", "shape", "ukraine_2023", "places", "map"):
-        if key not in raw:
-            raise ValueError(f"{path}: no [{key}] table (see calibration/targets.toml)")
-    return raw
 
 
 def _as_date(value) -> date:
@@ -448,9 +109,46 @@ def score_batch(batch_dir: str | Path, targets_path: Path = TARGETS_PATH) -> dic
         (record, median, band, inside per month), ``coverage``, ``correlation``, ``h2_h1``,
         ``ukraine``, ``sectors``, ``places`` (changed and held), ``map`` (F1 model and null).
     """
-    from sim.batch import read_tables
-    from sim.record import load_record, place_changes, place_node, sector_gains
-    from sim.report import russia_holds
+    w = _window(batch_dir, targets_path)
+    out: dict = {
+        "scenario": w.scenario,
+        "replications": w.n,
+        "year": w.year,
+        "batch": str(batch_dir),
+    }
+    out["level"] = _score_level(w)
+    out.update(_score_shares(w))
+    out["ukraine"] = _score_ukraine(w)
+    held_end, rec_end = _held_at_end(w)
+    out.update(_score_map(w, held_end))
+    out.update(_score_places(w, held_end, rec_end))
+    return out
+
+
+@dataclass
+class _Window:
+    """A finished batch and the year of targets its dates cover, with the record."""
+
+    tg: dict
+    daily: pd.DataFrame
+    events: pd.DataFrame
+    nodes: pd.DataFrame
+    n: int
+    t: Any  # sim.theatre.theatre.Theatre
+    rec: Any  # sim.record.Record
+    year: Any
+    spec: dict
+    y_start: date
+    y_end: date
+    end_row: date  # the batch's last row on or before the year's end
+    last: date
+    scenario: str
+
+
+def _window(batch_dir: str | Path, targets_path: Path) -> _Window:
+    """Read a batch and find the year of targets it covers (ValueError if none)."""
+    from sim.experiments.store import read_tables
+    from sim.record import load_record
     from sim.theatre.theatre import Theatre
 
     tg = load_shape_targets(targets_path)
@@ -481,20 +179,41 @@ def score_batch(batch_dir: str | Path, targets_path: Path = TARGETS_PATH) -> dic
     y_start, y_end = _as_date(spec["start"]), _as_date(spec["end"])
     # A run to 2023-12-31 has no row dated 2024-01-01: its last state stands for the year's end.
     end_row = min(y_end, last)
-    out: dict = {
-        "scenario": str(runs["scenario"].iloc[0]),
-        "replications": n,
-        "year": year,
-        "batch": str(batch_dir),
-    }
+    return _Window(
+        tg,
+        daily,
+        events,
+        nodes,
+        n,
+        t,
+        rec,
+        year,
+        spec,
+        y_start,
+        y_end,
+        end_row,
+        last,
+        str(runs["scenario"].iloc[0]),
+    )
 
-    # ---- level
+
+def _held_at_end(w: _Window) -> tuple[np.ndarray, np.ndarray]:
+    """Who holds each node at the batch's year end (per replication), and in the record."""
+    from sim.analysis.tables import russia_holds
+
+    held_end = russia_holds(w.nodes, w.events, w.n, pd.Timestamp(w.end_row))
+    return held_end, w.rec.at(str(w.y_end)).astype(bool)
+
+
+def _score_level(w: _Window) -> dict:
+    """The level target: the model's cumulative gains on the target's date."""
+    tg, daily, year, last = w.tg, w.daily, w.year, w.last
     level = next(x for x in tg["target"] if _as_date(x["until"]).year == int(year))
     until = min(_as_date(level["until"]), last)
     vals = cumulative_at(daily, level["outcome"], [until])[:, 0]
     tol = float(tg["shape"]["level_tolerance"])
     p50 = float(np.median(vals))
-    out["level"] = {
+    return {
         "target": float(level["value"]),
         "observation_sd": float(level.get("observation_sd", 0.0)),
         "p05": float(np.quantile(vals, 0.05)),
@@ -503,7 +222,20 @@ def score_batch(batch_dir: str | Path, targets_path: Path = TARGETS_PATH) -> dic
         "ok": bool(abs(p50 / float(level["value"]) - 1) <= tol),
     }
 
-    # ---- monthly shares
+
+def _score_shares(w: _Window) -> dict:
+    """Monthly shares of the year's gains: coverage, correlation, the H2/H1 ratio."""
+    tg, daily, t, rec, spec, y_start, y_end, end_row = (
+        w.tg,
+        w.daily,
+        w.t,
+        w.rec,
+        w.spec,
+        w.y_start,
+        w.y_end,
+        w.end_row,
+    )
+    out: dict = {}
     edges = month_edges(y_start, y_end)
     model_edges = [min(e, end_row) for e in edges]
     cum_model = cumulative_at(daily, "russia_gain_km2", model_edges)
@@ -543,10 +275,29 @@ def score_batch(batch_dir: str | Path, targets_path: Path = TARGETS_PATH) -> dic
             "ok": bool(lo_r <= np.nanmedian(ratio) <= hi_r),
         }
 
-    # ---- Ukraine's gains
-    ua = cumulative_at(daily, "ukraine_gain_km2", [end_row])[:, 0]
+    return out
+
+
+def _score_ukraine(w: _Window) -> dict:
+    """Ukraine's gains: the year-end map difference and the sum over half months."""
+    from sim.analysis.tables import russia_holds
     from sim.metrics import gains
 
+    tg, daily, events, nodes, n, t, rec, year, y_start, y_end, end_row = (
+        w.tg,
+        w.daily,
+        w.events,
+        w.nodes,
+        w.n,
+        w.t,
+        w.rec,
+        w.year,
+        w.y_start,
+        w.y_end,
+        w.end_row,
+    )
+    out: dict = {}
+    ua = cumulative_at(daily, "ukraine_gain_km2", [end_row])[:, 0]
     rec_ua = gains(t.area_km2, t.country, rec.at(str(y_start)), rec.at(str(y_end)))[
         "ukraine_gain_km2"
     ]
@@ -581,13 +332,22 @@ def score_batch(batch_dir: str | Path, targets_path: Path = TARGETS_PATH) -> dic
         out["ukraine"]["range"] = [lo_u, hi_u]
         out["ukraine"]["ok"] = bool(lo_u <= out["ukraine"]["p50"] <= hi_u)
 
-    # ---- maps (held on the last date) and sectors
-    held_end = russia_holds(nodes, events, n, pd.Timestamp(end_row))
+    return out["ukraine"]
+
+
+def _score_map(w: _Window, held_end: np.ndarray) -> dict:
+    """Gains by sector, and the map of ground that changed hands (F1 against the record's)."""
+    from sim.metrics import gains
+    from sim.record import sector_gains
+
+    tg, nodes, t, rec, y_start, y_end = w.tg, w.nodes, w.t, w.rec, w.y_start, w.y_end
+    out: dict = {}
+    q = (1 - float(tg["shape"]["band"])) / 2
     base = nodes["initial_side"].to_numpy() == "russia"
     in_ua = nodes["country"].to_numpy() == "ukraine"
     area = nodes["area_km2"].to_numpy(float)
     sect = nodes["sector"].to_numpy()
-    rec_sec = sector_gains(rec, t, [str(y_start), str(y_end)], out["scenario"])
+    rec_sec = sector_gains(rec, t, [str(y_start), str(y_end)], w.scenario)
     country = np.where(in_ua, 0, 1)
     out["sectors"] = []
     for row in rec_sec.to_dict("records"):
@@ -634,7 +394,15 @@ def score_batch(batch_dir: str | Path, targets_path: Path = TARGETS_PATH) -> dic
         out["map"]["f1"] >= out["map"]["min_f1"] and out["map"]["f1"] > out["map"]["f1_null"]
     )
 
-    # ---- places
+    return out
+
+
+def _score_places(w: _Window, held_end: np.ndarray, rec_end: np.ndarray) -> dict:
+    """Places: when each changed hands against the record, and who holds the held ones."""
+    from sim.record import place_changes, place_node
+
+    tg, events, n, t, rec, y_start, y_end = w.tg, w.events, w.n, w.t, w.rec, w.y_start, w.y_end
+    out: dict = {}
     pl = tg["places"]
     within = int(pl["within_days"])
     changes = place_changes(rec, t, list(pl["changed"]))
@@ -696,162 +464,3 @@ def _record_cumulative(rec, t, start: date, dates: Sequence[date]) -> np.ndarray
 
 # --------------------------------------------------------------------------------------------
 # The done-when table
-
-
-def _d(x) -> str:
-    return x.isoformat() if isinstance(x, date) else "-"
-
-
-def done_when(scores: Sequence[dict], targets_path: Path = TARGETS_PATH) -> list[dict]:
-    """Issue 12's done-when checks over the scores of a 2023 and a 2024 batch.
-
-    Returns
-    -------
-    list of dict
-        ``check``, ``value`` (text), ``ok`` (True, False, or None where a score is missing).
-    """
-    tg = load_shape_targets(targets_path)
-    by_year = {s["year"]: s for s in scores}
-    rows = []
-    for y in ("2023", "2024"):
-        s = by_year.get(y)
-        lv = s["level"] if s else None
-        rows.append(
-            {
-                "check": f"Level {y}: p50 within {tg['shape']['level_tolerance']:.0%} of target",
-                "value": f"p50 {lv['p50']:.0f} [{lv['p05']:.0f}-{lv['p95']:.0f}] vs {lv['target']:.0f}"
-                if lv
-                else "no batch",
-                "ok": lv["ok"] if lv else None,
-            }
-        )
-    have = [by_year[y] for y in ("2023", "2024") if y in by_year]
-    inside = sum(s["coverage"]["inside"] for s in have)
-    months = sum(s["coverage"]["months"] for s in have)
-    need = int(tg["shape"]["min_months_inside"])
-    rows.append(
-        {
-            "check": f"Monthly shares inside the 90% band in >= {need} of 23 months",
-            "value": f"{inside} of {months}",
-            "ok": (inside >= need) if months == 23 else None,
-        }
-    )
-    for y in ("2023", "2024"):
-        s = by_year.get(y)
-        c = s["correlation"] if s else float("nan")
-        rows.append(
-            {
-                "check": f"Correlation median shares vs record {y} >= {tg['shape']['min_correlation']}",
-                "value": f"{c:.2f}" if s else "no batch",
-                "ok": bool(c >= float(tg["shape"]["min_correlation"])) if s else None,
-            }
-        )
-    s = by_year.get("2024")
-    h = s.get("h2_h1") if s else None
-    rows.append(
-        {
-            "check": "H2/H1 2024 (Jul 1..Nov 20 over Jan 1..Jul 1) in [1.8, 3.2]",
-            "value": f"p50 {h['p50']:.2f} [{h['p05']:.2f}-{h['p95']:.2f}], record {h['record']:.2f}"
-            if h
-            else "no batch",
-            "ok": h["ok"] if h else None,
-        }
-    )
-    s = by_year.get("2023")
-    u = s["ukraine"] if s else None
-    rows.append(
-        {
-            "check": "Ukraine's 2023 gains p50 in [500, 1400] km2",
-            "value": f"p50 {u['p50']:.0f} [{u['p05']:.0f}-{u['p95']:.0f}], record "
-            f"{u['record']:.0f} (summed over half months: p50 {u['half_month_sum']['p50']:.0f}, "
-            f"record {u['half_month_sum']['record']:.0f})"
-            if u
-            else "no batch",
-            "ok": u.get("ok") if u else None,
-        }
-    )
-    ch = [p for s in have for p in s["places"] if p.get("k") is not None]
-    ok = sum(bool(p["ok"]) for p in ch)
-    frac = float(tg["places"]["min_fraction"])
-    no_event = sorted({p["place"] for s in have for p in s["places"] if p.get("k") is None})
-    rows.append(
-        {
-            "check": f"Places changed: >= {frac:.0%} change in most runs within "
-            f"{tg['places']['within_days']} days",
-            "value": f"{ok} of {len(ch)} recorded changes"
-            + (f" (no change in the record: {', '.join(no_event)})" if no_event else ""),
-            "ok": (ok >= frac * len(ch)) if len(have) == 2 else None,
-        }
-    )
-    s = by_year.get("2024")
-    if s:
-        bad = [f"{h['place']} {h['share']:.0%}" for h in s["held"] if not h["ok"]]
-        rows.append(
-            {
-                "check": f"Places held on 2024-11-20 in >= {tg['places']['held_share']:.0%} of runs",
-                "value": f"{sum(h['ok'] for h in s['held'])} of {len(s['held'])}"
-                + (f" (failing: {', '.join(bad)})" if bad else ""),
-                "ok": not bad,
-            }
-        )
-        m = s["map"]
-        rows.append(
-            {
-                "check": f"Map F1 2024 >= {m['min_f1']} and above the null model",
-                "value": f"F1 {m['f1']:.2f}, null {m['f1_null']:.2f} (null with the model's area "
-                f"{m['f1_null_model_area']:.2f}); changed km2 model {m['model_changed_km2']:.0f}, "
-                f"record {m['record_changed_km2']:.0f}",
-                "ok": m["ok"],
-            }
-        )
-    else:
-        rows.append({"check": "Places held / map F1 2024", "value": "no batch", "ok": None})
-    return rows
-
-
-def format_scores(scores: Sequence[dict], targets_path: Path = TARGETS_PATH) -> str:
-    """The done-when table and the detail (monthly shares, sectors, places) as plain text."""
-    mark = {True: "yes", False: "NO", None: "?"}
-    lines = ["Issue 12 done-when, against the record", ""]
-    for r in done_when(scores, targets_path):
-        lines.append(f"[{mark[r['ok']]:>3}] {r['check']}: {r['value']}")
-    for s in sorted(scores, key=lambda s: s["year"]):
-        lines += [
-            "",
-            f"== {s['scenario']} ({s['year']}), {s['replications']} replications: {s['batch']}",
-            "",
-            "Monthly share of the year's Russian gains (record vs model p50 [90% band])",
-        ]
-        for m in s["shares"]:
-            lines.append(
-                f"  {m['month']}  record {m['record']:6.3f}  model {m['p50']:6.3f} "
-                f"[{m['lo']:6.3f}, {m['hi']:6.3f}]  {'in' if m['inside'] else 'OUT'}"
-            )
-        lines.append(
-            f"  inside {s['coverage']['inside']} of {s['coverage']['months']}; correlation "
-            f"{s['correlation']:.2f}; record year gain {s['record_level_km2']:.0f} km2"
-        )
-        lines += ["", "Russian gains by sector, km2 (record vs model p50 [90% band])"]
-        for r in s["sectors"]:
-            lines.append(
-                f"  {r['sector']:<17} record {r['record']:6.0f}  model {r['p50']:6.0f} "
-                f"[{r['p05']:6.0f}, {r['p95']:6.0f}]  {'in' if r['inside'] else 'OUT'}"
-            )
-        lines += ["", "Places: record (middle of the half month) vs model"]
-        for p in s["places"]:
-            if p.get("k") is None:
-                lines.append(f"  {p['place']:<14} {p['note']}")
-                continue
-            lines.append(
-                f"  {p['place']:<14} #{p['k']} to {p['to_side']:<7} record {_d(p['record'])}  "
-                f"model {p['share']:4.0%} of runs, median {_d(p['median'])} "
-                f"[{_d(p['p05'])}, {_d(p['p95'])}]"
-                + (f", {p['days_off']:+d} days" if p["days_off"] is not None else "")
-                + ("  ok" if p["ok"] else "")
-            )
-        for h in s["held"]:
-            lines.append(
-                f"  {h['place']:<14} held by {h['record_side']} in the record; model "
-                f"{h['share']:4.0%} of runs{'  ok' if h['ok'] else ''}"
-            )
-    return "\n".join(lines) + "\n"

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from sim import fit
+from sim.fit_checks import date_text
 from sim.posterior import load_posterior
 
 # The four map dates: the end of 2023, before and after the summer of 2024, and the last map.
@@ -68,7 +69,7 @@ def _band_figure(ax, months: list[str], runs: np.ndarray, record: np.ndarray, co
 
 def gains_figure(batches: Sequence[tuple[dict, pd.DataFrame]], path: Path) -> None:
     """Monthly Russian and Ukrainian gains of each year, model bands against the record."""
-    from sim.report import pyplot, save_figure
+    from sim.figures import pyplot, save_figure
 
     plt = pyplot()
     fig, axes = plt.subplots(len(batches), 2, figsize=(11, 3.3 * len(batches)), squeeze=False)
@@ -91,10 +92,11 @@ def maps_figure(
 ) -> list[dict]:
     """Model majority control beside the record's on :data:`MAP_DATES`; returns, per date, the
     area-weighted F1 of the ground that changed hands since the batch's start."""
+    from sim.analysis.tables import russia_holds
+    from sim.figures import draw_shares, finish_maps, map_panels
     from sim.mapping import map_geometry
     from sim.model import default_theatre
     from sim.record import load_record
-    from sim.report import _draw_shares, _finish_maps, _panels, russia_holds
 
     t = default_theatre()
     g = map_geometry(t)
@@ -135,14 +137,14 @@ def maps_figure(
     )  # fmt: skip
     aspect = (extent[3] - extent[2]) / ((extent[1] - extent[0]) * g.coslat)
     width = 4.8
-    fig, axes = _panels(2 * len(panels), aspect, width)
+    fig, axes = map_panels(2 * len(panels), aspect, width)
     image = None
     for k, (when, _, tab, share, truth) in enumerate(panels):
-        image = _draw_shares(axes.flat[2 * k], g, tab["nodes"], share, extent, width, [])
+        image = draw_shares(axes.flat[2 * k], g, tab["nodes"], share, extent, width, [])
         axes.flat[2 * k].set_title(f"model, share of runs Russia holds: {when}", fontsize=9)
-        _draw_shares(axes.flat[2 * k + 1], g, tab["nodes"], truth, extent, width, [])
+        draw_shares(axes.flat[2 * k + 1], g, tab["nodes"], truth, extent, width, [])
         axes.flat[2 * k + 1].set_title(f"record (DeepState on the cells): {when}", fontsize=9)
-    _finish_maps(fig, axes, image, path)
+    finish_maps(fig, axes, image, path)
     return rows
 
 
@@ -169,10 +171,6 @@ def _describe(path: Path, score: dict) -> str:
     )
 
 
-def _d(x) -> str:
-    return x.isoformat() if isinstance(x, date) else "-"
-
-
 def write_fit_report(
     batch_dirs: Sequence[Path],
     out: Path,
@@ -183,7 +181,7 @@ def write_fit_report(
 ) -> Path:
     """Write ``out/REPORT.md`` and its figures; return the Markdown's path. ``scores``, if the
     caller has them, are :func:`sim.fit.score_batch` of ``batch_dirs`` (not computed again)."""
-    from sim.batch import read_tables
+    from sim.experiments.store import read_tables
 
     out.mkdir(parents=True, exist_ok=True)
     if scores is None:
@@ -205,6 +203,21 @@ def write_fit_report(
         ["check", "value", "met"],
         [(r["check"], r["value"], mark[r["ok"]]) for r in fit.done_when(scores)],
     )
+    md += _gain_sections(scores)
+    md += _place_sections(scores)
+    md += _map_section(scores, map_rows)
+    if posterior is not None:
+        md += _posterior_section(posterior)
+    if budget:
+        md += ["", "## Run budget", "", budget]
+    path = out / "REPORT.md"
+    path.write_text("\n".join(md) + "\n", encoding="utf-8")
+    return path
+
+
+def _gain_sections(scores: Sequence[dict]) -> list[str]:
+    """Gains by month (shares of the year's gains) and by sector, against the record."""
+    md: list[str] = []
     md += ["", "## Gains by month", "", "![monthly gains](fit_gains.png)", ""]
     for s in scores:
         md += [f"Share of the year's Russian gains by month, {s['year']} (90% band):", ""]
@@ -231,6 +244,12 @@ def write_fit_report(
               f"{r['p05']:.0f}-{r['p95']:.0f}") for r in s["sectors"]],
         )  # fmt: skip
         md.append("")
+    return md
+
+
+def _place_sections(scores: Sequence[dict]) -> list[str]:
+    """When the places changed hands, against the record, and the places that held."""
+    md: list[str] = []
     md += ["## Places", ""]
     rows = []
     for s in scores:
@@ -238,8 +257,8 @@ def write_fit_report(
             if p.get("k") is None:
                 continue
             rows.append(
-                (p["place"], f"#{p['k']} to {p['to_side']}", _d(p["record"]), _d(p["median"]),
-                 f"{_d(p['p05'])} to {_d(p['p95'])}", f"{p['share']:.0%}",
+                (p["place"], f"#{p['k']} to {p['to_side']}", date_text(p["record"]), date_text(p["median"]),
+                 f"{date_text(p['p05'])} to {date_text(p['p95'])}", f"{p['share']:.0%}",
                  "yes" if p["ok"] else "no")
             )  # fmt: skip
     md += _md_table(
@@ -253,6 +272,12 @@ def write_fit_report(
             ["place", "share of runs in which it still stands", "met"],
             [(h["place"], f"{h['share']:.0%}", "yes" if h["ok"] else "no") for h in held],
         )
+    return md
+
+
+def _map_section(scores: Sequence[dict], map_rows: list[dict]) -> list[str]:
+    """The model's majority map against the record's, with the null model's F1."""
+    md: list[str] = []
     md += ["", "## Maps: the model's majority against the record", "", "![maps](fit_maps.png)", ""]
     md += _md_table(
         ["date", "changed since the start, model km2", "record km2", "F1"],
@@ -267,20 +292,21 @@ def write_fit_report(
                 f"Null model (the record's changed area as a band of uniform depth along the "
                 f"whole front): F1 {m['f1_null']:.2f}, against the model's {m['f1']:.2f}.",
             ]
-    if posterior is not None:
-        post = load_posterior(posterior)
-        md += ["", "## Posterior", "", f"{len(post)} parameter sets in `{posterior}`.", ""]
-        q = np.quantile(post.values, [0.05, 0.5, 0.95], axis=0)
-        md += _md_table(
-            ["parameter", "p05", "p50", "p95"],
-            [(n, f"{q[0, j]:.4g}", f"{q[1, j]:.4g}", f"{q[2, j]:.4g}")
-             for j, n in enumerate(post.names)],
-        )  # fmt: skip
-    if budget:
-        md += ["", "## Run budget", "", budget]
-    path = out / "REPORT.md"
-    path.write_text("\n".join(md) + "\n", encoding="utf-8")
-    return path
+    return md
+
+
+def _posterior_section(posterior: Path) -> list[str]:
+    """The posterior sample's spread, parameter by parameter."""
+    md: list[str] = []
+    post = load_posterior(posterior)
+    md += ["", "## Posterior", "", f"{len(post)} parameter sets in `{posterior}`.", ""]
+    q = np.quantile(post.values, [0.05, 0.5, 0.95], axis=0)
+    md += _md_table(
+        ["parameter", "p05", "p50", "p95"],
+        [(n, f"{q[0, j]:.4g}", f"{q[1, j]:.4g}", f"{q[2, j]:.4g}")
+         for j, n in enumerate(post.names)],
+    )  # fmt: skip
+    return md
 
 
 __all__ = ["MAP_DATES", "gains_figure", "maps_figure", "monthly_gains", "write_fit_report"]

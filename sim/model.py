@@ -20,6 +20,7 @@ Mesa ``Network`` (13k cells, ~0.1-0.4 s to build, read by no phase) is built on 
 
 from __future__ import annotations
 
+import datetime
 import functools
 from datetime import date, timedelta
 from pathlib import Path
@@ -311,7 +312,7 @@ class FrontlineModel(mesa.Model):
         if self.day >= self.n_days:
             self.running = False
 
-    def run(self, until: date | None = None) -> None:
+    def run(self, until: datetime.date | None = None) -> None:  # `date` is the property here
         """Step until ``until`` (default: the scenario's end date)."""
         stop = until or self.end
         while self.running and self.date < stop:
@@ -331,11 +332,13 @@ class FrontlineModel(mesa.Model):
         the front nodes are cached against a copy of the control map they were computed from.
         """
         self._update_front()
+        assert self.caches.front_edges is not None  # set by _update_front
         return self.caches.front_edges
 
     def front_node_mask(self) -> np.ndarray:
         """Nodes on the front (an end of a front edge), either side's (a read-only array)."""
         self._update_front()
+        assert self.caches.front_nodes is not None  # set by _update_front
         return self.caches.front_nodes
 
     def _update_front(self) -> None:
@@ -346,6 +349,7 @@ class FrontlineModel(mesa.Model):
         if key is not None and control.tobytes() == key.tobytes():
             return
         if key is not None and key.shape == control.shape:
+            assert c.front_edges is not None and c.front_nodes is not None
             # Only edges at nodes that changed hands can have changed (new arrays: callers
             # may hold the old ones).
             edges, nodes = c.front_edges.copy(), c.front_nodes.copy()

@@ -66,7 +66,7 @@ class Window:
 
     def month_edges(self) -> list[date]:
         """The 1st of each month after the start, and the end (:func:`sim.fit.month_edges`)."""
-        from sim.fit import month_edges
+        from sim.fit_measures import month_edges
 
         return month_edges(self.start, self.end)[1:]
 
@@ -139,10 +139,10 @@ def run_window(
         gain at the end; ``falls``: days from the start to each place's first change of hands
         (``inf`` if none by the end).
     """
-    from sim.fit import month_edges
+    from sim.fit_measures import month_edges
     from sim.model import FrontlineModel
 
-    model = FrontlineModel(scenario, rng=seed, **overrides)
+    model = FrontlineModel(scenario, rng=seed, theatre=None, **overrides)
     edges = month_edges(start, end)[1:]
     model.run(until=end)
     table = model.recorder.table().set_index("day")

@@ -24,11 +24,6 @@ import tempfile
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # imported late at run time: the model is heavy
-    from sim.scenario import ScenarioSpec
-    from sim.theatre.theatre import Theatre
 
 __all__ = [
     "InputError",
@@ -41,7 +36,6 @@ __all__ = [
     "check_out_dir",
     "check_places",
     "check_seed",
-    "check_sectors",
 ]
 
 # Seeds are stored in signed 64-bit columns and fed to numpy.random.SeedSequence (>= 0).
@@ -142,7 +136,7 @@ def replication_bytes(days: int) -> int:
 def check_seed(seed: object, where: str = "--seed") -> int:
     """``seed`` as an int in ``[0, 2**63 - 1]``; :class:`InputError` otherwise."""
     try:
-        value = None if isinstance(seed, bool) else operator.index(seed)  # int or numpy int
+        value = None if isinstance(seed, bool) else operator.index(seed)  # type: ignore[arg-type]  # int or numpy int; others raise
     except TypeError:
         value = None
     if value is None or not 0 <= value <= SEED_MAX:
@@ -177,39 +171,6 @@ def check_out_dir(out: Path, where: str = "--out") -> None:
         raise InputError(
             f"{where} {out}: only {free // 2**20} MiB free on its disk; "
             f"at least {MIN_FREE_BYTES // 2**20} MiB needed"
-        )
-
-
-def check_sectors(spec: ScenarioSpec, theatre: Theatre) -> None:
-    """Every sector of ``spec`` gets theatre nodes (its anchors are not another sector's).
-
-    Nodes go to the sector of the nearest anchor, so two sectors anchored on the same place
-    leave one of them without ground, units placed nowhere and events that act on nothing.
-    """
-    import numpy as np
-
-    from sim.command import Sectors
-
-    sectors = Sectors(theatre, spec.sectors)
-    counts = np.bincount(sectors.of_node, minlength=len(spec.sectors))
-    owner: dict[int, str] = {}
-    for s in spec.sectors:
-        for place in s.anchors:
-            owner.setdefault(theatre.node_by_name(place), s.name)
-    for k, s in enumerate(spec.sectors):
-        if counts[k]:
-            continue
-        shared = sorted(
-            {
-                f"{place} (also an anchor of sector {owner[theatre.node_by_name(place)]!r})"
-                for place in s.anchors
-                if owner[theatre.node_by_name(place)] != s.name
-            }
-        )
-        detail = "; ".join(shared) or "other sectors' anchors are nearer to all its ground"
-        raise InputError(
-            f"{spec.path}: sector[{k}].anchors: sector {s.name!r} gets no theatre nodes: "
-            f"{detail}; give each sector anchors of its own"
         )
 
 

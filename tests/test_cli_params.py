@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import sim.cli
+import sim.cli_verbs
 import sim.theatre
 from sim.cli import main, render_parameters_doc
 from sim.params import PARAMS as _PARAMS
@@ -56,7 +57,7 @@ units = 4
 @pytest.fixture
 def scenario(tmp_path, monkeypatch) -> Path:
     # The theatre file may not be built where tests run; anchors are checked in test_scenario.
-    monkeypatch.setattr(sim.cli, "_place_names", lambda: None)
+    monkeypatch.setattr(sim.cli_verbs, "_place_names", lambda: None)
     path = tmp_path / "cli_test.toml"
     path.write_text(SCENARIO)
     return path
@@ -166,7 +167,7 @@ def test_run_defaults(scenario, runner, capsys):
 
 
 def test_run_bare_name_from_scenarios_dir(tmp_path, monkeypatch, runner, capsys):
-    monkeypatch.setattr(sim.cli, "_place_names", lambda: None)
+    monkeypatch.setattr(sim.cli_verbs, "_place_names", lambda: None)
     (tmp_path / "scenarios").mkdir()
     (tmp_path / "scenarios" / "cli_test.toml").write_text(SCENARIO)
     monkeypatch.chdir(tmp_path)

@@ -10,14 +10,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import sim.fit
+import sim.fit_measures
 import sim.record
-import sim.theatre.build
+import sim.theatre.regions
 from sim import fit
 from sim.cli import main
 
 
-@pytest.mark.parametrize("module", [sim.fit, sim.record, sim.theatre.build])
+@pytest.mark.parametrize("module", [sim.fit_measures, sim.record, sim.theatre.regions])
 def test_doctests(module):
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0

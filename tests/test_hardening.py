@@ -26,6 +26,7 @@ from scenario_files import load_error
 
 import sim
 import sim.cli
+import sim.cli_verbs
 from benchmarks.hostile_sweep import flip_that_decodes  # the sweep's own corruption
 from sim.batch import BatchError, read_tables, run_batch
 from sim.cli import main
@@ -491,7 +492,7 @@ def test_an_unexpected_error_saves_its_traceback(monkeypatch, tmp_path, capsys):
         raise RuntimeError("boom")
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    monkeypatch.setattr(sim.cli, "_params", broken)
+    monkeypatch.setattr(sim.cli_verbs, "_params", broken)
     parser = sim.cli._build_parser
     monkeypatch.setattr(
         sim.cli,

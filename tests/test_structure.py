@@ -226,7 +226,7 @@ def test_no_bare_numbers_in_mechanics(name):
 
 
 def test_mypy_strict_on_the_mechanics(monkeypatch):
-    """``mypy`` (configured at the end of pyproject.toml: strict on the mechanics) passes."""
+    """``mypy`` passes on sim/ as pyproject.toml configures it: strict on the mechanics."""
     api = pytest.importorskip("mypy.api", reason="mypy is not installed")
     monkeypatch.chdir(SIM.parent)  # the configuration names the files from the root
     out, err, status = api.run(["--config-file", "pyproject.toml", "--cache-dir", os.devnull])

@@ -69,7 +69,7 @@ def record_controls(
     log : dict
         Per date: ``snapshot_utc``, ``occupied_dry_km2`` and ``contested_dry_km2``.
     """
-    from sim.theatre.build import control_polygons, control_rule, control_shares
+    from sim.theatre.regions import control_polygons, control_rule, control_shares
 
     control = np.zeros((len(files), len(dry_area)), np.int8)
     log = {}
@@ -97,7 +97,7 @@ def build_record(
     dict
         Build summary: dates, nodes, output path and size.
     """
-    from sim.theatre.build import write_npz
+    from sim.theatre.sources import write_npz
 
     files = record_files(record_dir)
     control, log = record_controls(proj, files, dry_cells, dry_area, country)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -50,22 +51,8 @@ def grid_arrays(
     if hubs is None:
         mid = (ny // 2) * nx
         hubs = {"Russian Hub": mid, "Ukrainian Hub": mid + nx - 1}
-    right = np.flatnonzero(col < nx - 1)
-    up = np.flatnonzero(row < ny - 1)
-    eu = np.concatenate([right, up]).astype(np.int32)
-    ev = np.concatenate([right + 1, up + nx]).astype(np.int32)
-    order = np.lexsort((ev, eu))
-    eu, ev = eu[order], ev[order]
-    name = np.array([""] * n, dtype="<U32")
-    labels = dict(names or {})
-    labels.update({node: label for label, node in hubs.items()})
-    for node, label in labels.items():
-        name[node] = label
-    kind = np.where(name != "", 1, 0).astype(np.int8)
-    hub_capacity = np.zeros(n)
-    for node in hubs.values():
-        kind[node] = 2
-        hub_capacity[node] = 1.0
+    eu, ev = _grid_edges(col, row, nx, ny)
+    name, kind, hub_capacity = _labels(n, hubs, names)
     arrays: dict[str, np.ndarray] = {
         "lon": 36.0 + x / 70.0,
         "lat": 48.0 + y / 111.0,
@@ -105,5 +92,35 @@ def grid_arrays(
 
 def write_grid(path: Path, **kwargs) -> Path:
     """Write a grid theatre (see :func:`grid_arrays`) to ``path`` and return it."""
-    np.savez_compressed(path, **grid_arrays(**kwargs))
+    arrays: dict[str, Any] = grid_arrays(**kwargs)  # np.savez's stub types **kwds as bool
+    np.savez_compressed(path, **arrays)
     return Path(path)
+
+
+def _grid_edges(
+    col: np.ndarray, row: np.ndarray, nx: int, ny: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each node's edges to its east and north neighbours, ``u < v``, sorted by ``(u, v)``."""
+    right = np.flatnonzero(col < nx - 1)
+    up = np.flatnonzero(row < ny - 1)
+    eu = np.concatenate([right, up]).astype(np.int32)
+    ev = np.concatenate([right + 1, up + nx]).astype(np.int32)
+    order = np.lexsort((ev, eu))
+    return eu[order], ev[order]
+
+
+def _labels(
+    n: int, hubs: dict[str, int], names: dict[int, str] | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Node names, kinds (0 unnamed, 1 named, 2 hub) and hub capacities of a grid."""
+    name = np.array([""] * n, dtype="<U32")
+    labels = dict(names or {})
+    labels.update({node: label for label, node in hubs.items()})
+    for node, label in labels.items():
+        name[node] = label
+    kind = np.where(name != "", 1, 0).astype(np.int8)
+    hub_capacity = np.zeros(n)
+    for node in hubs.values():
+        kind[node] = 2
+        hub_capacity[node] = 1.0
+    return name, kind, hub_capacity

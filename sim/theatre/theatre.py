@@ -73,6 +73,30 @@ class Theatre:
     Use :meth:`load` to construct one.
     """
 
+    # The arrays of the npz file (set from it in __init__), declared for the type checker.
+    lon: np.ndarray
+    lat: np.ndarray
+    x_km: np.ndarray
+    y_km: np.ndarray
+    area_km2: np.ndarray
+    name: np.ndarray
+    kind: np.ndarray
+    population: np.ndarray
+    geonameid: np.ndarray
+    country: np.ndarray
+    terrain: np.ndarray
+    fortification: np.ndarray
+    hub_capacity: np.ndarray
+    front_zone: np.ndarray
+    edge_u: np.ndarray
+    edge_v: np.ndarray
+    edge_length_km: np.ndarray
+    edge_border_km: np.ndarray
+    edge_river: np.ndarray
+    edge_road: np.ndarray
+    border_xy: np.ndarray
+    outline_xy: np.ndarray
+
     def __init__(self, arrays: dict[str, np.ndarray], path: Path | None = None):
         self.path = path
         self._arrays = arrays
