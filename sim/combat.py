@@ -53,6 +53,7 @@ from sim.jit import (
 )
 from sim.params import Params
 from sim.rng import uniforms_streams
+from sim.units import ATTACK
 
 # --- NPW tables (MECHANICS section 4) -------------------------------------------------------
 # Terrain codes of the theatre: 0 open steppe (rolling/flat mixed), 1 urban, 2 forest
@@ -291,6 +292,14 @@ def _presence(
     if len(rows) == 0:
         none = np.zeros(n_edges)
         return np.full(n_edges, -1), none, none, np.zeros(n_edges, dtype=bool)
+    eff = (
+        u.quality[rows]
+        * u.cohesion[rows]
+        * np.maximum(u.supply[rows], 0.0) ** p.supply_power_exponent
+    )
+    personnel = u.personnel[rows]
+    if p.stack_pooling > 0:
+        rows, personnel, eff = _pool_stacks(model, side, rows, personnel, eff, p.stack_pooling)
     dist, k = _nearest_unit(model, side, rows, mid, p.unit_frontage_km, edges)
     k = k.astype(np.int64)  # a copy: the nearest-unit answer is cached
     n_rows = len(rows)
@@ -301,12 +310,7 @@ def _presence(
     # left to whoever else is near (an attacker does not also hold a long line). Each unit
     # spreads its men over the stretch of front it is nearest to: force-to-space.
     presence_frontage(
-        dist, k, n_rows, posture, u.personnel[rows], border, p.attack_frontage_km, present, per_km
-    )
-    eff = (
-        u.quality[rows]
-        * u.cohesion[rows]
-        * np.maximum(u.supply[rows], 0.0) ** p.supply_power_exponent
+        dist, k, n_rows, posture, personnel, border, p.attack_frontage_km, present, per_km
     )
     # Men beyond the frontage cap cannot all fire at once, but echelons in depth replace losses
     # and keep up the pressure: they add power with diminishing returns.
@@ -330,6 +334,44 @@ def _presence(
         attacking,
     )
     return owner, engaged, power, attacking
+
+
+def _pool_stacks(model, side, rows, personnel, eff, pooling):
+    """Units of one side that stand on the same node with the same role (attacking or holding)
+    fight as one: the edges nearest that node go to the stack's first row, which carries
+    ``pooling`` of the other members' men and their personnel-weighted effectiveness.
+
+    Without it the nearest-unit rule hands each edge to one unit, so the men of a second unit on
+    the same node never fight, and massing on an axis (a brigade landing beside another on the
+    node nearest the objective) adds nothing. The members' shares of the stack's losses are kept
+    in ``model._stack_members`` for :func:`_spread_stack_losses`.
+    """
+    u = model.units
+    key = u.node[rows].astype(np.int64) * 2 + (u.posture[rows] == ATTACK)
+    _, first, group = np.unique(key, return_index=True, return_inverse=True)
+    if len(first) == len(rows):
+        model._stack_members[side] = None
+        return rows, personnel, eff
+    weight = np.where(np.arange(len(rows)) == first[group], 1.0, pooling)
+    men = weight * personnel
+    pooled = np.bincount(group, weights=men)
+    pooled_eff = np.bincount(group, weights=men * eff) / np.maximum(pooled, 1e-12)
+    # Each member's share of its stack's losses: in proportion to the men it puts in.
+    share = men / np.maximum(pooled[group], 1e-12)
+    model._stack_members[side] = (rows, rows[first][group], share)
+    return rows[first], pooled, pooled_eff
+
+
+def _spread_stack_losses(model, unit_losses: np.ndarray) -> np.ndarray:
+    """Share each stack's losses, booked on its first row, among its members."""
+    for members in model._stack_members:
+        if members is None:
+            continue
+        rows, lead, share = members
+        lost = unit_losses[lead] * share
+        unit_losses[lead] = 0.0
+        np.add.at(unit_losses, rows, lost)
+    return unit_losses
 
 
 def presence_reference(model, side: int, mid: np.ndarray, border: np.ndarray, tie_break=None):
@@ -539,6 +581,7 @@ def combat_phase(model) -> CombatResult:
     """Phase 3: gather the front from the unit table, fight every edge, return the result."""
     t, p = model.theatre, model.p
     fe, eu, ev, border, mid = front_edges(model)
+    model._stack_members = [None, None]
     owner, engaged, power, attacking = zip(
         *(_presence(model, side, mid, border, fe) for side in (0, 1)), strict=True
     )
@@ -627,4 +670,6 @@ def combat_phase(model) -> CombatResult:
         model.threat,
         model.attack_ratio,
     )
+    if p.stack_pooling > 0:
+        unit_losses = _spread_stack_losses(model, unit_losses)
     return CombatResult(fe, a, defended, assault, out, eng_a, eng_d, glide, unit_losses)
