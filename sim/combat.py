@@ -37,7 +37,7 @@ import numpy as np
 from scipy.special import ndtri
 
 from sim.fortification import FORT_ADVANCE_KM, FORT_DEF_CASUALTY, FORT_LEVELS, FORT_STRENGTH
-from sim.frontage import front_edges, presence
+from sim.frontage import front_edges, presence, spread_stack_losses
 from sim.kernels.combat import (
     edge_fires,
     fight_clip_ratio,
@@ -400,4 +400,5 @@ def combat_phase(model: World) -> CombatResult:
         model.state.threat,
         model.state.attack_ratio,
     )
+    spread_stack_losses(model, unit_losses, p.stack_pooling)
     return CombatResult(fe, a, defended, assault, out, eng_a, eng_d, glide, unit_losses)

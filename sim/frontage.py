@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -20,6 +21,7 @@ from scipy.spatial import cKDTree
 from sim.graph.kdtree import kd_resolve
 from sim.kernels.combat import presence_frontage, presence_power
 from sim.kernels.front import front_geometry, nearest_on_candidates
+from sim.units import ATTACK
 
 if TYPE_CHECKING:
     from sim.state import TheatreArrays, World
@@ -27,6 +29,73 @@ if TYPE_CHECKING:
 # Per side and edge: the covering unit's row (-1 for none), its engaged men, combat power, and
 # whether it attacks.
 Presence = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+@dataclass(frozen=True)
+class Stacks:
+    """Line units of one side that stand on the same node in the same role (attacking or
+    holding): they fight as one stack, led by its first row.
+
+    Without stacks the nearest-unit rule hands each edge to one unit, so the men of a second
+    unit on the same node never fight and massing on an axis (a brigade landing beside another on
+    the node nearest the objective) adds nothing. ``stack_pooling`` is the share of the other
+    members' men that join the lead (1: all of them).
+    """
+
+    rows: np.ndarray  # the line rows, as model.line_rows gives them
+    group: np.ndarray  # stack index of each row
+    lead: np.ndarray  # first row of each stack
+    men: np.ndarray  # men each row puts into its stack
+
+    @property
+    def pooled(self) -> np.ndarray:
+        """Men of each stack."""
+        return np.bincount(self.group, weights=self.men, minlength=len(self.lead))
+
+    def pool(self, eff: np.ndarray) -> np.ndarray:
+        """Each stack's effectiveness: its members' ``eff``, weighted by the men they put in."""
+        pooled = self.pooled
+        weighted = np.bincount(self.group, weights=self.men * eff, minlength=len(self.lead))
+        return np.asarray(weighted / np.maximum(pooled, 1e-12))
+
+    def spread(self, unit_losses: np.ndarray) -> None:
+        """Share each stack's losses, booked on its lead row, among its members by the men they
+        put in (in place)."""
+        share = self.men / np.maximum(self.pooled[self.group], 1e-12)
+        lost = unit_losses[self.lead][self.group] * share
+        unit_losses[self.lead] = 0.0
+        np.add.at(unit_losses, self.rows, lost)
+
+
+def stacks(model: World, side: int, rows: np.ndarray, pooling: float) -> Stacks | None:
+    """The stacks of ``side``'s line units ``rows``, or None when no two share a node and role.
+
+    >>> from types import SimpleNamespace as NS
+    >>> units = NS(node=np.array([5, 5, 7]), posture=np.array([1, 1, 1]),
+    ...            personnel=np.array([100.0, 50.0, 80.0]))
+    >>> s = stacks(NS(units=units), 1, np.array([0, 1, 2]), 1.0)
+    >>> s.lead.tolist(), s.pooled.tolist()
+    ([0, 2], [150.0, 80.0])
+    """
+    u = model.units
+    key = u.node[rows].astype(np.int64) * 2 + (u.posture[rows] == ATTACK)
+    _, first, group = np.unique(key, return_index=True, return_inverse=True)
+    if len(first) == len(rows):
+        return None
+    own = np.arange(len(rows)) == first[group]
+    men = np.where(own, 1.0, pooling) * u.personnel[rows]
+    return Stacks(rows, group.astype(np.int64), rows[first], men)
+
+
+def spread_stack_losses(model: World, unit_losses: np.ndarray, pooling: float) -> None:
+    """Share the losses each stack's lead row took today among the stack's members (in place);
+    nothing to do without pooling, which leaves every unit its own losses."""
+    if pooling <= 0:
+        return
+    for side in (0, 1):
+        stacked = stacks(model, side, model.line_rows(side), pooling)
+        if stacked is not None:
+            stacked.spread(unit_losses)
 
 
 def presence(
@@ -43,6 +112,15 @@ def presence(
     if len(rows) == 0:
         none = np.zeros(n_edges)
         return np.full(n_edges, -1), none, none, np.zeros(n_edges, dtype=bool)
+    eff = (
+        u.quality[rows]
+        * u.cohesion[rows]
+        * np.maximum(u.supply[rows], 0.0) ** p.supply_power_exponent
+    )
+    personnel = u.personnel[rows]
+    stacked = stacks(model, side, rows, p.stack_pooling) if p.stack_pooling > 0 else None
+    if stacked is not None:
+        rows, personnel, eff = stacked.lead, stacked.pooled, stacked.pool(eff)
     dist, k = nearest_unit(model, side, rows, mid, p.unit_frontage_km, edges)
     k = k.astype(np.int64)  # a copy: the nearest-unit answer is cached
     n_rows = len(rows)
@@ -53,12 +131,7 @@ def presence(
     # left to whoever else is near (an attacker does not also hold a long line). Each unit
     # spreads its men over the stretch of front it is nearest to: force-to-space.
     presence_frontage(
-        dist, k, n_rows, posture, u.personnel[rows], border, p.attack_frontage_km, present, per_km
-    )
-    eff = (
-        u.quality[rows]
-        * u.cohesion[rows]
-        * np.maximum(u.supply[rows], 0.0) ** p.supply_power_exponent
+        dist, k, n_rows, posture, personnel, border, p.attack_frontage_km, present, per_km
     )
     # Men beyond the frontage cap cannot all fire at once, but echelons in depth replace losses
     # and keep up the pressure: they add power with diminishing returns.

@@ -550,6 +550,17 @@ REGISTRY: tuple[Param, ...] = (
         "command",
     ),
     _p(
+        "stack_pooling",
+        "-",
+        1.0,
+        0.0,
+        1.0,
+        "share of a second unit's men that fight when it stands on the same node, in the same "
+        "role, as another of its side (0: only the unit nearest each front edge fights)",
+        "Dupuy 1987, concentration: units massed on one axis add their weight; 1 pools stacks",
+        "combat",
+    ),
+    _p(
         "attack_frontage_km",
         "km",
         6.0,

@@ -1,0 +1,63 @@
+"""The posterior of the record calibration from simulations (sim.record_fit.refine): candidates
+drawn from the region not ruled out, simulated, and the share nearest the record kept."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from sim.history_matching import Prior, Target
+from sim.record_fit import Search, refine, simulated_distance
+
+
+def _search(points: int, share: float) -> Search:
+    return Search(
+        priors=(Prior("a", 0.0, 10.0), Prior("b", 1.0, 100.0, log=True)),
+        windows=(),
+        places=(),
+        seed=1,
+        budget={"refine_points": points, "accept_share": share},
+        errors={},
+        digest="test",
+    )
+
+
+def test_refine_keeps_the_share_of_candidates_nearest_the_record():
+    """A simulator whose output is the parameter itself: the kept sets are exactly those whose
+    value is nearest the target, in parameter space, and their number is the accepted share."""
+    rng = np.random.default_rng(3)
+    pool = rng.random((200, 2))
+    target = [Target("a", 7.0, 1.0, 0.0), Target("b ignored", 0.0, 1.0, math.inf)]
+    calls = []
+
+    def simulate(values, wave):
+        calls.append(wave)
+        return values.copy(), np.zeros_like(values)
+
+    kept, ess = refine(_search(80, 0.25), target, simulate, pool, 4, rng)
+    assert calls == [4]  # saved as the wave after the last one
+    assert len(kept) == 20 and float(ess) == 20
+    # every kept set is nearer 7 than every rejected one among the 80 drawn
+    assert np.abs(kept[:, 0] - 7.0).max() < 10 * 0.25  # within the nearest quarter of [0, 10]
+    assert np.all((kept[:, 1] >= 1.0) & (kept[:, 1] <= 100.0))  # mapped to the prior's range
+
+
+def test_refine_is_deterministic_given_the_generator():
+    pool = np.random.default_rng(0).random((50, 2))
+    target = [Target("a", 3.0, 1.0, 0.0)]
+
+    def simulate(values, wave):
+        return values[:, :1], np.zeros((len(values), 1))
+
+    one = refine(_search(30, 0.5), target, simulate, pool, 1, np.random.default_rng(9))[0]
+    two = refine(_search(30, 0.5), target, simulate, pool, 1, np.random.default_rng(9))[0]
+    assert np.array_equal(one, two)
+
+
+def test_distance_weighs_replication_noise_and_ignores_structural_outputs():
+    t = [Target("x", 0.0, 1.0, 0.0), Target("s", 0.0, 1.0, math.inf)]
+    means = np.array([[2.0, 1e6], [2.0, 0.0]])
+    d = simulated_distance(means, np.array([[0.0, 0.0], [3.0, 0.0]]), t)
+    assert d[0] == 4.0  # the structural output's miss counts for nothing
+    assert d[1] == 1.0  # replication variance widens the denominator
