@@ -78,7 +78,13 @@ def _add_batch(verbs: argparse._SubParsersAction) -> None:
         default=None,
         metavar="FILE",
         help="a calibrated parameter sample (CSV, sim.posterior): each replication runs with "
-        "the set its own seed draws",
+        "the set its own seed draws (default: the posterior the scenario's calibration names)",
+    )
+    p.add_argument(
+        "--no-posterior",
+        action="store_true",
+        help="run every replication with the calibration's single parameter set instead of "
+        "drawing from its posterior",
     )
 
 

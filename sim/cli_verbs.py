@@ -15,6 +15,7 @@ from pathlib import Path
 
 from sim import params as registry
 from sim import validate
+from sim.posterior import Posterior
 from sim.scenario import ScenarioSpec, find_scenario, load_scenario
 from sim.theatre.theatre import Theatre
 
@@ -126,14 +127,7 @@ def _batch(args: argparse.Namespace) -> int:
         raise UsageError("--workers and --scheduler do not mix: the cluster has its own workers")
     _check_replications(args.replications, spec)
     validate.check_out_dir(args.out)
-    posterior = None
-    if args.posterior is not None:
-        from sim.posterior import PosteriorError, load_posterior
-
-        try:
-            posterior = load_posterior(args.posterior)
-        except PosteriorError as err:
-            raise UsageError(str(err)) from None
+    posterior = _batch_posterior(args, spec)
     try:
         result = run_batch(
             spec,
@@ -151,6 +145,28 @@ def _batch(args: argparse.Namespace) -> int:
     print(format_batch(result))
     print(f"wrote {args.out} ({len(result.computed or [])} replications run now)")
     return 0
+
+
+def _batch_posterior(args: argparse.Namespace, spec: ScenarioSpec) -> Posterior | None:
+    """The parameter sample a batch draws from: ``--posterior FILE``, else the posterior of the
+    scenario's calibration, unless ``--no-posterior``. A parameter given with ``--set`` keeps
+    its value in every replication (its column is dropped from the sample)."""
+    from sim.posterior import PosteriorError, load_posterior
+
+    if args.posterior is not None and args.no_posterior:
+        raise UsageError("--posterior and --no-posterior do not mix")
+    path = args.posterior if args.posterior is not None else spec.posterior
+    if path is None or args.no_posterior:
+        return None
+    try:
+        posterior = load_posterior(path)
+    except PosteriorError as err:
+        raise UsageError(str(err)) from None
+    fixed = [k for k, _ in args.sets if k in posterior.names]
+    if fixed:
+        print(f"--set fixes {', '.join(fixed)} in every replication (not drawn from {path})")
+        posterior = posterior.without(fixed)
+    return posterior if posterior.names else None
 
 
 def _sweep(args: argparse.Namespace) -> int:

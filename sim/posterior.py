@@ -22,6 +22,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,6 +61,17 @@ class Posterior:
         """The parameter set of the replication with this seed, by registry name."""
         row = self.values[self.index(seed)]
         return {name: float(v) for name, v in zip(self.names, row, strict=True)}
+
+    def without(self, names: Iterable[str]) -> Posterior:
+        """The same sample without the columns ``names`` (values a user fixed with ``--set``).
+
+        >>> p = Posterior(("a", "b"), np.array([[1.0, 2.0], [3.0, 4.0]]), "x.csv")
+        >>> p.without(["a"]).names, p.without(["a"]).values[:, 0].tolist()
+        (('b',), [2.0, 4.0])
+        """
+        drop = set(names)
+        keep = [i for i, n in enumerate(self.names) if n not in drop]
+        return Posterior(tuple(self.names[i] for i in keep), self.values[:, keep], self.source)
 
     def digest(self) -> str:
         """SHA-256 of the names and values (what a batch's manifest records)."""

@@ -100,6 +100,8 @@ class _Layer:
     sectors: list[tuple[dict[str, _Tagged], _At]]
     events: list[tuple[dict[str, _Tagged], _At]]
     holds: list[tuple[dict[str, _Tagged], _At]]
+    posterior: Path | None = None
+    names_calibration: bool = False  # a layer naming a calibration sets the posterior, or none
 
 
 def _parse_layer(path: Path, raw: dict[str, Any], roots: tuple[Path, ...]) -> _Layer:
@@ -118,6 +120,7 @@ def _parse_layer(path: Path, raw: dict[str, Any], roots: tuple[Path, ...]) -> _L
     }
 
     params = _calibrated_params(path, raw, root, roots)
+    posterior = _calibration_posterior(path, raw, root, roots)
     params_at = root.child("params")
     params.update(
         {
@@ -153,7 +156,9 @@ def _parse_layer(path: Path, raw: dict[str, Any], roots: tuple[Path, ...]) -> _L
         (_parse_hold(table, root.child("hold").item(i)), root.child("hold").item(i))
         for i, table in enumerate(_tables(raw.get("hold", []), root.child("hold")))
     ]
-    return _Layer(path, top, params, schedule, sectors, events, holds)
+    return _Layer(
+        path, top, params, schedule, sectors, events, holds, posterior, "calibration" in raw
+    )
 
 
 def _parse_hold(table: dict[str, Any], at: _At) -> dict[str, _Tagged]:
@@ -189,6 +194,28 @@ def _calibrated_params(
         k: (_param(k, v, calib_at.child(k)), calib_at.child(k))
         for k, v in _table(table.get("params", {}), calib_at).items()
     }
+
+
+def _calibration_posterior(
+    path: Path, raw: dict[str, Any], root: _At, roots: tuple[Path, ...]
+) -> Path | None:
+    """The posterior sample the calibration file names with ``posterior = "FILE.csv"`` (relative
+    to that file), or None. Only its existence is checked here; batches read and check it."""
+    if "calibration" not in raw:
+        return None
+    at = root.child("calibration")
+    calib = _named_file(path, raw["calibration"], at, roots)
+    table = _read_toml(calib, at)
+    if "posterior" not in table:
+        return None
+    where = _At(calib, "posterior")
+    value = table["posterior"]
+    if not isinstance(value, str) or not value.endswith(".csv"):
+        raise where.error("must name a .csv posterior sample, relative to this file", value)
+    found = (calib.parent / value).resolve()
+    if not found.is_file():
+        raise where.error(f"no such file: {found}", value)
+    return found
 
 
 def _parse_schedule(name: str, table: object, at: _At) -> list[tuple[date, float]]:
@@ -269,7 +296,10 @@ def _resolve(layers: list[_Layer], place_names: Collection[str] | None) -> Scena
     events: list[tuple[dict[str, _Tagged], _At]] = []
     holds: list[tuple[dict[str, _Tagged], _At]] = []
     assumptions: list[str] = []
+    posterior: Path | None = None
     for layer in layers:  # root first, so children override
+        if layer.names_calibration:
+            posterior = layer.posterior
         if "assumptions" in layer.top:  # a child adds its own to what it extends
             assumptions.extend(layer.top["assumptions"][0])
         top.update(layer.top)
@@ -332,6 +362,7 @@ def _resolve(layers: list[_Layer], place_names: Collection[str] | None) -> Scena
             events=tuple(e for e, _ in event_specs),
             holds=tuple(HoldSpec(**{k: v for k, (v, _) in f.items()}) for f, _ in holds),
             assumptions=tuple(dict.fromkeys(assumptions)),
+            posterior=posterior,
         )
     )
 

@@ -177,6 +177,9 @@ class ScenarioSpec:
     holds: tuple[HoldSpec, ...] = ()
     assumptions: tuple[str, ...] = ()
     content_hash: str = ""
+    # The calibration's posterior sample (``posterior`` in the file ``calibration`` names), which
+    # batches draw each replication's parameters from; not hashed (a batch records its digest).
+    posterior: Path | None = None
 
     # Params and dict fields are unhashable; the content hash identifies the content anyway.
     def __hash__(self) -> int:
