@@ -390,13 +390,16 @@ def _view(args: argparse.Namespace) -> int:
     # The server stops with this process whatever ends it, kill -9 included (SIGTERM: it then
     # shuts down cleanly), and on SIGTERM or Ctrl-C here.
     proc = subprocess.Popen(cmd, env=env, preexec_fn=lambda: die_with_parent(signal.SIGTERM))
-    signal.signal(signal.SIGTERM, lambda *_: proc.terminate())
+    # Restored on the way out: a handler left behind would outlive the server it stops.
+    previous = signal.signal(signal.SIGTERM, lambda *_: proc.terminate())
     try:
         return proc.wait()
     except KeyboardInterrupt:
         proc.terminate()
         proc.wait()
         return 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _place_names() -> list[str]:

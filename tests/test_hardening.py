@@ -472,6 +472,16 @@ def test_view_warns_who_can_reach_it(fake_server, capsys):
     assert len(fake_server.started) == 2
 
 
+def test_view_leaves_no_sigterm_handler_behind(fake_server):
+    """The view's SIGTERM handler stops its server; once the view returns, the process's own
+    handler is back (left behind, a later SIGTERM would call a finished server)."""
+    import signal
+
+    before = signal.getsignal(signal.SIGTERM)
+    assert main(["view"]) == 0
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
 def test_view_chooser_accepts_only_the_scenarios_it_lists(tmp_path):
     from sim import app
 
