@@ -130,7 +130,12 @@ def _add_calibrate(verbs: argparse._SubParsersAction) -> None:
     _add_workers(p, None)
     p.add_argument("--targets", type=_path, default=None, help="targets TOML (calibration/)")
     p.add_argument("--search", type=_path, default=None, help="search settings TOML")
-    p.add_argument("--out", type=_path, default=None, help="output directory (calibration/)")
+    p.add_argument(
+        "--out",
+        type=_path,
+        default=None,
+        help="output directory (calibration/levels/; with --record calibration/record_fit/)",
+    )
     p.add_argument(
         "--no-sensitivity", action="store_true", help="skip the one-at-a-time sensitivity runs"
     )

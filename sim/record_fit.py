@@ -366,8 +366,9 @@ def refine(
     region history matching did not rule out.
 
     ``refine_points`` candidates drawn uniformly from ``pool`` (unit cube) are run like a wave
-    (saved as the next ``wave_K.npz``); the ``accept_share`` of them nearest the record
-    (:func:`simulated_distance`) are the posterior sample, equally weighted. With many outputs
+    (saved as the next ``wave_K.npz``). Those whose every level lies within ``level_accept``
+    standard deviations of its target are eligible, and the ``accept_share`` of the eligible
+    nearest the record (:func:`simulated_distance`) are the posterior sample, equally weighted. With many outputs
     the emulated likelihood's importance weights collapse onto a handful of candidates whose
     emulated fit the simulator does not confirm; simulating every candidate avoids that.
 
@@ -379,8 +380,23 @@ def refine(
     values = to_params(unit, search.priors)
     means, variances = simulate(values, wave)
     distance = simulated_distance(means, variances, targets)
-    keep = max(1, int(round(float(b["accept_share"]) * n)))
-    best = np.sort(np.argsort(distance, kind="stable")[:keep])
+    # The level is the mission's first target: a set whose simulated level lies farther than
+    # level_accept standard deviations (observation and discrepancy) from a window's target is
+    # not eligible, however well it places the rest.
+    eligible = np.ones(n, dtype=bool)
+    for j, t in enumerate(targets):
+        if t.name.endswith(" level"):
+            eligible &= np.abs(means[:, j] - t.value) <= float(b["level_accept"]) * math.sqrt(
+                t.variance
+            )
+    order = np.argsort(distance, kind="stable")
+    order = order[eligible[order]]
+    if len(order) == 0:
+        raise ValueError(
+            f"no simulated set has every level within {b['level_accept']} sd of its target"
+        )
+    keep = max(1, int(round(float(b["accept_share"]) * len(order))))
+    best = order[:keep]  # nearest first
     return values[best], np.asarray(float(keep))
 
 
@@ -444,7 +460,40 @@ def calibrate_to_record(
         f"{how}; effective sample size {float(ess):.0f}).\nsearch digest {search.digest}"
     )
     (out_dir / "posterior.csv").write_text(post.to_csv(header), encoding="utf-8")
-    return FitResult(search, outputs, waves, post, float(ess))
+    result = FitResult(search, outputs, waves, post, float(ess))
+    write_calibrated(result, out_dir / "calibrated.toml")
+    return result
+
+
+def write_calibrated(result: FitResult, path: Path) -> None:
+    """``calibrated.toml`` of the record fit: the posterior sample it names (which batches draw
+    each replication's parameters from), the set nearest the record as ``[params]`` (single
+    runs, the view), and each parameter's spread over the sample."""
+    post = result.posterior
+    values = np.asarray(post.values)
+    lines = [
+        "# Calibrated parameters of the record fit, written by `frontline calibrate --record`;",
+        "# the scenarios read it through their `calibration` key. Method, budget and fit:",
+        "# calibration/REPORT.md. Batches draw each replication's set from `posterior`;",
+        "# [params] is its first set (after the refinement, the one nearest the record).",
+        'posterior = "posterior.csv"',
+        "",
+        "[params]",
+    ]
+    lines += [f"{name} = {values[0, j]:.6g}" for j, name in enumerate(post.names)]
+    for j, prior in enumerate(result.search.priors):
+        col = values[:, j]
+        lines += [
+            "",
+            f"[uncertainty.{prior.name}]",
+            "# spread over the posterior sample",
+            f"mean = {col.mean():.6g}",
+            f"sd = {col.std(ddof=1) if len(col) > 1 else 0.0:.6g}",
+            f"min = {col.min():.6g}",
+            f"max = {col.max():.6g}",
+            f"prior = [{prior.low:g}, {prior.high:g}]",
+        ]
+    Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 __all__ = [
@@ -453,6 +502,7 @@ __all__ = [
     "Search",
     "Window",
     "calibrate_to_record",
+    "write_calibrated",
     "load_search",
     "record_outputs",
     "run_window",

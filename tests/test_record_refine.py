@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from sim.history_matching import Prior, Target
+from sim.history_matching import Prior, Target, to_params
 from sim.record_fit import Search, refine, simulated_distance
 
 
@@ -17,7 +17,7 @@ def _search(points: int, share: float) -> Search:
         windows=(),
         places=(),
         seed=1,
-        budget={"refine_points": points, "accept_share": share},
+        budget={"refine_points": points, "accept_share": share, "level_accept": 2.0},
         errors={},
         digest="test",
     )
@@ -53,6 +53,23 @@ def test_refine_is_deterministic_given_the_generator():
     one = refine(_search(30, 0.5), target, simulate, pool, 1, np.random.default_rng(9))[0]
     two = refine(_search(30, 0.5), target, simulate, pool, 1, np.random.default_rng(9))[0]
     assert np.array_equal(one, two)
+
+
+def test_refine_keeps_only_sets_whose_level_is_near_its_target():
+    """A set far off the level is never kept, however near the rest of its outputs."""
+    rng = np.random.default_rng(5)
+    pool = rng.random((100, 2))
+    targets = [Target("2024 level", 5.0, 1.0, 0.0), Target("shape", 0.0, 1.0, 0.0)]
+
+    def simulate(values, wave):
+        # level = a (0..10), shape = b's distance from 50: the shape prefers b near 50
+        return np.column_stack([values[:, 0], values[:, 1] - 50.0]), np.zeros((len(values), 2))
+
+    kept, _ = refine(_search(100, 0.5), targets, simulate, pool, 1, rng)
+    assert np.all(np.abs(kept[:, 0] - 5.0) <= 2.0)  # within level_accept = 2 sd
+    assert len(kept) == round(
+        0.5 * np.sum(np.abs(to_params(pool, _search(1, 1).priors)[:, 0] - 5) <= 2)
+    )
 
 
 def test_distance_weighs_replication_noise_and_ignores_structural_outputs():
