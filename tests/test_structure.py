@@ -18,7 +18,7 @@ MAX_MODULE_LINES = 600
 MAX_FUNCTION_LINES = 80
 # Pure data tables, allowed past MAX_MODULE_LINES: the parameter registry.
 DATA_TABLES = {"sim/params.py"}
-# The mechanics and the step: the modules these limits are enforced on.
+# The mechanics and the step (none may import the model).
 MECHANICS = (
     "model",
     "state",
@@ -158,16 +158,18 @@ def test_no_mechanic_imports_the_model():
     assert mechanics == []
 
 
-def _mechanics_files() -> list[Path]:
-    out = []
-    for name in MECHANICS:
-        path = SIM / f"{name}.py"
-        out.extend([path] if path.exists() else sorted((SIM / name).glob("*.py")))
-    return out
+# Issue 13: no function above MAX_FUNCTION_LINES outside the theatre build, whose one long
+# function reads top to bottom as the build's steps.
+LONG_FUNCTIONS_ALLOWED = {("sim/theatre/build.py", "build_theatre")}
 
 
-@pytest.mark.parametrize("path", _mechanics_files(), ids=lambda p: p.name)
+def _all_sim_files() -> list[Path]:
+    return sorted(p for p in SIM.rglob("*.py") if "__pycache__" not in p.parts)
+
+
+@pytest.mark.parametrize("path", _all_sim_files(), ids=lambda p: p.relative_to(SIM).as_posix())
 def test_module_and_function_sizes(path):
+    """Every module of sim/ (not only the mechanics) stays within the sizes issue 13 set."""
     rel = f"sim/{path.relative_to(SIM).as_posix()}"
     source = path.read_text()
     if rel not in DATA_TABLES:
@@ -177,6 +179,7 @@ def test_module_and_function_sizes(path):
         for node in ast.walk(ast.parse(source))
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
         and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES
+        and (rel, node.name) not in LONG_FUNCTIONS_ALLOWED
     ]
     assert long == [], rel
 
