@@ -105,8 +105,8 @@ def scen(name: str, body: str, extends: str | None = "BASE") -> Callable[[Path, 
         if extends == "BASE":
             base = (ctx.tree / "scenarios" / "baseline_2024.toml").read_text()
             base = base.replace(
-                'calibration = "../calibration/record_fit/calibrated.toml"',
-                f'calibration = "{ctx.tree / "calibration" / "record_fit" / "calibrated.toml"}"',
+                'calibration = "../calibration/calibrated.toml"',
+                f'calibration = "{ctx.tree / "calibration" / "calibrated.toml"}"',
             )
             write(d / "base.toml", base)
             text = 'extends = "base.toml"\n' + body
@@ -527,7 +527,7 @@ def cases() -> list[Case]:  # noqa: PLR0915 - one long, flat list is the point
         lambda d, x: write(d / "s.toml", f'extends = "../{d.name}-outside.toml"\n')))  # fmt: skip
     add("extends-outside-allowed", X, [*r, "--allow-path", "{D}/.."], "ok", setup=both(
         lambda d, x: write(d.parent / f"{d.name}-o.toml", (x.tree / "scenarios" / "baseline_2024.toml").read_text().replace(
-            'calibration = "../calibration/record_fit/calibrated.toml"', "")),
+            'calibration = "../calibration/calibrated.toml"', "")),
         lambda d, x: write(d / "s.toml", f'extends = "../{d.name}-o.toml"\n')))  # fmt: skip
     add("extends-non-toml", X, r, setup=both(lambda d, x: write(d / "b.txt", 'name = "x"\n'),
         scen("s.toml", 'extends = "b.txt"\n', extends=None)))  # fmt: skip
@@ -540,7 +540,7 @@ def cases() -> list[Case]:  # noqa: PLR0915 - one long, flat list is the point
     add("extends-deep-chain", X, r, "either", setup=lambda d, x: [
         write(d / f"c{i}.toml", f'extends = "c{i + 1}.toml"\n') for i in range(60)
     ] and write(d / "c60.toml", (x.tree / "scenarios/baseline_2024.toml").read_text().replace(
-        "../calibration/record_fit/calibrated.toml", str(x.tree / "calibration/record_fit/calibrated.toml")))
+        "../calibration/calibrated.toml", str(x.tree / "calibration/calibrated.toml")))
         and write(d / "s.toml", 'extends = "c0.toml"\n'),
         note="a 60-deep chain: fine to run or to refuse as too deep")  # fmt: skip
     add("calibration-etc", X, r, setup=scen("s.toml", 'calibration = "/etc/passwd"\n'))

@@ -134,7 +134,7 @@ def _add_calibrate(verbs: argparse._SubParsersAction) -> None:
         "--out",
         type=_path,
         default=None,
-        help="output directory (calibration/levels/; with --record calibration/record_fit/)",
+        help="output directory (calibration/; with --record calibration/record_fit/)",
     )
     p.add_argument(
         "--no-sensitivity", action="store_true", help="skip the one-at-a-time sensitivity runs"

@@ -233,7 +233,7 @@ def _calibrate(args: argparse.Namespace) -> int:
 
     targets_path = _settings_file(args.targets or cal.CALIBRATION_DIR / "targets.toml", "--targets")
     search_path = _settings_file(args.search or cal.CALIBRATION_DIR / "search.toml", "--search")
-    out = args.out or cal.CALIBRATION_DIR / "levels"
+    out = args.out or cal.CALIBRATION_DIR
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers must be >= 1, got {args.workers}")
     validate.check_out_dir(out)

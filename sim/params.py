@@ -552,12 +552,13 @@ REGISTRY: tuple[Param, ...] = (
     _p(
         "stack_pooling",
         "-",
-        1.0,
+        0.0,
         0.0,
         1.0,
         "share of a second unit's men that fight when it stands on the same node, in the same "
         "role, as another of its side (0: only the unit nearest each front edge fights)",
-        "Dupuy 1987, concentration: units massed on one axis add their weight; 1 pools stacks",
+        "Dupuy 1987, concentration: massed units add their weight; 1 in the record fit's "
+        "scenarios (history_*), 0 (the first rule) until its calibration is adopted",
         "combat",
     ),
     _p(

@@ -37,7 +37,7 @@ def test_assumptions_that_are_not_a_list_of_text_are_refused(tmp_path):
     from sim.scenario import ScenarioError
 
     base = (find_scenario("baseline_2024")).read_text(encoding="utf-8")
-    base = base.replace('calibration = "../calibration/record_fit/calibrated.toml"\n', "")
+    base = base.replace('calibration = "../calibration/calibrated.toml"\n', "")
     for bad in ('"one string"', "[]", '["ok", 3]'):
         path = tmp_path / "s.toml"
         path.write_text(f"assumptions = {bad}\n" + base, encoding="utf-8")

@@ -9,7 +9,6 @@ who fought and how the day's losses were shared.
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from sim.units import ATTACK, RUSSIA, UKRAINE
@@ -62,10 +61,14 @@ def test_pooled_attackers_press_harder(tmp_path):
     assert threat[1.0] > threat[0.0] > 0
 
 
-def test_the_registry_default_pools_stacks_fully():
-    """The model's default is the physical one: every man on the node fights (0 is the old
-    nearest-unit-only rule, kept for comparison)."""
+def test_the_record_fit_scenarios_pool_stacks_and_the_baselines_do_not_yet():
+    """Pooling is the corrected rule, adopted by the record fit's scenarios; the baselines keep
+    the first rule (0) until that calibration is adopted, so their results stay as calibrated."""
     from sim.params import Params
+    from sim.scenario import find_scenario, load_scenario
 
-    assert Params().stack_pooling == 1.0
-    assert np.isfinite(Params().stack_pooling)
+    assert Params().stack_pooling == 0.0
+    for name in ("history_2023", "history_2024"):
+        assert load_scenario(find_scenario(name)).params.stack_pooling == 1.0
+    for name in ("baseline_2023", "baseline_2024"):
+        assert load_scenario(find_scenario(name)).params.stack_pooling == 0.0
