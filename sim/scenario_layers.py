@@ -119,8 +119,7 @@ def _parse_layer(path: Path, raw: dict[str, Any], roots: tuple[Path, ...]) -> _L
         k: (check(raw[k], root.child(k)), root.child(k)) for k, check in checks.items() if k in raw
     }
 
-    params = _calibrated_params(path, raw, root, roots)
-    posterior = _calibration_posterior(path, raw, root, roots)
+    params, posterior = _calibration(path, raw, root, roots)
     params_at = root.child("params")
     params.update(
         {
@@ -179,35 +178,25 @@ def _radius(value: object, at: _At) -> float:
     return float(value)
 
 
-def _calibrated_params(
+def _calibration(
     path: Path, raw: dict[str, Any], root: _At, roots: tuple[Path, ...]
-) -> dict[str, _Tagged]:
-    """The ``[params]`` of the file named by ``calibration`` (e.g. calibration/calibrated.toml),
-    which the scenario's own ``[params]`` then override."""
+) -> tuple[dict[str, _Tagged], Path | None]:
+    """What the file named by ``calibration`` (e.g. calibration/calibrated.toml) gives: its
+    ``[params]``, which the scenario's own ``[params]`` then override, and the posterior sample
+    it names with ``posterior = "FILE.csv"`` (relative to that file), or None. Only the
+    sample's existence is checked here; batches read and check it."""
     if "calibration" not in raw:
-        return {}
+        return {}, None
     at = root.child("calibration")
     calib = _named_file(path, raw["calibration"], at, roots)
     table = _read_toml(calib, at)
     calib_at = _At(calib, "params")
-    return {
+    params = {
         k: (_param(k, v, calib_at.child(k)), calib_at.child(k))
         for k, v in _table(table.get("params", {}), calib_at).items()
     }
-
-
-def _calibration_posterior(
-    path: Path, raw: dict[str, Any], root: _At, roots: tuple[Path, ...]
-) -> Path | None:
-    """The posterior sample the calibration file names with ``posterior = "FILE.csv"`` (relative
-    to that file), or None. Only its existence is checked here; batches read and check it."""
-    if "calibration" not in raw:
-        return None
-    at = root.child("calibration")
-    calib = _named_file(path, raw["calibration"], at, roots)
-    table = _read_toml(calib, at)
     if "posterior" not in table:
-        return None
+        return params, None
     where = _At(calib, "posterior")
     value = table["posterior"]
     if not isinstance(value, str) or not value.endswith(".csv"):
@@ -215,7 +204,7 @@ def _calibration_posterior(
     found = (calib.parent / value).resolve()
     if not found.is_file():
         raise where.error(f"no such file: {found}", value)
-    return found
+    return params, found
 
 
 def _parse_schedule(name: str, table: object, at: _At) -> list[tuple[date, float]]:

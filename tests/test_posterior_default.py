@@ -33,9 +33,13 @@ def test_the_calibration_names_the_posterior(tmp_path):
     assert load_scenario(_world(tmp_path, None)).posterior is None
 
 
-def test_a_missing_posterior_file_is_refused_naming_the_calibration(tmp_path):
-    scen = _world(tmp_path, "nope.csv")
-    with pytest.raises(ScenarioError, match=r"calib\.toml.*posterior.*no such file"):
+@pytest.mark.parametrize(
+    ("posterior", "message"),
+    [("nope.csv", "no such file"), ("post.txt", "must name a .csv posterior sample")],
+)
+def test_a_bad_posterior_is_refused_naming_the_calibration_and_key(tmp_path, posterior, message):
+    scen = _world(tmp_path, posterior)
+    with pytest.raises(ScenarioError, match=rf"calib\.toml.*posterior.*{message}"):
         load_scenario(scen)
 
 
