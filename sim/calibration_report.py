@@ -30,18 +30,34 @@ def write_calibrated(result: CalibrationResult, path: Path, command: str) -> Non
     for fp in result.search.params:
         lines.append(f"{fp.name} = {result.best[fp.name]:.6g}")
     for fp in result.search.params:
-        col = result.region[fp.name]
-        lines += [
-            "",
-            f"[uncertainty.{fp.name}]",
-            "# spread over the parameter sets not ruled out by history matching (last wave)",
-            f"mean = {col.mean():.6g}",
-            f"sd = {col.std(ddof=1) if len(col) > 1 else 0.0:.6g}",
-            f"min = {col.min():.6g}",
-            f"max = {col.max():.6g}",
-            f"prior = [{fp.low:g}, {fp.high:g}]",
-        ]
+        lines += uncertainty_table(
+            fp.name,
+            np.asarray(result.region[fp.name]),
+            (fp.low, fp.high),
+            "spread over the parameter sets not ruled out by history matching (last wave)",
+        )
     Path(path).write_text("\n".join(lines) + "\n")
+
+
+def uncertainty_table(
+    name: str, values: np.ndarray, prior: tuple[float, float], note: str
+) -> list[str]:
+    """The ``[uncertainty.NAME]`` lines of a calibrated.toml: a parameter's spread over a
+    sample of sets, and its prior range.
+
+    >>> uncertainty_table("k", np.array([1.0, 3.0]), (0.0, 5.0), "spread")[1:4]
+    ['[uncertainty.k]', '# spread', 'mean = 2']
+    """
+    return [
+        "",
+        f"[uncertainty.{name}]",
+        f"# {note}",
+        f"mean = {values.mean():.6g}",
+        f"sd = {values.std(ddof=1) if len(values) > 1 else 0.0:.6g}",
+        f"min = {values.min():.6g}",
+        f"max = {values.max():.6g}",
+        f"prior = [{prior[0]:g}, {prior[1]:g}]",
+    ]
 
 
 # Public record of notable changes of hands, for the checks (not fitted). Dates as reported.

@@ -469,12 +469,14 @@ def write_calibrated(result: FitResult, path: Path) -> None:
     """``calibrated.toml`` of the record fit: the posterior sample it names (which batches draw
     each replication's parameters from), the set nearest the record as ``[params]`` (single
     runs, the view), and each parameter's spread over the sample."""
+    from sim.calibration_report import uncertainty_table  # the levels fit's table, one format
+
     post = result.posterior
     values = np.asarray(post.values)
     lines = [
         "# Calibrated parameters of the record fit, written by `frontline calibrate --record`;",
         "# the scenarios read it through their `calibration` key. Method, budget and fit:",
-        "# calibration/REPORT.md. Batches draw each replication's set from `posterior`;",
+        "# REPORT.md beside it. Batches draw each replication's set from `posterior`;",
         "# [params] is its first set (after the refinement, the one nearest the record).",
         'posterior = "posterior.csv"',
         "",
@@ -482,17 +484,9 @@ def write_calibrated(result: FitResult, path: Path) -> None:
     ]
     lines += [f"{name} = {values[0, j]:.6g}" for j, name in enumerate(post.names)]
     for j, prior in enumerate(result.search.priors):
-        col = values[:, j]
-        lines += [
-            "",
-            f"[uncertainty.{prior.name}]",
-            "# spread over the posterior sample",
-            f"mean = {col.mean():.6g}",
-            f"sd = {col.std(ddof=1) if len(col) > 1 else 0.0:.6g}",
-            f"min = {col.min():.6g}",
-            f"max = {col.max():.6g}",
-            f"prior = [{prior.low:g}, {prior.high:g}]",
-        ]
+        lines += uncertainty_table(
+            prior.name, values[:, j], (prior.low, prior.high), "spread over the posterior sample"
+        )
     Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
