@@ -150,9 +150,13 @@ def _defended_stretch(
     # front nearest the enemy's objective (hold_axis_share of it) and only screen the rest.
     share = model.p.hold_axis_share
     enemy = 1 - side
-    objective = model.sectors.objective[enemy, sector]
-    if share >= 1.0 or model.state.sector_posture[enemy, sector] != ATTACK or objective < 0:
+    if share >= 1.0 or model.state.sector_posture[enemy, sector] != ATTACK:
         return cand, d_target
+    # The enemy's attack axis lies around its objective, or its sector anchor without one
+    # (as placement_nodes places attackers).
+    objective = model.sectors.objective[enemy, sector]
+    if objective < 0:
+        objective = model.sectors.anchor_node[sector]
     d_enemy = np.hypot(*(model.xy[cand] - model.xy[objective]).T)
     keep = max(n, int(math.ceil(share * len(cand))))
     order = np.argsort(d_enemy, kind="stable")[:keep]
@@ -281,6 +285,9 @@ def _least_covered(model: World, side: int, k: int, posture: int, front: np.ndar
         d = np.hypot(*(model.xy[cand] - model.xy[target]).T)
         occupancy = np.bincount(model.units.node[model.line_rows(side)], minlength=len(front))
         return int(cand[np.lexsort((d, occupancy[cand]))[0]])
+    # A holder sent to a sector under attack reinforces the stretch the enemy attacks, as the
+    # holders already there do (economy of force), not the quiet end of the sector.
+    cand, _ = _defended_stretch(model, side, k, cand, np.zeros(len(cand)), 1)
     rows = model.line_rows(side)
     if len(rows) == 0:
         return int(cand[0])

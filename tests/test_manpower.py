@@ -53,3 +53,66 @@ def test_holders_cover_the_attacked_stretch_when_hold_axis_share_is_below_one():
     wide, _ = spread(1.0)
     assert narrow <= cutoff + 1e-9
     assert wide > cutoff
+
+
+def _stretch_cutoff(m, k, goal_node, share):
+    # Distance from goal_node of the farthest node in the share of sector k's Ukrainian front
+    # nearest it.
+    import numpy as np
+
+    front = np.flatnonzero(m.front_node_mask() & (m.control == 0) & (m.sectors.of_node == k))
+    d_front = np.sort(np.hypot(*(m.xy[front] - m.xy[goal_node]).T))
+    return float(d_front[int(np.ceil(share * len(front))) - 1])
+
+
+def test_a_holder_landing_in_an_attacked_sector_reinforces_the_attacked_stretch():
+    # Before: an arriving holder took the front node farthest from the other holders of the whole
+    # sector, the quiet end of a long sector (Kharkiv's border in May 2024). With
+    # hold_axis_share < 1 it lands on the stretch the holders cover; with 1 it may land anywhere.
+    import numpy as np
+
+    from sim import command
+    from sim.units import ATTACK, HOLD
+
+    def landing(share: float) -> tuple[float, float]:
+        m = FrontlineModel("baseline_2024", rng=3, hold_axis_share=share)
+        k = m.sectors.index["Kharkiv border"]
+        m.state.sector_posture[1, k] = ATTACK  # as Russia's event of 2024-05-10 sets it
+        goal = int(m.sectors.anchor_node[k])  # Russia's axis there: it names no objective
+        # The holders already there stand at the attacked end, so the old rule's "farthest
+        # from the others" is the quiet end.
+        front = command.own_front_nodes(m, 0)
+        ends = np.flatnonzero(front & (m.sectors.of_node == k))
+        nearest = ends[np.argmin(np.hypot(*(m.xy[ends] - m.xy[goal]).T))]
+        rows = m.line_rows(0)
+        m.units.node[rows[m.units.sector[rows] == k]] = nearest
+        node = command._least_covered(m, 0, k, HOLD, command.own_front_nodes(m, 0))
+        d = float(np.hypot(*(m.xy[node] - m.xy[goal])))
+        return d, _stretch_cutoff(m, k, goal, 0.3)
+
+    narrow, cutoff = landing(0.3)
+    wide, _ = landing(1.0)
+    assert narrow <= cutoff + 1e-9
+    assert wide > cutoff
+
+
+def test_without_an_objective_the_attacked_stretch_lies_around_the_enemy_sector_anchor():
+    # Russia's Kharkiv-border sector names no objective: once it attacks, Ukraine's holders there
+    # cover the share of the front nearest the sector's anchor (where Russia's attack axis lies).
+    import numpy as np
+
+    from sim import command
+    from sim.units import ATTACK, HOLD
+
+    m = FrontlineModel("baseline_2024", rng=3, hold_axis_share=0.3)
+    k = m.sectors.index["Kharkiv border"]
+    assert m.sectors.objective[1, k] < 0
+    m.state.sector_posture[1, k] = ATTACK
+    anchor = int(m.sectors.anchor_node[k])
+    front = command.own_front_nodes(m, 0)
+    nodes = command.placement_nodes(m, 0, k, 4, HOLD, front)
+    d = np.hypot(*(m.xy[nodes] - m.xy[anchor]).T)
+    assert d.max() <= _stretch_cutoff(m, k, anchor, 0.3) + 1e-9
+    m.state.sector_posture[1, k] = HOLD  # Russia holds: the holders spread over the sector
+    spread = command.placement_nodes(m, 0, k, 4, HOLD, front)
+    assert np.hypot(*(m.xy[spread] - m.xy[anchor]).T).max() > _stretch_cutoff(m, k, anchor, 0.3)
