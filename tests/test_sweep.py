@@ -180,6 +180,26 @@ def test_sobol_analysis_matches_scipy_and_is_reproducible(ishigami_analysis):
     json.dumps(again.to_dict(), allow_nan=False)
 
 
+def test_sobol_analysis_of_one_parameter_and_one_output():
+    # scipy's sobol_indices squeezes one output of one parameter to a scalar and then fails
+    # (TypeError); the analysis must still work. With one input that is all of the variance:
+    # S1 = ST = 1 up to the estimator's error, and the same as for the same output given twice.
+    def func(pts):
+        return pts["x"].to_numpy() ** 2
+
+    one = sobol_analysis({"x": (0.0, 1.0)}, func, n=2**10, seed=3, n_resamples=99).indices
+    assert one["parameter"].tolist() == ["x"]
+    np.testing.assert_allclose(one[["S1", "ST"]].to_numpy(), 1.0, atol=0.05)
+
+    def twice(pts):
+        y = func(pts)
+        return pd.DataFrame({"a": y, "b": y})
+
+    two = sobol_analysis({"x": (0.0, 1.0)}, twice, n=2**10, seed=3, n_resamples=99).indices
+    np.testing.assert_allclose(one["S1"], two["S1"].iloc[:1], rtol=1e-12)
+    np.testing.assert_allclose(one["ST"], two["ST"].iloc[:1], rtol=1e-12)
+
+
 def test_saltelli_design_is_a_b_and_the_mixed_matrices():
     bounds = {"p": (0.0, 1.0), "q": (10.0, 20.0)}
     n = 8

@@ -102,11 +102,21 @@ def sobol_analysis(
     f_a = y[:n].T  # (s, n)
     f_b = y[n : 2 * n].T
     f_ab = y[2 * n :].reshape(d, n, -1).transpose(0, 2, 1)  # (d, s, n)
+    s = len(outputs)
+    # scipy squeezes its (s, d) indices, and with one output of one parameter the squeezed
+    # scalar breaks its own clean-up (TypeError in sobol_indices): give it the output twice.
+    twice = 2 if s == 1 and d == 1 else 1
     res = scipy.stats.sobol_indices(
-        func={"f_A": f_a, "f_B": f_b, "f_AB": f_ab}, n=n, method="saltelli_2010"
+        func={
+            "f_A": np.tile(f_a, (twice, 1)),
+            "f_B": np.tile(f_b, (twice, 1)),
+            "f_AB": np.tile(f_ab, (1, twice, 1)),
+        },
+        n=n,
+        method="saltelli_2010",
     )
-    first = np.asarray(res.first_order).reshape(len(outputs), d)  # scipy squeezes (s, d)
-    total = np.asarray(res.total_order).reshape(len(outputs), d)
+    first = np.asarray(res.first_order).reshape(s * twice, d)[:s]
+    total = np.asarray(res.total_order).reshape(s * twice, d)[:s]
 
     low, high = _bootstrap_bounds(
         f_a, f_b, f_ab, n, len(outputs), seed, n_resamples, confidence_level
