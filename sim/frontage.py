@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy.spatial import cKDTree
 
-from sim.graph.kdtree import kd_resolve
+from sim.graph.kdtree import kd_resolve_ties
 from sim.kernels.combat import presence_frontage, presence_power
 from sim.kernels.front import front_geometry, nearest_on_candidates
 from sim.units import ATTACK
@@ -311,7 +311,7 @@ def nearest_unit(
     (units share nodes, and the theatre's regular fill makes equidistant nodes common), the
     k-d tree decides, as it did for every edge before, since its choice among equals follows
     its build and traversal order, which no plain rule reproduces: a compiled copy of scipy's
-    cKDTree (:func:`sim.graph.kdtree.kd_resolve`), or scipy's own on the rare build it does not copy.
+    cKDTree (:func:`sim.graph.kdtree.kd_resolve_ties`), or scipy's own on the rare build it does not copy.
 
     On about half the days neither the front nor any line unit moved: the last answer is kept
     per side and reused when the points, the rows, their nodes and ``reach`` are all unchanged.
@@ -358,10 +358,14 @@ def nearest_by_edge(
             np.zeros(n, dtype=np.int32),
             np.zeros(n, dtype=np.int32),
         )
-    dist, k, tied = nearest_on_candidates(
-        edges, near.start, near.count, near.node, near.d2, nodes.astype(np.int64), *scratch
+    unit_nodes = nodes.astype(np.int64)
+    dist, k, tied, lone = nearest_on_candidates(
+        edges, near.start, near.count, near.node, near.d2, unit_nodes, *scratch
     )
-    if len(tied) and not kd_resolve(model.xy[nodes], mid, tied, reach, dist, k):
+    # Most ties are units stacked on one node, which the tree settles without a walk.
+    if len(tied) and not kd_resolve_ties(
+        model.xy[nodes], unit_nodes, mid, tied, lone, reach, dist, k, scratch[0]
+    ):
         dist_t, k_t = cKDTree(model.xy[nodes]).query(mid[tied], distance_upper_bound=reach)
         dist[tied], k[tied] = dist_t, k_t
     return dist, k

@@ -4,7 +4,7 @@ bit, which is what keeps the golden runs (tests/test_golden.py) unchanged."""
 import numpy as np
 import pytest
 
-from sim.graph.kdtree import kd_build, kd_knn, kd_query
+from sim.graph.kdtree import kd_build, kd_knn, kd_query, kd_resolve_ties
 from sim.kernels.combat import _interp
 from sim.kernels.front import farthest_from
 from sim.kernels.metrics import front_length, node_metrics, unit_metrics
@@ -267,3 +267,51 @@ def test_kd_tree_emulation_on_real_front_nodes():
         got_d, got_i = kd_knn(pts, tree, q, 6)
         np.testing.assert_array_equal(got_d, want_d)
         np.testing.assert_array_equal(got_i, want_i)
+
+
+def test_kd_resolve_ties_settles_stacked_points_as_scipy():
+    """Ties among points stacked on one position are settled without a walk (the first of
+    them in the tree's order): the same answers as scipy's query, and as the walk for ties
+    across positions."""
+    from scipy.spatial import cKDTree
+
+    rng = np.random.default_rng(6)
+    stacked = spread = 0
+    for _ in range(200):
+        n = int(rng.integers(2, 200))
+        keys = rng.integers(0, 60, n)  # point i stands at position keys[i]
+        where = rng.integers(0, 12, (60, 2)) * 2.0
+        pts = where[keys]
+        mids = (rng.integers(0, 12, (50, 2)) + rng.choice([0.0, 0.5], (50, 2))) * 2.0
+        bound = float(rng.choice([np.inf, 5.0]))
+        want_d, want_i = cKDTree(pts).query(mids, distance_upper_bound=bound)
+        d2 = ((pts[None, :, :] - mids[:, None, :]) ** 2).sum(axis=2)
+        rows, lone = [], []
+        for r in range(len(mids)):
+            near = np.flatnonzero(d2[r] == d2[r].min())
+            if len(near) > 1 and d2[r].min() < bound * bound:
+                rows.append(r)
+                one = len(set(keys[near].tolist())) == 1
+                lone.append(int(keys[near[0]]) if one else -1)
+                stacked += one
+                spread += not one
+        dist, k = want_d.copy(), np.full(len(mids), -2)
+        k[np.setdiff1d(np.arange(len(mids)), rows)] = want_i[
+            np.setdiff1d(np.arange(len(mids)), rows)
+        ]
+        lead = np.zeros(60, dtype=np.int32)
+        assert kd_resolve_ties(
+            pts,
+            keys,
+            mids,
+            np.array(rows, dtype=np.int64),
+            np.array(lone, dtype=np.int64),
+            bound,
+            dist,
+            k,
+            lead,
+        )
+        np.testing.assert_array_equal(k, want_i)
+        np.testing.assert_array_equal(dist, want_d)
+        assert not lead.any()  # the scratch is left as found
+    assert stacked > 100 and spread > 100

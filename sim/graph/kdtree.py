@@ -416,6 +416,48 @@ def kd_resolve(points, mids, rows, bound, dist, k):
 
 
 @njit(cache=True, nogil=True)
+def kd_resolve_ties(points, keys, mids, rows, lone, bound, dist, k, lead):
+    """:func:`kd_resolve`, told which ties are among coincident points.
+
+    Where the points nearest ``mids[rows[i]]`` all share one position (``lone[i] >= 0``, the
+    ``keys`` of those points, e.g. units stacked on one node), the tree's answer does not depend
+    on the query point: the build splits by coordinate, so coincident points always end in the
+    same leaf, and the walk takes the first of them in that leaf (the rest are not closer).
+    So ``k[rows[i]]`` becomes the first point of key ``lone[i]`` in the tree's point order,
+    with no walk, and ``dist`` is left as given. Other rows (``lone[i] < 0``) are walked as
+    :func:`kd_resolve` walks them. ``lead`` is scratch indexed by key, zero on entry and on
+    return. False (nothing written) where :func:`kd_build` does not reproduce scipy's build.
+    """
+    tree = kd_build(points)
+    if not tree[-1]:
+        return False
+    idx = tree[0]
+    # The first point of each key in tree order, plus one (0: not seen yet).
+    for i in range(len(idx)):
+        j = idx[i]
+        if lead[keys[j]] == 0:
+            lead[keys[j]] = j + 1
+    nb_pri = np.empty(2)
+    nb_idx = np.empty(2, dtype=np.int64)
+    bounds = _root_bounds(points)
+    q = _new_queue()
+    ub = bound * bound
+    for i in range(len(rows)):
+        r = rows[i]
+        if lone[i] >= 0:
+            k[r] = lead[lone[i]] - 1
+            continue
+        nn, q = _walk(points, tree, bounds, mids[r, 0], mids[r, 1], ub, 1, nb_pri, nb_idx, q)
+        if nn == 0:
+            dist[r], k[r] = np.inf, len(points)
+        else:
+            dist[r], k[r] = np.sqrt(-nb_pri[0]), nb_idx[0]
+    for j in range(len(keys)):
+        lead[keys[j]] = 0
+    return True
+
+
+@njit(cache=True, nogil=True)
 def kd_knn(points, tree, queries, kmax):
     """scipy's ``cKDTree.query(queries, k=kmax)`` (p=2, eps=0, no bound) on a tree from
     :func:`kd_build`: distances and indices, shape (len(queries), kmax), nearest first, with
@@ -468,4 +510,4 @@ def _heap_remove(pri, val, n):
     return n
 
 
-__all__ = ["kd_build", "kd_knn", "kd_query", "kd_resolve"]
+__all__ = ["kd_build", "kd_knn", "kd_query", "kd_resolve", "kd_resolve_ties"]

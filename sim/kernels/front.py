@@ -132,6 +132,9 @@ def nearest_on_candidates(edges, start, count, cand_node, cand_d2, unit_nodes, o
     tied : int array
         Positions in ``edges`` where several units are equally near (``k`` is then -2):
         the caller decides those.
+    lone : int array
+        For each of ``tied``, the node all those units stand on, or -1 where they stand on
+        several nodes.
     """
     n_units = len(unit_nodes)
     for r in range(n_units):
@@ -141,6 +144,7 @@ def nearest_on_candidates(edges, start, count, cand_node, cand_d2, unit_nodes, o
     dist = np.empty(n)
     k = np.empty(n, dtype=np.int64)
     tied = np.empty(n, dtype=np.int64)
+    lone = np.empty(n, dtype=np.int64)
     n_tied = 0
     for i in range(n):
         e = edges[i]
@@ -149,6 +153,7 @@ def nearest_on_candidates(edges, start, count, cand_node, cand_d2, unit_nodes, o
         best = np.inf
         units = 0
         kk = n_units
+        at = -1  # the node of the nearest units, -1 once they are on two
         for j in range(lo, hi):
             d2 = cand_d2[j]
             if units > 0 and d2 != best:
@@ -159,17 +164,21 @@ def nearest_on_candidates(edges, start, count, cand_node, cand_d2, unit_nodes, o
                 if units == 0:
                     best = d2
                     kk = first[node]
+                    at = node
+                else:
+                    at = -1
                 units += c
         dist[i] = np.sqrt(best)
         if units > 1:
             kk = -2
             tied[n_tied] = i
+            lone[n_tied] = at
             n_tied += 1
         k[i] = kk
     for r in range(n_units):
         occupancy[unit_nodes[r]] = 0
         first[unit_nodes[r]] = 0
-    return dist, k, tied[:n_tied]
+    return dist, k, tied[:n_tied], lone[:n_tied]
 
 
 __all__ = [
