@@ -183,6 +183,8 @@ class Caches:
     node_float_scratch: tuple[np.ndarray, np.ndarray] | None = None
     node_flags: np.ndarray | None = None
     metric_buffers: MetricBuffers | None = None
+    # Each node's depth (km), the square root of its area: what penetration must reach.
+    node_depth_km: np.ndarray | None = None
 
     def node_floats(self, n_nodes: int) -> tuple[np.ndarray, np.ndarray]:
         """Two float scratch arrays over the nodes, made once (the kernels zero them)."""
