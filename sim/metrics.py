@@ -136,8 +136,12 @@ class Recorder:
         # value: every column is a Python float, int or bool, which deepcopy returns as is.
         if hasattr(c, "_collection_steps"):
             c._collection_steps.append(model.time)
+        # The columns are the model's attributes, and all but ``day`` are the fields of
+        # ``model.today`` (sim.model's _Field): read from its __dict__, not through the
+        # descriptor, thirty times a day.
+        today = vars(model.today)
         for var, values in c.model_vars.items():
-            values.append(getattr(model, var, None))
+            values.append(today[var] if var in today else getattr(model, var, None))
 
     def table(self) -> pd.DataFrame:
         """The daily metrics as a pandas DataFrame with a ``date`` column."""
