@@ -388,10 +388,11 @@ def front_edges(model: World) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
     mask = model.front_edge_mask()
     hit = model.caches.front_geometry
     if hit is None or hit[0] is not mask:
+        ids = np.flatnonzero(mask)  # int64 (intp), ascending
         geometry = front_geometry(
-            mask, model.edge_u, model.edge_v, model.theatre.edge_border_km, model.xy
+            ids, model.edge_u, model.edge_v, model.theatre.edge_border_km, model.xy
         )
-        hit = model.caches.front_geometry = (mask, *geometry)
+        hit = model.caches.front_geometry = (mask, ids, *geometry)
     _, ids, u, v, border, mid = hit
     return ids, u, v, border, mid
 

@@ -354,8 +354,9 @@ class FrontlineModel(mesa.Model):
             # may hold the old ones).
             edges, nodes = c.front_edges.copy(), c.front_nodes.copy()
             inc_ptr, inc_edge = _edge_incidence(self.theatre)
+            changed = np.flatnonzero(control != key)  # a vectorised scan of the 13k nodes
             front_masks_update(
-                control, key, inc_ptr, inc_edge, self.edge_u, self.edge_v, edges, nodes
+                changed, control, inc_ptr, inc_edge, self.edge_u, self.edge_v, edges, nodes
             )
         else:
             edges = np.empty(len(self.edge_u), dtype=bool)

@@ -25,19 +25,16 @@ def front_masks(control, edge_u, edge_v, edges, nodes):
 
 
 @njit(cache=True, nogil=True)
-def front_masks_update(control, before, inc_ptr, inc_edge, edge_u, edge_v, edges, nodes):
-    """Bring the front masks of :func:`front_masks` (in place) from the control map ``before``
-    to ``control``: only the edges at nodes that changed hands, and the front flags of those
-    edges' ends, are computed again (the same booleans as a full pass)."""
-    for n in range(len(control)):
-        if control[n] == before[n]:
-            continue
+def front_masks_update(changed, control, inc_ptr, inc_edge, edge_u, edge_v, edges, nodes):
+    """Bring the front masks of :func:`front_masks` (in place) to ``control`` from the map
+    they were computed for, which differed from it at the nodes ``changed`` (ascending): only
+    the edges at those nodes, and the front flags of those edges' ends, are computed again
+    (the same booleans as a full pass)."""
+    for n in changed:
         for j in range(inc_ptr[n], inc_ptr[n + 1]):
             e = inc_edge[j]
             edges[e] = control[edge_u[e]] != control[edge_v[e]]
-    for n in range(len(control)):
-        if control[n] == before[n]:
-            continue
+    for n in changed:
         for j in range(inc_ptr[n], inc_ptr[n + 1]):
             e = inc_edge[j]
             for w in (edge_u[e], edge_v[e]):
@@ -50,27 +47,23 @@ def front_masks_update(control, before, inc_ptr, inc_edge, edge_u, edge_v, edges
 
 
 @njit(cache=True, nogil=True)
-def front_geometry(mask, edge_u, edge_v, border, xy):
-    """Ids, ends, border lengths and midpoints ``0.5 * (xy[u] + xy[v])`` of the edges in
-    ``mask``, ascending."""
-    n = 0
-    for e in range(len(mask)):
-        if mask[e]:
-            n += 1
-    fe = np.empty(n, dtype=np.int64)
+def front_geometry(fe, edge_u, edge_v, border, xy):
+    """Ends, border lengths and midpoints ``0.5 * (xy[u] + xy[v])`` of the edges ``fe``.
+
+    The caller finds ``fe`` with ``np.flatnonzero`` of the front mask: numpy's vectorised scan
+    of the ~40k edges is several times faster than a loop here."""
+    n = len(fe)
     eu = np.empty(n, dtype=np.int64)
     ev = np.empty(n, dtype=np.int64)
     b = np.empty(n)
     mid = np.empty((n, 2))
-    j = 0
-    for e in range(len(mask)):
-        if mask[e]:
-            u, v = edge_u[e], edge_v[e]
-            fe[j], eu[j], ev[j], b[j] = e, u, v, border[e]
-            mid[j, 0] = 0.5 * (xy[u, 0] + xy[v, 0])
-            mid[j, 1] = 0.5 * (xy[u, 1] + xy[v, 1])
-            j += 1
-    return fe, eu, ev, b, mid
+    for j in range(n):
+        e = fe[j]
+        u, v = edge_u[e], edge_v[e]
+        eu[j], ev[j], b[j] = u, v, border[e]
+        mid[j, 0] = 0.5 * (xy[u, 0] + xy[v, 0])
+        mid[j, 1] = 0.5 * (xy[u, 1] + xy[v, 1])
+    return eu, ev, b, mid
 
 
 @njit(cache=True, nogil=True)
