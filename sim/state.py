@@ -154,6 +154,10 @@ class MetricBuffers:
     node_buf: np.ndarray
     edge_buf: np.ndarray
     unit_buf: np.ndarray
+    # The control map (as bytes) the node metrics were last computed for, and those of them
+    # that depend on control alone: reused on the days no node changed hands.
+    control_key: bytes | None = None
+    control_sums: tuple[float, float, float, float, int, int] | None = None
 
 
 @dataclass

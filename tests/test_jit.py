@@ -7,7 +7,7 @@ import pytest
 from sim.graph.kdtree import kd_build, kd_knn, kd_query, kd_resolve_ties
 from sim.kernels.combat import _interp
 from sim.kernels.front import farthest_from
-from sim.kernels.metrics import front_length, node_metrics, unit_metrics
+from sim.kernels.metrics import contested_area, front_length, node_metrics, unit_metrics
 from sim.kernels.sums import np_sum
 from sim.model import FrontlineModel
 
@@ -61,6 +61,8 @@ def test_node_metrics_equal_masked_sums(state):
     )
     assert got == want
     assert all(x > 0 for x in want)  # every mask selected something
+    # What metrics_phase reuses on a day without a change of hands: the contested area alone.
+    assert contested_area(area, m.penetration, np.empty(t.n_nodes)) == want[4]
 
 
 def test_front_length_equals_masked_sum(state):
