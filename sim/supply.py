@@ -78,6 +78,10 @@ class SupplyTree:
     level: np.ndarray | None = None
     connected: np.ndarray | None = None
     level_key: tuple[bytes, bytes, float] | None = None
+    # The control map (as bytes) ``own`` was last checked against, so that bringing the
+    # forest to that same map again (the supply phase, after the movement phase's mop-up has
+    # already updated it) costs a comparison of bytes.
+    own_key: bytes | None = None
 
 
 def _noted(tree: SupplyTree, ok: bool, *changed: np.ndarray) -> bool:
@@ -374,10 +378,14 @@ class SupplyNetwork:
         Returns the mode used: ``"none"``, ``"incremental"`` or ``"full"`` (a fallback when
         many nodes changed hands, the tether changed, or the search would be large).
         """
+        key = control.tobytes()
+        if key == tree.own_key and limit == tree.limit:
+            return "none"
         own = control == side
         lost = np.flatnonzero(tree.own & ~own)
         gained = np.flatnonzero(own & ~tree.own)
         if len(lost) == 0 and len(gained) == 0 and limit == tree.limit:
+            tree.own_key = key
             return "none"
         if limit != tree.limit or len(lost) + len(gained) > FULL_SHARE * self.n:
             return self._replace(tree, control, side, limit)
@@ -397,7 +405,7 @@ class SupplyNetwork:
             )
             if not _noted(tree, ok, gained, touched):
                 return self._replace(tree, control, side, limit)
-        tree.own = own
+        tree.own, tree.own_key = own, key
         return "incremental"
 
     def _hub_mask(self) -> np.ndarray:
@@ -417,6 +425,7 @@ class SupplyNetwork:
         )
         tree.limit = limit
         tree.dirty = None
+        tree.own_key = control.tobytes()
         return "full"
 
     def _adjacency(self) -> tuple[list[int], list[int], list[float]]:
