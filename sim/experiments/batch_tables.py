@@ -62,26 +62,28 @@ def runs_table(rows: list[tuple[int, dict, pd.DataFrame]], spec: ScenarioSpec) -
 
 def events_table(records: list[tuple[int, dict]]) -> pd.DataFrame:
     """Every replication's changes of hands, in order: ``replication``, ``seed``, ``date``, ``node``, ``to_side``."""
-    frames = []
     for i, record in records:
         if "events" not in record:  # a part file from before batches kept the changes of hands
             raise BatchError(
                 f"replication {i} was written by an older frontline without its changes of "
                 "hands: delete the batch's parts/ directory (or use another --out) and re-run"
             )
-        ev = record["events"]
-        frames.append(
-            pd.DataFrame(
-                {
-                    "replication": np.int64(i),
-                    "seed": np.int64(record["seed"]),
-                    "date": pd.to_datetime(pd.Series(ev["date"], dtype=object)),
-                    "node": np.asarray(ev["node"], dtype=np.int64),
-                    "to_side": pd.Series(ev["to"], dtype=object),
-                }
-            )
-        )
-    return pd.concat(frames, ignore_index=True)
+    # The replications' columns joined first and their dates parsed in one call (a call per
+    # replication cost ~1 ms each, at the end of every batch): the same table as stacking one
+    # frame per replication.
+    events = [record["events"] for _, record in records]
+    counts = [len(ev["date"]) for ev in events]
+    return pd.DataFrame(
+        {
+            "replication": np.repeat(np.array([i for i, _ in records], dtype=np.int64), counts),
+            "seed": np.repeat(np.array([r["seed"] for _, r in records], dtype=np.int64), counts),
+            "date": pd.to_datetime(
+                pd.Series([d for ev in events for d in ev["date"]], dtype=object)
+            ),
+            "node": np.array([x for ev in events for x in ev["node"]], dtype=np.int64),
+            "to_side": pd.Series([x for ev in events for x in ev["to"]], dtype=object),
+        }
+    )
 
 
 def node_table(spec: ScenarioSpec) -> pd.DataFrame:
