@@ -180,6 +180,9 @@ class Caches:
     front_trees: dict[int, tuple[Any, ...]] = field(default_factory=dict)
     # Per side: the last nearest-unit answer and the inputs it was computed from.
     nearest_unit: dict[int, tuple[Any, ...]] = field(default_factory=dict)
+    # Per side: each front edge's nearest unit at the last search, what the next one starts
+    # from (see sim.frontage.nearest_by_edge).
+    nearest_edges: dict[int, tuple[Any, ...]] = field(default_factory=dict)
     # Per side: the components of its cut-off nodes, see sim.pockets.
     cut_off_parts: dict[int, tuple[Any, ...]] = field(default_factory=dict)
     # Scratch arrays over the nodes, reused day after day (the kernels zero them).
