@@ -25,7 +25,7 @@ from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
 from sim.graph.forest import Adjacency, forest_add, forest_remove
-from sim.kernels.supply import nearest_hub_distance
+from sim.kernels.supply import classes_in_range, nearest_hub_distance
 from sim.params import Params
 
 if TYPE_CHECKING:
@@ -43,6 +43,10 @@ NO_NODE = -9999  # scipy's marker for "no predecessor / no source"
 # lost hub's whole tree, say): past that, scipy's compiled search of the whole graph is faster
 # than the Python heap search of a part of it.
 FULL_SHARE = 0.05
+# A hub whose nearest enemy front node lies this close (km) to a fires range is decided by the
+# direct computation (hub_throughput): far above the rounding differences of two ways of
+# computing a distance, far below any distance that matters.
+RANGE_TOLERANCE_KM = 1e-6
 FULL_SEARCH_NODES = 1500
 
 
@@ -351,11 +355,10 @@ class SupplyNetwork:
         # The least distance from each hub to today's enemy front nodes (a minimum: exact in
         # any order).
         nearest = nearest_hub_distance(enemy_front_nodes, start, hub_of, d, len(self.hub_nodes))
-        nearest = nearest[held]
-        if (np.abs(nearest[:, None] - ranges[None, :]) <= 1e-6).any():
+        classes, close = classes_in_range(nearest, held, ranges, RANGE_TOLERANCE_KM)
+        if close:
             return self.hub_throughput(self.hub_nodes[held], enemy_front_nodes, params)
-        classes_in_range = (nearest[:, None] < ranges[None, :]).sum(axis=1)
-        theta: np.ndarray = (1.0 - params.hub_throughput_loss) ** classes_in_range
+        theta: np.ndarray = (1.0 - params.hub_throughput_loss) ** classes
         return theta
 
     def update_tree(self, tree: SupplyTree, control: np.ndarray, side: int, limit: float) -> str:

@@ -317,3 +317,18 @@ def test_kd_resolve_ties_settles_stacked_points_as_scipy():
         np.testing.assert_array_equal(dist, want_d)
         assert not lead.any()  # the scratch is left as found
     assert stacked > 100 and spread > 100
+
+
+def test_classes_in_range_equals_the_numpy_expression():
+    from sim.kernels.supply import classes_in_range
+
+    rng = np.random.default_rng(7)
+    ranges = np.array([10.0, 25.0, 60.0, 90.0])
+    for _ in range(200):
+        nearest = rng.choice([5.0, 10.0, 24.9, 61.0, np.inf], 12) + rng.choice([0.0, 3e-7], 12)
+        held = rng.random(12) < 0.7
+        got, close = classes_in_range(nearest, held, ranges, 1e-6)
+        near = nearest[held]
+        want = (near[:, None] < ranges[None, :]).sum(axis=1)
+        assert got.dtype == want.dtype and np.array_equal(got, want)
+        assert close == bool((np.abs(near[:, None] - ranges[None, :]) <= 1e-6).any())
