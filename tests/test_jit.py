@@ -332,3 +332,28 @@ def test_classes_in_range_equals_the_numpy_expression():
         want = (near[:, None] < ranges[None, :]).sum(axis=1)
         assert got.dtype == want.dtype and np.array_equal(got, want)
         assert close == bool((np.abs(near[:, None] - ranges[None, :]) <= 1e-6).any())
+
+
+def test_unit_row_kernels_equal_the_numpy_masks():
+    from sim.kernels.forces import due_rows, refitted_rows, rows_in_posture, worn_rows
+
+    rng = np.random.default_rng(8)
+    for _ in range(50):
+        n = int(rng.integers(0, 300))
+        alive = rng.random(n) < 0.9
+        side = rng.integers(0, 2, n).astype(np.int8)
+        posture = rng.integers(0, 5, n).astype(np.int8)
+        losses, bp = rng.random(n), rng.random(n)
+        men, est, coh = rng.random(n) * 1000, np.full(n, 900.0), rng.random(n)
+        day, arrival = 7, rng.integers(0, 14, n).astype(np.int32)
+        for s in (0, 1):
+            got, mine = rows_in_posture(alive, side, posture, s, 2)
+            assert np.array_equal(got, np.flatnonzero(alive & (side == s) & (posture == 2)))
+            assert mine == int((alive & (side == s)).sum())
+        worn = worn_rows(alive, posture, losses, bp, 1)
+        assert np.array_equal(worn, np.flatnonzero(alive & (posture <= 1) & (losses >= bp)))
+        refit = refitted_rows(alive, posture, men, est, coh, 3, 0.8, 0.5)
+        want = np.flatnonzero(alive & (posture == 3) & (men >= 0.8 * est) & (coh >= 0.5))
+        assert np.array_equal(refit, want)
+        due = due_rows(alive, posture, arrival, 4, day)
+        assert np.array_equal(due, np.flatnonzero(alive & (posture == 4) & (arrival <= day)))
