@@ -25,7 +25,7 @@ from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
 from sim.graph.forest import Adjacency, forest_add, forest_remove
-from sim.kernels.supply import classes_in_range, nearest_hub_distance
+from sim.kernels.supply import classes_in_range, dirty_levels, nearest_hub_distance
 from sim.params import Params
 
 if TYPE_CHECKING:
@@ -295,15 +295,18 @@ class SupplyNetwork:
             tree.level, tree.connected = self._apply(tree, hubs, theta, params)
         elif tree.dirty:
             idx = np.fromiter(tree.dirty, dtype=np.intp, count=len(tree.dirty))
-            full = np.ones(self.n)
-            full[hubs] = theta
-            linked = np.isfinite(tree.dist[idx]) & tree.own[idx]
-            tree.connected[idx] = linked
-            tree.level[idx] = 0.0
-            idx = idx[linked]
-            tree.level[idx] = full[tree.source[idx]] * np.exp(
-                -tree.dist[idx] / params.supply_efold_km
+            linked, factor, arg = dirty_levels(
+                idx,
+                tree.dist,
+                tree.own,
+                tree.source,
+                hubs,
+                theta,
+                params.supply_efold_km,
+                tree.connected,
+                tree.level,
             )
+            tree.level[linked] = factor * np.exp(arg)
         tree.dirty, tree.level_key = set(), key
         return tree.level.copy(), tree.connected.copy()
 

@@ -357,3 +357,29 @@ def test_unit_row_kernels_equal_the_numpy_masks():
         assert np.array_equal(refit, want)
         due = due_rows(alive, posture, arrival, 4, day)
         assert np.array_equal(due, np.flatnonzero(alive & (posture == 4) & (arrival <= day)))
+
+
+def test_dirty_levels_equal_the_numpy_update():
+    from sim.kernels.supply import dirty_levels
+
+    rng = np.random.default_rng(9)
+    n = 400
+    for _ in range(50):
+        dist = np.where(rng.random(n) < 0.2, np.inf, rng.random(n) * 300)
+        own = rng.random(n) < 0.8
+        hubs = rng.choice(n, 6, replace=False)
+        source = rng.choice(np.concatenate([hubs, [7]]), n).astype(np.int32)
+        theta = rng.random(6)
+        idx = rng.choice(n, 90, replace=False).astype(np.intp)
+        want_c, want_l = rng.random(n) < 0.5, rng.random(n)
+        got_c, got_l = want_c.copy(), want_l.copy()
+        full = np.ones(n)
+        full[hubs] = theta
+        linked = np.isfinite(dist[idx]) & own[idx]
+        want_c[idx] = linked
+        want_l[idx] = 0.0
+        on = idx[linked]
+        want_l[on] = full[source[on]] * np.exp(-dist[on] / 80.0)
+        rows, factor, arg = dirty_levels(idx, dist, own, source, hubs, theta, 80.0, got_c, got_l)
+        got_l[rows] = factor * np.exp(arg)
+        assert np.array_equal(got_c, want_c) and got_l.tobytes() == want_l.tobytes()
