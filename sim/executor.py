@@ -125,15 +125,18 @@ def die_with_parent(sig: int = signal.SIGKILL) -> None:
 def _worker_init(parent: int) -> None:
     """In each worker: die with the parent, then load what every task needs."""
     # Start-up creates a few million objects that live as long as the worker (modules, the
-    # compiled kernels Numba loads from its cache, the theatre): the cyclic garbage collector
+    # theatre, the compiled kernels Numba loads from its cache): the cyclic garbage collector
     # would traverse them again and again while they are made (~0.2 s of CPU per worker) and
-    # at every full collection after. So it is off while they are made, and they are then
-    # frozen out of its sight (gc.freeze); it collects the tasks' own garbage as usual.
+    # at every full collection after. So it is off while they are made, and the imports and
+    # the theatre are then frozen out of its sight (gc.freeze); the warm-up run's model is
+    # not frozen (it is garbage once the warm-up ends), and the collector, on again, frees it
+    # with the tasks' own garbage as usual.
     gc.disable()
     try:
         _start_worker(parent)
-    finally:
         gc.freeze()
+        _warm_kernels()
+    finally:
         gc.enable()
 
 
@@ -145,12 +148,12 @@ def _start_worker(parent: int) -> None:
     # workers), instead of every worker printing its own KeyboardInterrupt traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_watchdog, args=(parent,), name="parent watchdog", daemon=True).start()
-    # Loaded once per worker, not once per task: the model, its theatre and the pandas stack,
-    # and the compiled kernels (loaded from Numba's cache on their first call).
+    # Loaded once per worker, not once per task: the model, its theatre and the pandas stack
+    # (and then the compiled kernels, by _warm_kernels).
+    import sim.runner  # noqa: F401  (what a task imports to run and collect a model)
     from sim.model import default_theatre
 
     default_theatre()
-    _warm_kernels()
 
 
 def _warm_kernels() -> None:
