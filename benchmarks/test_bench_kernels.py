@@ -32,7 +32,9 @@ def test_fight_reference(benchmark, record, state):
 
 def _fresh_presence(m, front):
     def setup():
-        m.__dict__.pop("_nearest_unit_cache", None)  # no reuse of yesterday's query
+        # No reuse of the last query: neither its answer nor its per-edge answers.
+        m.caches.nearest_unit.clear()
+        m.caches.nearest_edges.clear()
         return (m, 0, *front), {}
 
     return setup

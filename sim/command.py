@@ -25,6 +25,7 @@ from scipy.spatial import cKDTree
 from sim import fortification, surprise
 from sim.forces import new_units, rear_node, rotate_and_refit
 from sim.graph.kdtree import kd_build, kd_knn
+from sim.kernels.forces import due_rows, rows_in_posture
 from sim.kernels.front import farthest_from
 from sim.march import send
 from sim.sectors import Sectors
@@ -260,10 +261,8 @@ def _redeploy(model: World, side: int, src: int, dst: int, units: int) -> int:
 
 def _land_arrivals(model: World, fronts: list[np.ndarray]) -> None:
     u = model.units
-    n = u.n
-    due = np.flatnonzero(
-        u.alive[:n] & (u.posture[:n] == TRANSIT) & (u.arrival_day[:n] <= model.day)
-    )
+    alive, posture_of, arrival_day = u.views("alive", "posture", "arrival_day")
+    due = due_rows(alive, posture_of, arrival_day, TRANSIT, model.day)
     for row in due:
         side, k = int(u.side[row]), int(u.sector[row])
         posture = int(model.state.sector_posture[side, k])
@@ -305,12 +304,10 @@ def _commit_reserves(model: World) -> None:
     best (exploitation).
     """
     u = model.units
-    n = u.n
-    alive = u.alive[:n]
+    alive, side_of, posture = u.views("alive", "side", "posture")
     threshold = model.p.reserve_commit_threshold
     for side in (0, 1):
-        mine = alive & (u.side[:n] == side)
-        reserves = np.flatnonzero(mine & (u.posture[:n] == RESERVE))
+        reserves, mine = rows_in_posture(alive, side_of, posture, side, RESERVE)
         threat = model.state.threat[side]
         k = int(np.argmax(threat))
         target = model.sectors.anchor_node[k]
@@ -323,7 +320,7 @@ def _commit_reserves(model: World) -> None:
             attack = model.state.attack_ratio[side]
             k = int(np.argmax(attack))
             target = model.sectors.anchor_node[k]
-            if len(reserves) <= model.p.reserve_fraction * mine.sum() or attack[k] <= 0:
+            if len(reserves) <= model.p.reserve_fraction * mine or attack[k] <= 0:
                 continue
         d = np.hypot(*(model.xy[u.node[reserves]] - model.xy[target]).T)
         send(model, int(reserves[np.argmin(d)]), k)

@@ -30,6 +30,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import ctypes
+import gc
 import multiprocessing
 import os
 import signal
@@ -56,6 +57,9 @@ CONNECT_TIMEOUT = 10.0
 # How often a worker's watchdog checks that its parent is alive, in seconds.
 _WATCHDOG_PERIOD = 0.5
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+# Days a new worker simulates to load the compiled kernels (by day 5 the front has moved and
+# units have fought, moved and been supplied).
+_WARM_UP_DAYS = 5
 
 
 class ExecutorError(ValueError):
@@ -120,6 +124,23 @@ def die_with_parent(sig: int = signal.SIGKILL) -> None:
 
 def _worker_init(parent: int) -> None:
     """In each worker: die with the parent, then load what every task needs."""
+    # Start-up creates a few million objects that live as long as the worker (modules, the
+    # theatre, the compiled kernels Numba loads from its cache): the cyclic garbage collector
+    # would traverse them again and again while they are made (~0.2 s of CPU per worker) and
+    # at every full collection after. So it is off while they are made, and the imports and
+    # the theatre are then frozen out of its sight (gc.freeze); the warm-up run's model is
+    # not frozen (it is garbage once the warm-up ends), and the collector, on again, frees it
+    # with the tasks' own garbage as usual.
+    gc.disable()
+    try:
+        _start_worker(parent)
+        gc.freeze()
+        _warm_kernels()
+    finally:
+        gc.enable()
+
+
+def _start_worker(parent: int) -> None:
     die_with_parent()
     if os.getppid() != parent:  # the parent died before the request took effect
         os._exit(1)
@@ -127,10 +148,25 @@ def _worker_init(parent: int) -> None:
     # workers), instead of every worker printing its own KeyboardInterrupt traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_watchdog, args=(parent,), name="parent watchdog", daemon=True).start()
-    # Loaded once per worker, not once per task: the model, its theatre and the pandas stack.
+    # Loaded once per worker, not once per task: the model, its theatre and the pandas stack
+    # (and then the compiled kernels, by _warm_kernels).
+    import sim.runner  # noqa: F401  (what a task imports to run and collect a model)
     from sim.model import default_theatre
 
     default_theatre()
+
+
+def _warm_kernels() -> None:
+    # A few days of the default scenario call most kernels once, so that Numba loads them now,
+    # with the collector off, rather than in the first task. Only a warm-up: a scenario that
+    # cannot be built here just leaves the loading to the first task.
+    from sim.model import FrontlineModel
+    from sim.runner import collect
+
+    with contextlib.suppress(Exception):
+        model = FrontlineModel(rng=0)
+        model.run_for(_WARM_UP_DAYS)
+        collect(model, 0)
 
 
 def _watchdog(parent: int) -> None:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim.kernels.forces import apply_losses as _apply_losses_kernel
-from sim.kernels.forces import fill_up
+from sim.kernels.forces import fill_up, refitted_rows, rows_in_posture, worn_rows
 from sim.march import send
 from sim.units import ATTACK, REFIT, RESERVE, Unit
 
@@ -157,25 +157,22 @@ def rotate_and_refit(model: World) -> None:
         Moves units of the unit table between the line, refit and reserve.
     """
     u = model.units
-    n = u.n
-    alive = u.alive[:n]
-    worn = np.flatnonzero(
-        alive & (u.posture[:n] <= ATTACK) & (u.losses_since_refit[:n] >= u.breakpoint[:n])
+    alive, side_of, posture, losses, breakpoint = u.views(
+        "alive", "side", "posture", "losses_since_refit", "breakpoint"
     )
+    worn = worn_rows(alive, posture, losses, breakpoint, ATTACK)
     for row in worn:
         side = int(u.side[row])
-        reserves = np.flatnonzero(alive & (u.side[:n] == side) & (u.posture[:n] == RESERVE))
+        reserves, _ = rows_in_posture(alive, side_of, posture, side, RESERVE)
         if len(reserves) == 0:
             break  # with nothing to relieve it, a worn unit stays in the line
         relief = int(reserves[0])
         send(model, relief, int(u.sector[row]))
         u.posture[row] = REFIT
         model.unit(int(row)).move_to_node(rear_node(model, side, int(u.node[row])))
-    refitted = np.flatnonzero(
-        alive
-        & (u.posture[:n] == REFIT)
-        & (u.personnel[:n] >= REFIT_STRENGTH * u.establishment[:n])
-        & (u.cohesion[:n] >= REFIT_COHESION)
+    men, establishment, cohesion = u.views("personnel", "establishment", "cohesion")
+    refitted = refitted_rows(
+        alive, posture, men, establishment, cohesion, REFIT, REFIT_STRENGTH, REFIT_COHESION
     )
     u.posture[refitted] = RESERVE
     u.losses_since_refit[refitted] = 0.0

@@ -13,7 +13,7 @@ A node's fortification level ``phi`` runs from 0 (none) through 1 (hasty) and 2 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -54,11 +54,32 @@ def lay_belts(model: World) -> None:
     model : World
         Writes the state's fortification.
     """
-    for side, name in enumerate(SIDES):
-        front = model.front_node_mask() & (model.state.control == side)
-        own = np.flatnonzero(model.state.control == side)
+    for (side, k), belt in _belts(model).items():
+        spec = model.sectors.specs[k]
+        model.state.fortification[belt] = getattr(spec, f"{SIDES[side]}_fortification")
+
+
+# The belts' nodes by (theatre, control map, sectors): every model of a scenario lays the same
+# ones, and finding them is most of a model's construction. A few scenarios' worth are kept.
+_BELT_CACHE: dict[tuple[Any, ...], tuple[Any, dict[tuple[int, int], np.ndarray]]] = {}
+_BELT_CACHE_SIZE = 8
+
+
+def _belts(model: World) -> dict[tuple[int, int], np.ndarray]:
+    """Nodes of each (side, sector) belt: the side's own nodes of the sector within
+    ``FORT_BELT_KM`` of its front there (a function of the theatre, the control map and the
+    sectors)."""
+    control = model.state.control
+    key = (id(model.theatre), control.tobytes(), model.sectors.specs)
+    hit = _BELT_CACHE.get(key)
+    if hit is not None and hit[0] is model.theatre:  # hit[0]: the id's theatre
+        return hit[1]
+    belts: dict[tuple[int, int], np.ndarray] = {}
+    for side in range(len(SIDES)):
+        front = model.front_node_mask() & (control == side)
+        own = np.flatnonzero(control == side)
         tree = cKDTree(model.xy[own])
-        for k, spec in enumerate(model.sectors.specs):
+        for k in range(len(model.sectors.specs)):
             edge = np.flatnonzero(front & (model.sectors.of_node == k))
             if len(edge):
                 near = np.unique(
@@ -66,7 +87,12 @@ def lay_belts(model: World) -> None:
                 )
                 belt = own[near]
                 belt = belt[model.sectors.of_node[belt] == k]
-                model.state.fortification[belt] = getattr(spec, f"{name}_fortification")
+                belt.setflags(write=False)  # shared by the models of the process
+                belts[side, k] = belt
+    if len(_BELT_CACHE) >= _BELT_CACHE_SIZE:
+        _BELT_CACHE.clear()
+    _BELT_CACHE[key] = (model.theatre, belts)
+    return belts
 
 
 def fortify(

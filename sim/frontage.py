@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy.spatial import cKDTree
 
-from sim.graph.kdtree import kd_resolve
+from sim.graph.kdtree import kd_resolve_ties
 from sim.kernels.combat import presence_frontage, presence_power
 from sim.kernels.front import front_geometry, nearest_on_candidates
 from sim.units import ATTACK
@@ -311,7 +311,7 @@ def nearest_unit(
     (units share nodes, and the theatre's regular fill makes equidistant nodes common), the
     k-d tree decides, as it did for every edge before, since its choice among equals follows
     its build and traversal order, which no plain rule reproduces: a compiled copy of scipy's
-    cKDTree (:func:`sim.graph.kdtree.kd_resolve`), or scipy's own on the rare build it does not copy.
+    cKDTree (:func:`sim.graph.kdtree.kd_resolve_ties`), or scipy's own on the rare build it does not copy.
 
     On about half the days neither the front nor any line unit moved: the last answer is kept
     per side and reused when the points, the rows, their nodes and ``reach`` are all unchanged.
@@ -332,7 +332,7 @@ def nearest_unit(
     if edges is None:
         answer = cKDTree(model.xy[nodes]).query(mid, distance_upper_bound=reach)
     else:
-        answer = nearest_by_edge(model, rows, nodes, mid, reach, edges)
+        answer = nearest_by_edge(model, rows, nodes, mid, reach, edges, side)
     cache[side] = (mid.copy(), rows.copy(), nodes.copy(), reach, answer)
     return answer
 
@@ -344,9 +344,11 @@ def nearest_by_edge(
     mid: np.ndarray,
     reach: float,
     edges: np.ndarray,
+    side: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`nearest_unit` read off the edges' lists of nearby nodes, ties settled by the k-d
-    tree as scipy's would."""
+    tree as scipy's would. With ``side``, the side's last search (``model.caches.nearest_edges``)
+    is kept for the edges where it still stands (most of them: a day moves a few units)."""
     near = _edge_reach(model, reach)
     if near.ensured is not edges:
         near.ensure(edges)
@@ -358,13 +360,51 @@ def nearest_by_edge(
             np.zeros(n, dtype=np.int32),
             np.zeros(n, dtype=np.int32),
         )
-    dist, k, tied = nearest_on_candidates(
-        edges, near.start, near.count, near.node, near.d2, nodes.astype(np.int64), *scratch
+    last = model.caches.nearest_edges.get(side) if side is not None else None
+    if last is None or last[0] != reach:
+        last = (reach, *_NO_LAST)
+    unit_nodes = nodes.astype(np.int64)
+    unit_xy = model.xy[nodes]
+    dist, k, tied, lone, best_d2, best_row = nearest_on_candidates(
+        edges,
+        near.start,
+        near.count,
+        near.node,
+        near.d2,
+        mid,
+        unit_xy,
+        rows.astype(np.int64),
+        unit_nodes,
+        scratch,
+        last[1:],
+        reach,
     )
-    if len(tied) and not kd_resolve(model.xy[nodes], mid, tied, reach, dist, k):
-        dist_t, k_t = cKDTree(model.xy[nodes]).query(mid[tied], distance_upper_bound=reach)
+    if side is not None:
+        model.caches.nearest_edges[side] = (
+            reach,
+            edges,
+            rows.copy(),
+            unit_nodes,
+            best_d2,
+            best_row,
+        )
+    # Most ties are units stacked on one node, which the tree settles without a walk.
+    if len(tied) and not kd_resolve_ties(
+        unit_xy, unit_nodes, mid, tied, lone, reach, dist, k, scratch[0]
+    ):
+        dist_t, k_t = cKDTree(unit_xy).query(mid[tied], distance_upper_bound=reach)
         dist[tied], k[tied] = dist_t, k_t
     return dist, k
+
+
+# An empty last search: every edge is searched.
+_NO_LAST = (
+    np.zeros(0, dtype=np.int64),
+    np.zeros(0, dtype=np.int64),
+    np.zeros(0, dtype=np.int64),
+    np.zeros(0),
+    np.zeros(0, dtype=np.int64),
+)
 
 
 def front_edges(model: World) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -384,10 +424,11 @@ def front_edges(model: World) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
     mask = model.front_edge_mask()
     hit = model.caches.front_geometry
     if hit is None or hit[0] is not mask:
+        ids = np.flatnonzero(mask)  # int64 (intp), ascending
         geometry = front_geometry(
-            mask, model.edge_u, model.edge_v, model.theatre.edge_border_km, model.xy
+            ids, model.edge_u, model.edge_v, model.theatre.edge_border_km, model.xy
         )
-        hit = model.caches.front_geometry = (mask, *geometry)
+        hit = model.caches.front_geometry = (mask, ids, *geometry)
     _, ids, u, v, border, mid = hit
     return ids, u, v, border, mid
 

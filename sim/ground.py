@@ -52,6 +52,9 @@ def advance(
         The nodes that change hands today, ascending (:func:`change_hands` applies them).
     """
     gain, today = caches.node_floats(theatre.n_nodes)
+    depth = caches.node_depth_km
+    if depth is None:  # made once, not every day
+        depth = caches.node_depth_km = np.sqrt(theatre.area_km2)
     flips: np.ndarray = _advance_kernel(
         r.defended_node,
         r.outcome.advance_km,
@@ -60,7 +63,7 @@ def advance(
         r.engaged_d,
         state.penetration,
         state.loss_memory,
-        np.sqrt(theatre.area_km2),
+        depth,
         1.0 - 1.0 / params.withdrawal_memory_days,
         params.defender_withdrawal_loss,
         gain,

@@ -25,7 +25,7 @@ import numpy as np
 from mesa import DataCollector
 
 from sim.frontage import front_edges
-from sim.kernels.metrics import front_length, node_metrics, unit_metrics
+from sim.kernels.metrics import contested_area, front_length, node_metrics, unit_metrics
 from sim.state import MetricBuffers
 from sim.units import RUSSIA, UKRAINE
 
@@ -136,8 +136,12 @@ class Recorder:
         # value: every column is a Python float, int or bool, which deepcopy returns as is.
         if hasattr(c, "_collection_steps"):
             c._collection_steps.append(model.time)
+        # The columns are the model's attributes, and all but ``day`` are the fields of
+        # ``model.today`` (sim.model's _Field): read from its __dict__, not through the
+        # descriptor, thirty times a day.
+        today = vars(model.today)
         for var, values in c.model_vars.items():
-            values.append(getattr(model, var, None))
+            values.append(today[var] if var in today else getattr(model, var, None))
 
     def table(self) -> pd.DataFrame:
         """The daily metrics as a pandas DataFrame with a ``date`` column."""
@@ -164,15 +168,22 @@ def metrics_phase(model: World, record: bool = True) -> None:
     # What gains() and the plain masked sums compute, in one compiled pass over the nodes and
     # one over the units: each sum adds the same elements in the same order as numpy's
     # ``x[mask].sum()``, with its pairwise summation, so the figures are identical to them.
-    ru, ua, held_ua, held_ru, contested, changed, pop_ru = node_metrics(
-        ctrl,
-        model.initial_control,
-        t.country,
-        t.area_km2,
-        model.state.penetration,
-        st.population,
-        st.node_buf,
-    )
+    key = ctrl.tobytes()
+    if key == st.control_key and st.control_sums is not None:
+        # No node changed hands since the last day: only the contested area can differ.
+        ru, ua, held_ua, held_ru, changed, pop_ru = st.control_sums
+        contested = contested_area(t.area_km2, model.state.penetration, st.node_buf[4])
+    else:
+        ru, ua, held_ua, held_ru, contested, changed, pop_ru = node_metrics(
+            ctrl,
+            model.initial_control,
+            t.country,
+            t.area_km2,
+            model.state.penetration,
+            st.population,
+            st.node_buf,
+        )
+        st.control_key, st.control_sums = key, (ru, ua, held_ua, held_ru, changed, pop_ru)
     today.russia_gain_km2 = ru
     today.ukraine_gain_km2 = ua
     today.russia_net_gain_km2 = ru - ua

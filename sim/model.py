@@ -106,6 +106,29 @@ def _new_supply_network(theatre: Theatre) -> supply.SupplyNetwork:
     return net
 
 
+# The supply forests of a scenario's first day, by (network, control map, tether): every model
+# of the scenario starts from the same ones. A few scenarios' worth are kept.
+_INITIAL_TREES: dict[tuple[int, bytes, float], tuple[Any, list[supply.SupplyTree]]] = {}
+_INITIAL_TREES_SIZE = 8
+
+
+def _initial_trees(
+    net: supply.SupplyNetwork, control: np.ndarray, limit: float
+) -> list[supply.SupplyTree | None]:
+    """Fresh copies of both sides' forests from scratch for ``control`` (kept per process: the
+    incremental updates change a model's forests in place)."""
+    key = (id(net), control.tobytes(), limit)
+    hit = _INITIAL_TREES.get(key)
+    if hit is None or hit[0] is not net:  # hit[0]: the network the id was of
+        if len(_INITIAL_TREES) >= _INITIAL_TREES_SIZE:
+            _INITIAL_TREES.clear()
+        hit = _INITIAL_TREES[key] = (net, [net.tree(control, side, limit) for side in (0, 1)])
+    return [
+        supply.SupplyTree(t.own.copy(), t.dist.copy(), t.pred.copy(), t.source.copy(), t.limit)
+        for t in hit[1]
+    ]
+
+
 @functools.cache
 def _sectors(theatre: Theatre, specs: tuple) -> Sectors:
     # Nearest-anchor assignment of 13k nodes: a function of the theatre and the sectors' static
@@ -246,6 +269,10 @@ class FrontlineModel(mesa.Model):
         self.recorder = metrics.Recorder(self.p, self.start)
 
         command.set_up_order_of_battle(self)
+        if self.supply_net.incremental:  # the forests from scratch, or their copies
+            self.state.supply_trees = _initial_trees(
+                self.supply_net, self.state.control, self.p.supply_tether_km
+            )
         supply.supply_phase(self)
         metrics.metrics_phase(self)  # the initial state is the daily table's first row
 
@@ -354,8 +381,9 @@ class FrontlineModel(mesa.Model):
             # may hold the old ones).
             edges, nodes = c.front_edges.copy(), c.front_nodes.copy()
             inc_ptr, inc_edge = _edge_incidence(self.theatre)
+            changed = np.flatnonzero(control != key)  # a vectorised scan of the 13k nodes
             front_masks_update(
-                control, key, inc_ptr, inc_edge, self.edge_u, self.edge_v, edges, nodes
+                changed, control, inc_ptr, inc_edge, self.edge_u, self.edge_v, edges, nodes
             )
         else:
             edges = np.empty(len(self.edge_u), dtype=bool)

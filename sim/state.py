@@ -154,6 +154,10 @@ class MetricBuffers:
     node_buf: np.ndarray
     edge_buf: np.ndarray
     unit_buf: np.ndarray
+    # The control map (as bytes) the node metrics were last computed for, and those of them
+    # that depend on control alone: reused on the days no node changed hands.
+    control_key: bytes | None = None
+    control_sums: tuple[float, float, float, float, int, int] | None = None
 
 
 @dataclass
@@ -176,6 +180,9 @@ class Caches:
     front_trees: dict[int, tuple[Any, ...]] = field(default_factory=dict)
     # Per side: the last nearest-unit answer and the inputs it was computed from.
     nearest_unit: dict[int, tuple[Any, ...]] = field(default_factory=dict)
+    # Per side: each front edge's nearest unit at the last search, what the next one starts
+    # from (see sim.frontage.nearest_by_edge).
+    nearest_edges: dict[int, tuple[Any, ...]] = field(default_factory=dict)
     # Per side: the components of its cut-off nodes, see sim.pockets.
     cut_off_parts: dict[int, tuple[Any, ...]] = field(default_factory=dict)
     # Scratch arrays over the nodes, reused day after day (the kernels zero them).
@@ -183,6 +190,8 @@ class Caches:
     node_float_scratch: tuple[np.ndarray, np.ndarray] | None = None
     node_flags: np.ndarray | None = None
     metric_buffers: MetricBuffers | None = None
+    # Each node's depth (km), the square root of its area: what penetration must reach.
+    node_depth_km: np.ndarray | None = None
 
     def node_floats(self, n_nodes: int) -> tuple[np.ndarray, np.ndarray]:
         """Two float scratch arrays over the nodes, made once (the kernels zero them)."""

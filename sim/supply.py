@@ -25,7 +25,7 @@ from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
 from sim.graph.forest import Adjacency, forest_add, forest_remove
-from sim.kernels.supply import nearest_hub_distance
+from sim.kernels.supply import classes_in_range, dirty_levels, nearest_hub_distance
 from sim.params import Params
 
 if TYPE_CHECKING:
@@ -43,6 +43,10 @@ NO_NODE = -9999  # scipy's marker for "no predecessor / no source"
 # lost hub's whole tree, say): past that, scipy's compiled search of the whole graph is faster
 # than the Python heap search of a part of it.
 FULL_SHARE = 0.05
+# A hub whose nearest enemy front node lies this close (km) to a fires range is decided by the
+# direct computation (hub_throughput): far above the rounding differences of two ways of
+# computing a distance, far below any distance that matters.
+RANGE_TOLERANCE_KM = 1e-6
 FULL_SEARCH_NODES = 1500
 
 
@@ -78,6 +82,10 @@ class SupplyTree:
     level: np.ndarray | None = None
     connected: np.ndarray | None = None
     level_key: tuple[bytes, bytes, float] | None = None
+    # The control map (as bytes) ``own`` was last checked against, so that bringing the
+    # forest to that same map again (the supply phase, after the movement phase's mop-up has
+    # already updated it) costs a comparison of bytes.
+    own_key: bytes | None = None
 
 
 def _noted(tree: SupplyTree, ok: bool, *changed: np.ndarray) -> bool:
@@ -287,15 +295,18 @@ class SupplyNetwork:
             tree.level, tree.connected = self._apply(tree, hubs, theta, params)
         elif tree.dirty:
             idx = np.fromiter(tree.dirty, dtype=np.intp, count=len(tree.dirty))
-            full = np.ones(self.n)
-            full[hubs] = theta
-            linked = np.isfinite(tree.dist[idx]) & tree.own[idx]
-            tree.connected[idx] = linked
-            tree.level[idx] = 0.0
-            idx = idx[linked]
-            tree.level[idx] = full[tree.source[idx]] * np.exp(
-                -tree.dist[idx] / params.supply_efold_km
+            linked, factor, arg = dirty_levels(
+                idx,
+                tree.dist,
+                tree.own,
+                tree.source,
+                hubs,
+                theta,
+                params.supply_efold_km,
+                tree.connected,
+                tree.level,
             )
+            tree.level[linked] = factor * np.exp(arg)
         tree.dirty, tree.level_key = set(), key
         return tree.level.copy(), tree.connected.copy()
 
@@ -347,11 +358,10 @@ class SupplyNetwork:
         # The least distance from each hub to today's enemy front nodes (a minimum: exact in
         # any order).
         nearest = nearest_hub_distance(enemy_front_nodes, start, hub_of, d, len(self.hub_nodes))
-        nearest = nearest[held]
-        if (np.abs(nearest[:, None] - ranges[None, :]) <= 1e-6).any():
+        classes, close = classes_in_range(nearest, held, ranges, RANGE_TOLERANCE_KM)
+        if close:
             return self.hub_throughput(self.hub_nodes[held], enemy_front_nodes, params)
-        classes_in_range = (nearest[:, None] < ranges[None, :]).sum(axis=1)
-        theta: np.ndarray = (1.0 - params.hub_throughput_loss) ** classes_in_range
+        theta: np.ndarray = (1.0 - params.hub_throughput_loss) ** classes
         return theta
 
     def update_tree(self, tree: SupplyTree, control: np.ndarray, side: int, limit: float) -> str:
@@ -374,10 +384,14 @@ class SupplyNetwork:
         Returns the mode used: ``"none"``, ``"incremental"`` or ``"full"`` (a fallback when
         many nodes changed hands, the tether changed, or the search would be large).
         """
+        key = control.tobytes()
+        if key == tree.own_key and limit == tree.limit:
+            return "none"
         own = control == side
         lost = np.flatnonzero(tree.own & ~own)
         gained = np.flatnonzero(own & ~tree.own)
         if len(lost) == 0 and len(gained) == 0 and limit == tree.limit:
+            tree.own_key = key
             return "none"
         if limit != tree.limit or len(lost) + len(gained) > FULL_SHARE * self.n:
             return self._replace(tree, control, side, limit)
@@ -397,7 +411,7 @@ class SupplyNetwork:
             )
             if not _noted(tree, ok, gained, touched):
                 return self._replace(tree, control, side, limit)
-        tree.own = own
+        tree.own, tree.own_key = own, key
         return "incremental"
 
     def _hub_mask(self) -> np.ndarray:
@@ -417,6 +431,7 @@ class SupplyNetwork:
         )
         tree.limit = limit
         tree.dirty = None
+        tree.own_key = control.tobytes()
         return "full"
 
     def _adjacency(self) -> tuple[list[int], list[int], list[float]]:

@@ -4,10 +4,10 @@ bit, which is what keeps the golden runs (tests/test_golden.py) unchanged."""
 import numpy as np
 import pytest
 
-from sim.graph.kdtree import kd_build, kd_knn, kd_query
+from sim.graph.kdtree import kd_build, kd_knn, kd_query, kd_resolve_ties
 from sim.kernels.combat import _interp
 from sim.kernels.front import farthest_from
-from sim.kernels.metrics import front_length, node_metrics, unit_metrics
+from sim.kernels.metrics import contested_area, front_length, node_metrics, unit_metrics
 from sim.kernels.sums import np_sum
 from sim.model import FrontlineModel
 
@@ -61,6 +61,8 @@ def test_node_metrics_equal_masked_sums(state):
     )
     assert got == want
     assert all(x > 0 for x in want)  # every mask selected something
+    # What metrics_phase reuses on a day without a change of hands: the contested area alone.
+    assert contested_area(area, m.penetration, np.empty(t.n_nodes)) == want[4]
 
 
 def test_front_length_equals_masked_sum(state):
@@ -267,3 +269,117 @@ def test_kd_tree_emulation_on_real_front_nodes():
         got_d, got_i = kd_knn(pts, tree, q, 6)
         np.testing.assert_array_equal(got_d, want_d)
         np.testing.assert_array_equal(got_i, want_i)
+
+
+def test_kd_resolve_ties_settles_stacked_points_as_scipy():
+    """Ties among points stacked on one position are settled without a walk (the first of
+    them in the tree's order): the same answers as scipy's query, and as the walk for ties
+    across positions."""
+    from scipy.spatial import cKDTree
+
+    rng = np.random.default_rng(6)
+    stacked = spread = 0
+    for _ in range(200):
+        n = int(rng.integers(2, 200))
+        keys = rng.integers(0, 60, n)  # point i stands at position keys[i]
+        where = rng.integers(0, 12, (60, 2)) * 2.0
+        pts = where[keys]
+        mids = (rng.integers(0, 12, (50, 2)) + rng.choice([0.0, 0.5], (50, 2))) * 2.0
+        bound = float(rng.choice([np.inf, 5.0]))
+        want_d, want_i = cKDTree(pts).query(mids, distance_upper_bound=bound)
+        d2 = ((pts[None, :, :] - mids[:, None, :]) ** 2).sum(axis=2)
+        rows, lone = [], []
+        for r in range(len(mids)):
+            near = np.flatnonzero(d2[r] == d2[r].min())
+            if len(near) > 1 and d2[r].min() < bound * bound:
+                rows.append(r)
+                one = len(set(keys[near].tolist())) == 1
+                lone.append(int(keys[near[0]]) if one else -1)
+                stacked += one
+                spread += not one
+        dist, k = want_d.copy(), np.full(len(mids), -2)
+        k[np.setdiff1d(np.arange(len(mids)), rows)] = want_i[
+            np.setdiff1d(np.arange(len(mids)), rows)
+        ]
+        lead = np.zeros(60, dtype=np.int32)
+        assert kd_resolve_ties(
+            pts,
+            keys,
+            mids,
+            np.array(rows, dtype=np.int64),
+            np.array(lone, dtype=np.int64),
+            bound,
+            dist,
+            k,
+            lead,
+        )
+        np.testing.assert_array_equal(k, want_i)
+        np.testing.assert_array_equal(dist, want_d)
+        assert not lead.any()  # the scratch is left as found
+    assert stacked > 100 and spread > 100
+
+
+def test_classes_in_range_equals_the_numpy_expression():
+    from sim.kernels.supply import classes_in_range
+
+    rng = np.random.default_rng(7)
+    ranges = np.array([10.0, 25.0, 60.0, 90.0])
+    for _ in range(200):
+        nearest = rng.choice([5.0, 10.0, 24.9, 61.0, np.inf], 12) + rng.choice([0.0, 3e-7], 12)
+        held = rng.random(12) < 0.7
+        got, close = classes_in_range(nearest, held, ranges, 1e-6)
+        near = nearest[held]
+        want = (near[:, None] < ranges[None, :]).sum(axis=1)
+        assert got.dtype == want.dtype and np.array_equal(got, want)
+        assert close == bool((np.abs(near[:, None] - ranges[None, :]) <= 1e-6).any())
+
+
+def test_unit_row_kernels_equal_the_numpy_masks():
+    from sim.kernels.forces import due_rows, refitted_rows, rows_in_posture, worn_rows
+
+    rng = np.random.default_rng(8)
+    for _ in range(50):
+        n = int(rng.integers(0, 300))
+        alive = rng.random(n) < 0.9
+        side = rng.integers(0, 2, n).astype(np.int8)
+        posture = rng.integers(0, 5, n).astype(np.int8)
+        losses, bp = rng.random(n), rng.random(n)
+        men, est, coh = rng.random(n) * 1000, np.full(n, 900.0), rng.random(n)
+        day, arrival = 7, rng.integers(0, 14, n).astype(np.int32)
+        for s in (0, 1):
+            got, mine = rows_in_posture(alive, side, posture, s, 2)
+            assert np.array_equal(got, np.flatnonzero(alive & (side == s) & (posture == 2)))
+            assert mine == int((alive & (side == s)).sum())
+        worn = worn_rows(alive, posture, losses, bp, 1)
+        assert np.array_equal(worn, np.flatnonzero(alive & (posture <= 1) & (losses >= bp)))
+        refit = refitted_rows(alive, posture, men, est, coh, 3, 0.8, 0.5)
+        want = np.flatnonzero(alive & (posture == 3) & (men >= 0.8 * est) & (coh >= 0.5))
+        assert np.array_equal(refit, want)
+        due = due_rows(alive, posture, arrival, 4, day)
+        assert np.array_equal(due, np.flatnonzero(alive & (posture == 4) & (arrival <= day)))
+
+
+def test_dirty_levels_equal_the_numpy_update():
+    from sim.kernels.supply import dirty_levels
+
+    rng = np.random.default_rng(9)
+    n = 400
+    for _ in range(50):
+        dist = np.where(rng.random(n) < 0.2, np.inf, rng.random(n) * 300)
+        own = rng.random(n) < 0.8
+        hubs = rng.choice(n, 6, replace=False)
+        source = rng.choice(np.concatenate([hubs, [7]]), n).astype(np.int32)
+        theta = rng.random(6)
+        idx = rng.choice(n, 90, replace=False).astype(np.intp)
+        want_c, want_l = rng.random(n) < 0.5, rng.random(n)
+        got_c, got_l = want_c.copy(), want_l.copy()
+        full = np.ones(n)
+        full[hubs] = theta
+        linked = np.isfinite(dist[idx]) & own[idx]
+        want_c[idx] = linked
+        want_l[idx] = 0.0
+        on = idx[linked]
+        want_l[on] = full[source[on]] * np.exp(-dist[on] / 80.0)
+        rows, factor, arg = dirty_levels(idx, dist, own, source, hubs, theta, 80.0, got_c, got_l)
+        got_l[rows] = factor * np.exp(arg)
+        assert np.array_equal(got_c, want_c) and got_l.tobytes() == want_l.tobytes()

@@ -338,3 +338,25 @@ def test_splitmix_in_python_integers_equals_numpy():
     with np.errstate(over="ignore"):
         expected = _splitmix64(xs)
     assert [_splitmix64_int(int(x)) for x in xs] == [int(x) for x in expected]
+
+
+@pytest.mark.parametrize("pooling", [0.0, 1.0])
+def test_nearest_unit_kept_from_the_last_search_equals_a_full_search(pooling):
+    """Each day the nearest-unit search keeps the last answer of every edge where it still
+    stands (its unit in place, no unit arrived as near); the answers equal a full search's, day
+    after day, stacks (pooled units, whose lead rows are not in row order) included."""
+    m = FrontlineModel("baseline_2024", rng=2, stack_pooling=pooling)
+    reach = m.p.unit_frontage_km
+    searched = 0
+    for _ in range(45):
+        m.step()
+        fe, _, _, _, mid = frontage.front_edges(m)
+        for side in (0, 1):
+            rows = m.line_rows(side)
+            nodes = m.units.node[rows]
+            searched += side in m.caches.nearest_edges
+            got_d, got_k = frontage.nearest_by_edge(m, rows, nodes, mid, reach, fe, side)
+            want_d, want_k = frontage.nearest_by_edge(m, rows, nodes, mid, reach, fe)
+            np.testing.assert_array_equal(got_d, want_d)
+            np.testing.assert_array_equal(got_k, want_k)
+    assert searched == 90  # every call had a last search to start from

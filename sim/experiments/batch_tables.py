@@ -62,26 +62,28 @@ def runs_table(rows: list[tuple[int, dict, pd.DataFrame]], spec: ScenarioSpec) -
 
 def events_table(records: list[tuple[int, dict]]) -> pd.DataFrame:
     """Every replication's changes of hands, in order: ``replication``, ``seed``, ``date``, ``node``, ``to_side``."""
-    frames = []
     for i, record in records:
         if "events" not in record:  # a part file from before batches kept the changes of hands
             raise BatchError(
                 f"replication {i} was written by an older frontline without its changes of "
                 "hands: delete the batch's parts/ directory (or use another --out) and re-run"
             )
-        ev = record["events"]
-        frames.append(
-            pd.DataFrame(
-                {
-                    "replication": np.int64(i),
-                    "seed": np.int64(record["seed"]),
-                    "date": pd.to_datetime(pd.Series(ev["date"], dtype=object)),
-                    "node": np.asarray(ev["node"], dtype=np.int64),
-                    "to_side": pd.Series(ev["to"], dtype=object),
-                }
-            )
-        )
-    return pd.concat(frames, ignore_index=True)
+    # The replications' columns joined first and their dates parsed in one call (a call per
+    # replication cost ~1 ms each, at the end of every batch): the same table as stacking one
+    # frame per replication.
+    events = [record["events"] for _, record in records]
+    counts = [len(ev["date"]) for ev in events]
+    return pd.DataFrame(
+        {
+            "replication": np.repeat(np.array([i for i, _ in records], dtype=np.int64), counts),
+            "seed": np.repeat(np.array([r["seed"] for _, r in records], dtype=np.int64), counts),
+            "date": pd.to_datetime(
+                pd.Series([d for ev in events for d in ev["date"]], dtype=object)
+            ),
+            "node": np.array([x for ev in events for x in ev["node"]], dtype=np.int64),
+            "to_side": pd.Series([x for ev in events for x in ev["to"]], dtype=object),
+        }
+    )
 
 
 def node_table(spec: ScenarioSpec) -> pd.DataFrame:
@@ -123,13 +125,14 @@ def _is_number(value: object) -> bool:
 
 def daily_table(parts: list[tuple[int, int, pd.DataFrame]]) -> pd.DataFrame:
     """The daily tables of the replications stacked, each led by its ``replication`` and ``seed``."""
-    frames = []
-    for i, seed, daily in parts:
-        frame = daily.copy()
-        frame.insert(0, "seed", np.int64(seed))
-        frame.insert(0, "replication", np.int64(i))
-        frames.append(frame)
-    return pd.concat(frames, ignore_index=True)
+    # Stacked first, the two leading columns added once (not two inserts per replication).
+    stacked = pd.concat([daily for _, _, daily in parts], ignore_index=True)
+    counts = [len(daily) for _, _, daily in parts]
+    stacked.insert(0, "seed", np.repeat(np.array([s for _, s, _ in parts], dtype=np.int64), counts))
+    stacked.insert(
+        0, "replication", np.repeat(np.array([i for i, _, _ in parts], dtype=np.int64), counts)
+    )
+    return stacked
 
 
 def summarise_batch(runs: pd.DataFrame) -> dict:

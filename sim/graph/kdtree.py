@@ -306,7 +306,8 @@ def _queue_pop(q, hn):
 def _walk(points, tree, bounds, x0, x1, ub, kmax, nb_pri, nb_idx, q):
     """scipy's ``query_single_point`` traversal (p=2, eps=0) for one point: the ``kmax``
     nearest points closer than sqrt(``ub``) go into the neighbour heap ``nb_pri``/``nb_idx``
-    (priority -d, the farthest on top), in scipy's order among equals. Returns their count."""
+    (priority -d, the farthest on top), in scipy's order among equals. Returns their count and
+    the search queue (grown if it had to be, so that the caller can reuse it)."""
     idx, split_dim, split, start, end, less, greater, _ = tree
     mx0, mn0, mx1, mn1 = bounds
     cur_s0 = _side_distance(x0, mx0, mn0)
@@ -367,7 +368,7 @@ def _walk(points, tree, bounds, x0, x1, ub, kmax, nb_pri, nb_idx, q):
             q = _queue_push(q, hn, slots, far_min, far, far_s0, far_s1)
             hn += 1
             slots += 1
-    return nn
+    return nn, q
 
 
 @njit(cache=True, nogil=True)
@@ -384,7 +385,7 @@ def kd_query(points, tree, x0, x1, bound):
     nb_pri = np.empty(2)
     nb_idx = np.empty(2, dtype=np.int64)
     bounds = _root_bounds(points)
-    nn = _walk(points, tree, bounds, x0, x1, bound * bound, 1, nb_pri, nb_idx, _new_queue())
+    nn, _ = _walk(points, tree, bounds, x0, x1, bound * bound, 1, nb_pri, nb_idx, _new_queue())
     if nn == 0:
         return np.inf, len(points)
     return np.sqrt(-nb_pri[0]), nb_idx[0]
@@ -398,8 +399,61 @@ def kd_resolve(points, mids, rows, bound, dist, k):
     tree = kd_build(points)
     if not tree[-1]:
         return False
+    # kd_query for each row, with the root's bounds, the neighbour heap and the search queue
+    # made once: a day has a few dozen ties, and their allocation cost more than their walks.
+    nb_pri = np.empty(2)
+    nb_idx = np.empty(2, dtype=np.int64)
+    bounds = _root_bounds(points)
+    q = _new_queue()
+    ub = bound * bound
     for r in rows:
-        dist[r], k[r] = kd_query(points, tree, mids[r, 0], mids[r, 1], bound)
+        nn, q = _walk(points, tree, bounds, mids[r, 0], mids[r, 1], ub, 1, nb_pri, nb_idx, q)
+        if nn == 0:
+            dist[r], k[r] = np.inf, len(points)
+        else:
+            dist[r], k[r] = np.sqrt(-nb_pri[0]), nb_idx[0]
+    return True
+
+
+@njit(cache=True, nogil=True)
+def kd_resolve_ties(points, keys, mids, rows, lone, bound, dist, k, lead):
+    """:func:`kd_resolve`, told which ties are among coincident points.
+
+    Where the points nearest ``mids[rows[i]]`` all share one position (``lone[i] >= 0``, the
+    ``keys`` of those points, e.g. units stacked on one node), the tree's answer does not depend
+    on the query point: the build splits by coordinate, so coincident points always end in the
+    same leaf, and the walk takes the first of them in that leaf (the rest are not closer).
+    So ``k[rows[i]]`` becomes the first point of key ``lone[i]`` in the tree's point order,
+    with no walk, and ``dist`` is left as given. Other rows (``lone[i] < 0``) are walked as
+    :func:`kd_resolve` walks them. ``lead`` is scratch indexed by key, zero on entry and on
+    return. False (nothing written) where :func:`kd_build` does not reproduce scipy's build.
+    """
+    tree = kd_build(points)
+    if not tree[-1]:
+        return False
+    idx = tree[0]
+    # The first point of each key in tree order, plus one (0: not seen yet).
+    for i in range(len(idx)):
+        j = idx[i]
+        if lead[keys[j]] == 0:
+            lead[keys[j]] = j + 1
+    nb_pri = np.empty(2)
+    nb_idx = np.empty(2, dtype=np.int64)
+    bounds = _root_bounds(points)
+    q = _new_queue()
+    ub = bound * bound
+    for i in range(len(rows)):
+        r = rows[i]
+        if lone[i] >= 0:
+            k[r] = lead[lone[i]] - 1
+            continue
+        nn, q = _walk(points, tree, bounds, mids[r, 0], mids[r, 1], ub, 1, nb_pri, nb_idx, q)
+        if nn == 0:
+            dist[r], k[r] = np.inf, len(points)
+        else:
+            dist[r], k[r] = np.sqrt(-nb_pri[0]), nb_idx[0]
+    for j in range(len(keys)):
+        lead[keys[j]] = 0
     return True
 
 
@@ -417,7 +471,7 @@ def kd_knn(points, tree, queries, kmax):
     q = _new_queue()
     for r in range(len(queries)):
         x0, x1 = queries[r, 0], queries[r, 1]
-        nn = _walk(points, tree, bounds, x0, x1, np.inf, kmax, nb_pri, nb_idx, q)
+        nn, q = _walk(points, tree, bounds, x0, x1, np.inf, kmax, nb_pri, nb_idx, q)
         # scipy's heapsort: pop into place from the back
         for c in range(nn - 1, -1, -1):
             pri, j = nb_pri[0], nb_idx[0]
@@ -456,4 +510,4 @@ def _heap_remove(pri, val, n):
     return n
 
 
-__all__ = ["kd_build", "kd_knn", "kd_query", "kd_resolve"]
+__all__ = ["kd_build", "kd_knn", "kd_query", "kd_resolve", "kd_resolve_ties"]

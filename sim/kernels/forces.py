@@ -81,4 +81,66 @@ def fill_up(
     return pool
 
 
-__all__ = ["apply_losses", "fill_up"]
+# --- which units: the unit table's small masks in one pass each (a few hundred rows, where
+# numpy's per-call cost exceeds the work) ------------------------------------------------------
+@njit(cache=True, nogil=True)
+def rows_in_posture(alive, side, posture, which_side, which_posture):
+    """Rows of side ``which_side``'s living units in posture ``which_posture``, ascending, and
+    how many living units that side has."""
+    out = np.empty(len(alive), dtype=np.int64)
+    n = mine = 0
+    for i in range(len(alive)):
+        if alive[i] and side[i] == which_side:
+            mine += 1
+            if posture[i] == which_posture:
+                out[n] = i
+                n += 1
+    return out[:n], mine
+
+
+@njit(cache=True, nogil=True)
+def worn_rows(alive, posture, losses_since_refit, breakpoint, line_top):
+    """Rows of the living units in the line (posture <= ``line_top``) whose losses since their
+    last refit reached their breakpoint, ascending."""
+    out = np.empty(len(alive), dtype=np.int64)
+    n = 0
+    for i in range(len(alive)):
+        if alive[i] and posture[i] <= line_top and losses_since_refit[i] >= breakpoint[i]:
+            out[n] = i
+            n += 1
+    return out[:n]
+
+
+@njit(cache=True, nogil=True)
+def refitted_rows(
+    alive, posture, personnel, establishment, cohesion, refit, min_strength, min_cohesion
+):
+    """Rows of the living units in posture ``refit`` back to ``min_strength`` of their
+    establishment and ``min_cohesion``, ascending."""
+    out = np.empty(len(alive), dtype=np.int64)
+    n = 0
+    for i in range(len(alive)):
+        if (
+            alive[i]
+            and posture[i] == refit
+            and personnel[i] >= min_strength * establishment[i]
+            and cohesion[i] >= min_cohesion
+        ):
+            out[n] = i
+            n += 1
+    return out[:n]
+
+
+@njit(cache=True, nogil=True)
+def due_rows(alive, posture, arrival_day, transit, day):
+    """Rows of the living units in posture ``transit`` whose march ends by ``day``, ascending."""
+    out = np.empty(len(alive), dtype=np.int64)
+    n = 0
+    for i in range(len(alive)):
+        if alive[i] and posture[i] == transit and arrival_day[i] <= day:
+            out[n] = i
+            n += 1
+    return out[:n]
+
+
+__all__ = ["apply_losses", "due_rows", "fill_up", "refitted_rows", "rows_in_posture", "worn_rows"]

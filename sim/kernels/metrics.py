@@ -61,6 +61,17 @@ def node_metrics(control, initial, country, area, penetration, population, buf):
 
 
 @njit(cache=True, nogil=True)
+def contested_area(area, penetration, buf):
+    """The contested area of :func:`node_metrics` alone (the same sum of the same elements)."""
+    c = 0
+    for i in range(len(penetration)):
+        if penetration[i] > 0:
+            buf[c] = area[i]
+            c += 1
+    return np_sum(buf, c)
+
+
+@njit(cache=True, nogil=True)
 def front_length(front_edges, edge_u, edge_v, border, country, control, buf):
     """Length of the front edges not on the quiet international border (an end on the other
     side's soil), summed as numpy sums ``border[selected]``."""
@@ -122,4 +133,4 @@ def unit_metrics(
     )
 
 
-__all__ = ["front_length", "node_metrics", "unit_metrics"]
+__all__ = ["contested_area", "front_length", "node_metrics", "unit_metrics"]
