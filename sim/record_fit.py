@@ -440,6 +440,9 @@ def calibrate_to_record(
         rng=rng,
         cutoff=float(b["cutoff"]),
         k=int(b["kth_largest"]),
+        # The levels are the first target: a candidate whose emulated level is implausible is
+        # ruled out, whatever its other outputs (k forgives the k - 1 worst of those).
+        must_fit=[j for j, t in enumerate(targets) if t.name.endswith(" level")],
         log=log,
     )
     last = waves[-1]
