@@ -311,7 +311,9 @@ def _commit_reserves(model: World) -> None:
     for side in (0, 1):
         mine = alive & (u.side[:n] == side)
         reserves = np.flatnonzero(mine & (u.posture[:n] == RESERVE))
-        threat = model.state.threat[side]
+        # Sectors whose force the scenario's events alone set take no theatre reserves.
+        open_ = model.sectors.reserves_sent[side]
+        threat = np.where(open_, model.state.threat[side], 0.0)
         k = int(np.argmax(threat))
         target = model.sectors.anchor_node[k]
         if threat[k] > threshold:
@@ -320,7 +322,7 @@ def _commit_reserves(model: World) -> None:
             if len(reserves) == 0:
                 continue
         else:
-            attack = model.state.attack_ratio[side]
+            attack = np.where(open_, model.state.attack_ratio[side], 0.0)
             k = int(np.argmax(attack))
             target = model.sectors.anchor_node[k]
             if len(reserves) <= model.p.reserve_fraction * mine.sum() or attack[k] <= 0:
