@@ -450,9 +450,11 @@ def calibrate_to_record(
     names = tuple(p.name for p in search.priors)
     if "refine_points" in b:
         values, ess = refine(search, targets, simulate, pool, len(waves), rng)
+        least = f" (at least {int(b['min_sets'])})" if "min_sets" in b else ""
         how = (
             f"then {int(b['refine_points'])} points of the region not ruled out, simulated, "
-            f"the best {float(b['accept_share']):.0%} by distance kept"
+            f"the best {float(b['accept_share']):.0%}{least} of those near both levels kept, "
+            "by distance"
         )
     else:
         values, ess = posterior_sample(
