@@ -308,7 +308,9 @@ def _commit_reserves(model: World) -> None:
     threshold = model.p.reserve_commit_threshold
     for side in (0, 1):
         reserves, mine = rows_in_posture(alive, side_of, posture, side, RESERVE)
-        threat = model.state.threat[side]
+        # Sectors whose force the scenario's events alone set take no theatre reserves.
+        open_ = model.sectors.reserves_sent[side]
+        threat = np.where(open_, model.state.threat[side], 0.0)
         k = int(np.argmax(threat))
         target = model.sectors.anchor_node[k]
         if threat[k] > threshold:
@@ -317,7 +319,7 @@ def _commit_reserves(model: World) -> None:
             if len(reserves) == 0:
                 continue
         else:
-            attack = model.state.attack_ratio[side]
+            attack = np.where(open_, model.state.attack_ratio[side], 0.0)
             k = int(np.argmax(attack))
             target = model.sectors.anchor_node[k]
             if len(reserves) <= model.p.reserve_fraction * mine or attack[k] <= 0:

@@ -208,6 +208,8 @@ def write_fit_report(
     md += _map_section(scores, map_rows)
     if posterior is not None:
         md += _posterior_section(posterior)
+        # The calibration writes its method and run budget as the sample's header comment.
+        budget = budget or _header_comment(posterior)
     if budget:
         md += ["", "## Run budget", "", budget]
     path = out / "REPORT.md"
@@ -293,6 +295,17 @@ def _map_section(scores: Sequence[dict], map_rows: list[dict]) -> list[str]:
                 f"whole front): F1 {m['f1_null']:.2f}, against the model's {m['f1']:.2f}.",
             ]
     return md
+
+
+def _header_comment(path: Path) -> str:
+    """The leading ``#`` lines of a file, joined (a posterior sample's method and budget)."""
+    lines = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if not line.startswith("#"):
+                break
+            lines.append(line[1:].strip())
+    return " ".join(lines)
 
 
 def _posterior_section(posterior: Path) -> list[str]:

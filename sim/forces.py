@@ -182,7 +182,8 @@ def replace_and_recruit(model: World) -> None:
     """Replacements and new units (M10).
 
     Recruits counted today join after ``training_delay_days`` + 1 days (the pipeline is read
-    before today's intake is added), only the ``*_recruit_line_share`` of the intake. They fill
+    before today's intake is added), only the ``*_recruit_line_share`` of the intake, and with
+    them the ``wounded_return_share`` of today's losses (the recovered wounded). They fill
     each side's units in proportion to their deficit, refitting units' weighted by
     ``REFIT_FILL_WEIGHT``; a pool of at least a unit's establishment forms new units in reserve
     at the side's hub nearest the first sector's anchor.
@@ -197,11 +198,16 @@ def replace_and_recruit(model: World) -> None:
     arriving = pipe[:, 0].copy()
     pipe[:, :-1] = pipe[:, 1:]
     # Only the share of each side's intake that reaches its line units joins the theatre's
-    # units (x * 1.0 is exact, so the default share leaves runs unchanged bit for bit).
+    # units (x * 1.0 is exact, so the default share leaves runs unchanged bit for bit). The
+    # recovered wounded of today's losses rejoin after the same delay, a convalescence of weeks;
+    # with the default share 0 nothing is added.
+    returning = p.wounded_return_share * model.state.losses_today
     pipe[:, -1] = [
         model.inputs["ukraine_recruits_per_day"] * p.ukraine_recruit_line_share,
         model.inputs["russia_recruits_per_day"] * p.russia_recruit_line_share,
     ]
+    if p.wounded_return_share > 0.0:
+        pipe[:, -1] += returning
     n = u.n  # units formed today are not filled up today
     buf = np.empty((2, n))
     for side in (0, 1):

@@ -228,6 +228,7 @@ def history_match(
     rng: np.random.Generator,
     cutoff: float = THREE_SIGMA,
     k: int = 1,
+    must_fit: Sequence[int] = (),
     log: Callable[[str], None] | None = None,
 ) -> list[Wave]:
     """Run waves of history matching.
@@ -246,6 +247,10 @@ def history_match(
         The only source of randomness.
     cutoff, k : float, int
         A candidate survives when its k-th largest implausibility is at most ``cutoff``.
+    must_fit : sequence of int, optional
+        Targets (indices) whose own implausibility must also be at most ``cutoff``: the k-th
+        largest forgives the k - 1 worst outputs, which must not include one the fit is
+        first of all about (the record calibration's levels).
     log : callable, optional
         Receives one line of progress per wave.
 
@@ -267,7 +272,10 @@ def history_match(
         emulator = Emulator(design, means, variances, seed=int(rng.integers(2**31)))
         tested = _candidates_inside(region, candidates, rng)
         m, v = emulator.predict(tested)
-        imp = max_implausibility(implausibility(m, v, targets), k)
+        each = implausibility(m, v, targets)
+        imp = max_implausibility(each, k)
+        if len(must_fit):
+            imp = np.maximum(imp, each[:, list(must_fit)].max(axis=1))
         kept = tested[imp <= cutoff]
         out.append(Wave(design, means, variances, emulator, tested, kept, imp))
         if log:

@@ -134,7 +134,13 @@ def _sectors(theatre: Theatre, specs: tuple) -> Sectors:
     # Nearest-anchor assignment of 13k nodes: a function of the theatre and the sectors' static
     # fields (anchors, objectives, soil rules), which scenario events never change.
     sectors = Sectors(theatre, specs)
-    _read_only(sectors.anchor_node, sectors.of_node, sectors.own_soil_only, sectors.objective)
+    _read_only(
+        sectors.anchor_node,
+        sectors.of_node,
+        sectors.own_soil_only,
+        sectors.reserves_sent,
+        sectors.objective,
+    )
     return sectors
 
 

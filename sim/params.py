@@ -615,6 +615,18 @@ REGISTRY: tuple[Param, ...] = (
         "replacement",
     ),
     _p(
+        "wounded_return_share",
+        "-",
+        0.0,
+        0.0,
+        0.6,
+        "share of each day's losses (killed and wounded) who return to their side's units after "
+        "the training delay: the wounded who recover (0: no one returns)",
+        "about 3 wounded per killed (US and UK estimates for both armies, 2023-2024, press); "
+        "about half of the wounded returned to duty (US Army Medical Department, WWII)",
+        "replacement",
+    ),
+    _p(
         "training_delay_days",
         "days",
         30.0,

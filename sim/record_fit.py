@@ -368,7 +368,7 @@ def refine(
     ``refine_points`` candidates drawn uniformly from ``pool`` (unit cube) are run like a wave
     (saved as the next ``wave_K.npz``). Those whose every level lies within ``level_accept``
     standard deviations of its target are eligible, and the ``accept_share`` of the eligible
-    nearest the record (:func:`simulated_distance`) are the posterior sample, equally weighted. With many outputs
+    (at least ``min_sets`` of them, when there are so many) nearest the record (:func:`simulated_distance`) are the posterior sample, equally weighted. With many outputs
     the emulated likelihood's importance weights collapse onto a handful of candidates whose
     emulated fit the simulator does not confirm; simulating every candidate avoids that.
 
@@ -395,7 +395,10 @@ def refine(
         raise ValueError(
             f"no simulated set has every level within {b['level_accept']} sd of its target"
         )
-    keep = max(1, int(round(float(b["accept_share"]) * len(order))))
+    # At least min_sets of the eligible (all of them if fewer), so that a batch drawing from
+    # the posterior has enough distinct sets.
+    share = int(round(float(b["accept_share"]) * len(order)))
+    keep = min(len(order), max(1, int(b.get("min_sets", 1)), share))
     best = order[:keep]  # nearest first
     return values[best], np.asarray(float(keep))
 
@@ -437,6 +440,9 @@ def calibrate_to_record(
         rng=rng,
         cutoff=float(b["cutoff"]),
         k=int(b["kth_largest"]),
+        # The levels are the first target: a candidate whose emulated level is implausible is
+        # ruled out, whatever its other outputs (k forgives the k - 1 worst of those).
+        must_fit=[j for j, t in enumerate(targets) if t.name.endswith(" level")],
         log=log,
     )
     last = waves[-1]
@@ -444,9 +450,11 @@ def calibrate_to_record(
     names = tuple(p.name for p in search.priors)
     if "refine_points" in b:
         values, ess = refine(search, targets, simulate, pool, len(waves), rng)
+        least = f" (at least {int(b['min_sets'])})" if "min_sets" in b else ""
         how = (
             f"then {int(b['refine_points'])} points of the region not ruled out, simulated, "
-            f"the best {float(b['accept_share']):.0%} by distance kept"
+            f"the best {float(b['accept_share']):.0%}{least} of those near both levels kept, "
+            "by distance"
         )
     else:
         values, ess = posterior_sample(

@@ -60,7 +60,7 @@ _TOP_REQUIRED = ("name", "start", "end", "initial_control")
 _SECTOR_KEYS = tuple(
     "name anchors russia_units ukraine_units russia_posture ukraine_posture"
     " russia_objective ukraine_objective russia_fortification ukraine_fortification"
-    " russia_own_soil_only ukraine_own_soil_only".split()
+    " russia_own_soil_only ukraine_own_soil_only russia_reserves_sent ukraine_reserves_sent".split()
 )
 
 
@@ -238,6 +238,8 @@ def _parse_sector(table: dict[str, Any], at: _At) -> dict[str, _Tagged]:
         "ukraine_fortification": _fortification,
         "russia_own_soil_only": _bool,
         "ukraine_own_soil_only": _bool,
+        "russia_reserves_sent": _bool,
+        "ukraine_reserves_sent": _bool,
     }
     return {k: (checks[k](v, at.child(k)), at.child(k)) for k, v in table.items()}
 

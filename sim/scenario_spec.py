@@ -61,6 +61,10 @@ class SectorSpec:
         The side's attacks in the sector stop at the state border: it takes back its own soil
         but assaults no cell on the other's (a counter-attack to clear an incursion); default
         false.
+    russia_reserves_sent, ukraine_reserves_sent : bool
+        Whether the side's theatre reserves (and units lent by its quiet sectors) may be sent
+        to the sector; false where the scenario's events alone set its force there (a force
+        formed for that front, not drawn from the theatre); default true.
     """
 
     name: str
@@ -75,6 +79,8 @@ class SectorSpec:
     ukraine_fortification: float = 1.0
     russia_own_soil_only: bool = False
     ukraine_own_soil_only: bool = False
+    russia_reserves_sent: bool = True
+    ukraine_reserves_sent: bool = True
 
 
 @dataclass(frozen=True)

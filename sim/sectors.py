@@ -41,6 +41,10 @@ class Sectors:
         self.own_soil_only = np.array(
             [[getattr(s, f"{name}_own_soil_only") for s in specs] for name in SIDES], dtype=bool
         )
+        # reserves_sent[side, k]: the side's theatre reserves may be committed to sector k.
+        self.reserves_sent = np.array(
+            [[getattr(s, f"{name}_reserves_sent") for s in specs] for name in SIDES], dtype=bool
+        )
         self.objective = np.full((2, len(specs)), -1)
         for k, s in enumerate(specs):
             for side, name in enumerate(SIDES):

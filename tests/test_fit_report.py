@@ -44,6 +44,16 @@ def test_record_command_writes_the_report(tmp_path, capsys):
     assert main(["record", "--score", str(out), "--report", str(tmp_path / "rep")]) == 0
     assert (tmp_path / "rep" / "REPORT.md").exists()
     assert "wrote" in capsys.readouterr().out
+    # With --posterior, the sample's header comment (method and run budget) is the budget.
+    post = tmp_path / "post.csv"
+    post.write_text("# 4 waves x 48 points\n# digest x\nadvance_slowdown\n0.01\n0.02\n")
+    rep = tmp_path / "rep2"
+    assert (
+        main(["record", "--score", str(out), "--report", str(rep), "--posterior", str(post)]) == 0
+    )
+    text = (rep / "REPORT.md").read_text(encoding="utf-8")
+    assert "## Run budget\n\n4 waves x 48 points digest x" in text
+    assert "2 parameter sets" in text
     # --report without batches to score is a usage error, not a silent no-op.
     assert main(["record", "--report", str(tmp_path / "other")]) == 2
     assert "--score" in capsys.readouterr().err

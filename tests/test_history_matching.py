@@ -115,3 +115,32 @@ def test_bad_priors_are_refused():
         Prior("x", 1.0, 1.0)
     with pytest.raises(ValueError, match="log prior"):
         Prior("x", 0.0, 1.0, log=True)
+
+
+def test_must_fit_rules_out_candidates_whose_own_output_is_implausible():
+    # With k = 3 of three outputs, the k-th largest is the smallest implausibility: a candidate
+    # survives if any one output fits, so one wave keeps much of the box. Naming output 0 in
+    # must_fit rules out every kept candidate whose own output-0 implausibility passes the cutoff,
+    # and keeps a subset of what k alone kept (same seed, same design and emulator).
+    def one(must_fit):
+        return history_match(
+            simulator(4),
+            PRIORS,
+            targets(),
+            waves=1,
+            points=24,
+            candidates=2000,
+            rng=np.random.default_rng(4),
+            k=3,
+            must_fit=must_fit,
+        )[0]
+
+    loose, strict = one(()), one((0,))
+    assert np.array_equal(loose.candidates, strict.candidates)
+    assert len(strict.kept) < len(loose.kept)
+    m, v = strict.emulator.predict(strict.kept)
+    assert (implausibility(m, v, targets())[:, 0] <= 3.0).all()
+    kept_loose = {tuple(x) for x in loose.kept}
+    assert all(tuple(x) in kept_loose for x in strict.kept)
+    m, v = loose.emulator.predict(loose.kept)
+    assert (implausibility(m, v, targets())[:, 0] > 3.0).any()  # what must_fit removes

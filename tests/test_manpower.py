@@ -116,3 +116,34 @@ def test_without_an_objective_the_attacked_stretch_lies_around_the_enemy_sector_
     m.state.sector_posture[1, k] = HOLD  # Russia holds: the holders spread over the sector
     spread = command.placement_nodes(m, 0, k, 4, HOLD, front)
     assert np.hypot(*(m.xy[spread] - m.xy[anchor]).T).max() > _stretch_cutoff(m, k, anchor, 0.3)
+
+
+def test_the_recovered_share_of_todays_losses_rejoins_after_the_training_delay():
+    # The pipeline's newest slot holds today's intake plus wounded_return_share of today's
+    # losses; with the default 0 it holds the intake alone.
+    m = FrontlineModel("baseline_2024", rng=3, wounded_return_share=0.4)
+    for _ in range(5):
+        m.step()
+    losses = m.state.losses_today.copy()
+    assert (losses > 0).all()
+    intake = [m.inputs["ukraine_recruits_per_day"], m.inputs["russia_recruits_per_day"]]
+    got = m.recruit_pipeline[:, -1]
+    expected = [intake[0] + 0.4 * losses[0], intake[1] + 0.4 * losses[1]]
+    assert got.tolist() == expected
+
+
+def test_returning_wounded_keep_a_side_stronger_than_without_them():
+    # Same seed, 60 days: identical until the first wounded return (training delay + 1 days),
+    # then both sides hold more men with a return share of 0.4 than with none.
+    delay = int(FrontlineModel("baseline_2024", rng=3).p.training_delay_days)
+    tables = []
+    for share in (0.0, 0.4):
+        m = FrontlineModel("baseline_2024", rng=3, wounded_return_share=share)
+        m.run_for(delay + 40)
+        tables.append(m.recorder.table())
+    none, some = tables
+    first = int(none["day"].iloc[0])
+    for side in ("ukraine_personnel", "russia_personnel"):
+        before = none["day"] <= first + delay - 1
+        assert (none.loc[before, side] == some.loc[before, side]).all()
+        assert some[side].iloc[-1] > none[side].iloc[-1]

@@ -180,6 +180,39 @@ def test_one_reserve_a_day_goes_to_the_most_threatened_sector(tmp_path):
     assert len(moved) == 1 and u.sector[moved[0]] == 1
 
 
+def test_a_sector_closed_to_reserves_takes_none_however_threatened(tmp_path):
+    """With ``ukraine_reserves_sent = false`` in the south, the side's reserve goes to the north
+    even when the south is the more threatened; with neither open, nothing is sent."""
+
+    def world(south_open: bool, north_open: bool):
+        return grid_world(
+            tmp_path,
+            [
+                sector("south", 4, 6, 6, ukraine_reserves_sent=south_open),
+                sector("north", 27, 6, 6, ukraine_reserves_sent=north_open),
+            ],
+            params={**SILENT, "reserve_fraction": 0.34, "unit_move_speed_km": 20},
+            ny=32,
+            hubs=TWO_HUBS,
+        )
+
+    for south_open, north_open, goes_to in (
+        (True, True, 0),
+        (False, True, 1),
+        (False, False, None),
+    ):
+        m = world(south_open, north_open)
+        t = m.p.reserve_commit_threshold
+        m.threat[UKRAINE] = [2.0 * t, 1.5 * t]
+        before = rows(m, UKRAINE, TRANSIT)
+        m.step()
+        moved = sent(m, before, UKRAINE)
+        if goes_to is None:
+            assert len(moved) == 0
+        else:
+            assert len(moved) == 1 and m.units.sector[moved[0]] == goes_to
+
+
 def three_sectors(tmp_path, ua_units=(5, 6, 3)):
     names = ("south", "middle", "north")
     return grid_world(

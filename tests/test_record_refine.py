@@ -11,13 +11,13 @@ from sim.history_matching import Prior, Target, to_params
 from sim.record_fit import Search, refine, simulated_distance
 
 
-def _search(points: int, share: float) -> Search:
+def _search(points: int, share: float, **more: float) -> Search:
     return Search(
         priors=(Prior("a", 0.0, 10.0), Prior("b", 1.0, 100.0, log=True)),
         windows=(),
         places=(),
         seed=1,
-        budget={"refine_points": points, "accept_share": share, "level_accept": 2.0},
+        budget={"refine_points": points, "accept_share": share, "level_accept": 2.0, **more},
         errors={},
         digest="test",
     )
@@ -41,6 +41,27 @@ def test_refine_keeps_the_share_of_candidates_nearest_the_record():
     # every kept set is nearer 7 than every rejected one among the 80 drawn
     assert np.abs(kept[:, 0] - 7.0).max() < 10 * 0.25  # within the nearest quarter of [0, 10]
     assert np.all((kept[:, 1] >= 1.0) & (kept[:, 1] <= 100.0))  # mapped to the prior's range
+
+
+def test_refine_keeps_at_least_min_sets_of_the_nearest_when_there_are_so_many():
+    """min_sets raises the kept count above the accepted share (the nearest first), and never
+    above the number of candidates."""
+    pool = np.random.default_rng(3).random((200, 2))
+    target = [Target("a", 7.0, 1.0, 0.0)]
+
+    def simulate(values, wave):
+        return values[:, :1], np.zeros((len(values), 1))
+
+    share = refine(_search(80, 0.25), target, simulate, pool, 1, np.random.default_rng(2))[0]
+    more = refine(
+        _search(80, 0.25, min_sets=50), target, simulate, pool, 1, np.random.default_rng(2)
+    )[0]
+    capped = refine(
+        _search(80, 0.25, min_sets=500), target, simulate, pool, 1, np.random.default_rng(2)
+    )[0]
+    assert (len(share), len(more), len(capped)) == (20, 50, 80)
+    assert np.array_equal(more[:20], share)  # the same nearest first, then the next nearest
+    assert np.abs(more[:, 0] - 7.0).max() <= np.abs(capped[50:, 0] - 7.0).min()
 
 
 def test_refine_is_deterministic_given_the_generator():
