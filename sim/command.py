@@ -29,7 +29,7 @@ from sim.kernels.forces import due_rows, rows_in_posture
 from sim.kernels.front import farthest_from
 from sim.march import send
 from sim.sectors import Sectors
-from sim.units import ATTACK, HOLD, POSTURE_INDEX, RESERVE, SIDE_INDEX, SIDES, TRANSIT
+from sim.units import ATTACK, HOLD, POSTURE_INDEX, POSTURES, RESERVE, SIDE_INDEX, SIDES, TRANSIT
 
 if TYPE_CHECKING:
     from sim.scenario import EventSpec
@@ -129,7 +129,7 @@ def placement_nodes(
         own = np.flatnonzero(model.state.control == side)
         _, k = cKDTree(model.xy[own]).query(model.xy[secs.anchor_node[sector]], k=min(n, len(own)))
         return np.resize(own[np.atleast_1d(k)], n)
-    target = secs.objective[side, sector]
+    target = model.state.objective[side, sector]
     if target < 0:
         target = secs.anchor_node[sector]
     d_target = np.hypot(*(model.xy[cand] - model.xy[target]).T)
@@ -155,7 +155,7 @@ def _defended_stretch(
         return cand, d_target
     # The enemy's attack axis lies around its objective, or its sector anchor without one
     # (as placement_nodes places attackers).
-    objective = model.sectors.objective[enemy, sector]
+    objective = model.state.objective[enemy, sector]
     if objective < 0:
         objective = model.sectors.anchor_node[sector]
     d_enemy = np.hypot(*(model.xy[cand] - model.xy[objective]).T)
@@ -215,6 +215,14 @@ def _apply_event(model: World, event: EventSpec, fronts: list[np.ndarray]) -> No
     if event.kind == "posture":
         assert event.sector is not None and event.posture is not None
         _change_posture(model, side, secs.index[event.sector], event.posture, fronts[side])
+        return
+    if event.kind == "objective":
+        # The sector's line units turn to the new objective: placed for it as for a posture.
+        assert event.sector is not None and event.objective is not None
+        k = secs.index[event.sector]
+        model.state.objective[side, k] = model.theatre.node_by_name(event.objective)
+        posture = POSTURES[int(model.state.sector_posture[side, k])]
+        _change_posture(model, side, k, posture, fronts[side])
         return
     assert event.units is not None
     if event.kind == "redeploy":
@@ -280,7 +288,8 @@ def _least_covered(model: World, side: int, k: int, posture: int, front: np.ndar
     if len(cand) == 0:
         return int(placement_nodes(model, side, k, 1, posture, front)[0])
     if posture == ATTACK:
-        target = secs.objective[side, k] if secs.objective[side, k] >= 0 else secs.anchor_node[k]
+        goal = model.state.objective[side, k]
+        target = goal if goal >= 0 else secs.anchor_node[k]
         d = np.hypot(*(model.xy[cand] - model.xy[target]).T)
         occupancy = np.bincount(model.units.node[model.line_rows(side)], minlength=len(front))
         return int(cand[np.lexsort((d, occupancy[cand]))[0]])

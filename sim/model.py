@@ -269,6 +269,7 @@ class FrontlineModel(mesa.Model):
             int(self.p.training_delay_days),
             control=self.initial_control.copy(),
             sector_posture=self.sectors.initial_postures(),
+            objective=self.sectors.objective.copy(),
         )
         self.caches = Caches()
         self.today = DayMetrics()

@@ -75,6 +75,7 @@ _EVENT_KEYS = {
     "redeploy": ("from_sector", "to_sector", "units", "posture"),
     "reinforce": ("sector", "units", "posture"),
     "posture": ("sector", "posture"),
+    "objective": ("sector", "objective"),
 }
 
 
@@ -82,6 +83,7 @@ _EVENT_REQUIRED = {
     "redeploy": ("from_sector", "to_sector", "units"),
     "reinforce": ("sector", "units"),
     "posture": ("sector", "posture"),
+    "objective": ("sector", "objective"),
 }
 
 
@@ -271,6 +273,7 @@ def _parse_event(table: dict[str, Any], at: _At) -> dict[str, _Tagged]:
         "to_sector": _str,
         "units": lambda v, a: _units(v, a, 1),
         "posture": lambda v, a: _choice(v, a, POSTURES),
+        "objective": _str,
     }
     fields = {k: (checks[k](v, at.child(k)), at.child(k)) for k, v in table.items()}
     if kind == "redeploy" and fields["from_sector"][0] == fields["to_sector"][0]:
@@ -336,8 +339,10 @@ def _resolve(layers: list[_Layer], place_names: Collection[str] | None) -> Scena
 
     if place_names is not None:
         _check_places(sectors.values(), set(place_names))
-        for fields, _ in holds:
-            _check_place(*fields["place"], set(place_names))
+        named = [fields["objective"] for _, fields in event_specs if "objective" in fields]
+        named += [fields["place"] for fields, _ in holds]
+        for place, where in named:
+            _check_place(place, where, set(place_names))
 
     return _hashed(
         ScenarioSpec(

@@ -31,7 +31,7 @@ POSTURES: tuple[str, ...] = ("attack", "hold")
 SIDES: tuple[str, ...] = ("russia", "ukraine")
 
 
-EVENT_KINDS: tuple[str, ...] = ("redeploy", "reinforce", "posture")
+EVENT_KINDS: tuple[str, ...] = ("redeploy", "reinforce", "posture", "objective")
 
 
 # Parameters the model reads only when it is built (the length of the recruits' training
@@ -90,12 +90,13 @@ class EventSpec:
     Attributes
     ----------
     date : datetime.date
-    kind : {"redeploy", "reinforce", "posture"}
+    kind : {"redeploy", "reinforce", "posture", "objective"}
         ``redeploy`` moves ``units`` from ``from_sector`` to ``to_sector``; ``reinforce`` adds
-        ``units`` new units to ``sector``; ``posture`` changes ``sector``'s posture.
+        ``units`` new units to ``sector``; ``posture`` changes ``sector``'s posture;
+        ``objective`` turns ``sector``'s attack toward the place ``objective``.
     side : {"russia", "ukraine"}
     sector : str or None
-        Target sector of ``reinforce`` and ``posture``.
+        Target sector of ``reinforce``, ``posture`` and ``objective``.
     from_sector, to_sector : str or None
         Source and target of ``redeploy``.
     units : int or None
@@ -104,6 +105,8 @@ class EventSpec:
         New posture in the receiving sector (required for ``posture``).
     surprise : bool
         The receiving side attacks with surprise that day.
+    objective : str or None
+        The place the sector's attack turns toward (``objective``).
     """
 
     date: date
@@ -115,6 +118,7 @@ class EventSpec:
     units: int | None = None
     posture: str | None = None
     surprise: bool = False
+    objective: str | None = None
 
     @property
     def target_sector(self) -> str:

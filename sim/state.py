@@ -73,6 +73,9 @@ class State:
         Day a side's surprise in a sector began (``NEVER`` if it had none).
     threat, attack_ratio : ndarray of float, shape (2, n_sectors)
         Yesterday's pressure on each side's defence, and its best attack, by sector.
+    objective : ndarray of int, shape (2, n_sectors)
+        Node each side attacks toward in each sector (-1 for none): the scenario's, until an
+        ``objective`` event moves it.
     recruit_pool : ndarray of float, shape (2,)
         Trained men not yet placed in a unit.
     recruit_pipeline : ndarray of float, shape (2, training_delay_days + 1)
@@ -103,6 +106,7 @@ class State:
     losses_cum: np.ndarray = field(default_factory=lambda: np.zeros(2))
     events: list[Event] = field(default_factory=list)
     falls: dict[str, date] = field(default_factory=dict)
+    objective: np.ndarray = field(default_factory=lambda: np.full((2, 0), -1))
 
     @classmethod
     def empty(
@@ -112,6 +116,7 @@ class State:
         training_delay_days: int,
         control: np.ndarray | None = None,
         sector_posture: np.ndarray | None = None,
+        objective: np.ndarray | None = None,
     ) -> State:
         """A state at the start of a run: nothing fought over, dug in, supplied or recruited.
 
@@ -121,8 +126,9 @@ class State:
             Sizes of the theatre and of the scenario's sector list.
         training_delay_days : int
             Days from recruitment to joining a unit (the pipeline holds one more day).
-        control, sector_posture : ndarray, optional
-            The initial map and postures (Ukraine everywhere and HOLD by default).
+        control, sector_posture, objective : ndarray, optional
+            The initial map, postures and objectives (Ukraine everywhere, HOLD and none by
+            default).
         """
         return cls(
             control=np.zeros(n_nodes, dtype=np.int8) if control is None else control,
@@ -141,6 +147,7 @@ class State:
             attack_ratio=np.zeros((2, n_sectors)),
             recruit_pool=np.zeros(2),
             recruit_pipeline=np.zeros((2, training_delay_days + 1)),
+            objective=np.full((2, n_sectors), -1) if objective is None else objective,
         )
 
 
