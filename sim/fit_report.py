@@ -25,7 +25,7 @@ import pandas as pd
 
 from sim import fit
 from sim.fit_checks import date_text
-from sim.posterior import load_posterior
+from sim.posterior import Posterior, load_posterior
 
 # The four map dates: the end of 2023, before and after the summer of 2024, and the last map.
 MAP_DATES = (date(2023, 12, 16), date(2024, 5, 1), date(2024, 8, 16), date(2024, 11, 20))
@@ -207,9 +207,10 @@ def write_fit_report(
     md += _place_sections(scores)
     md += _map_section(scores, map_rows)
     if posterior is not None:
-        md += _posterior_section(posterior)
-        # The calibration writes its method and run budget as the sample's header comment.
-        budget = budget or _header_comment(posterior)
+        post = load_posterior(posterior)
+        md += _posterior_section(post, posterior)
+        # The calibration writes its method and run budget as the sample's header.
+        budget = budget or " ".join(post.header.splitlines())
     if budget:
         md += ["", "## Run budget", "", budget]
     path = out / "REPORT.md"
@@ -297,21 +298,9 @@ def _map_section(scores: Sequence[dict], map_rows: list[dict]) -> list[str]:
     return md
 
 
-def _header_comment(path: Path) -> str:
-    """The leading ``#`` lines of a file, joined (a posterior sample's method and budget)."""
-    lines = []
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            if not line.startswith("#"):
-                break
-            lines.append(line[1:].strip())
-    return " ".join(lines)
-
-
-def _posterior_section(posterior: Path) -> list[str]:
-    """The posterior sample's spread, parameter by parameter."""
+def _posterior_section(post: Posterior, posterior: Path) -> list[str]:
+    """The posterior sample's spread, parameter by parameter (``posterior``: its file)."""
     md: list[str] = []
-    post = load_posterior(posterior)
     md += ["", "## Posterior", "", f"{len(post)} parameter sets in `{posterior}`.", ""]
     q = np.quantile(post.values, [0.05, 0.5, 0.95], axis=0)
     md += _md_table(

@@ -46,6 +46,7 @@ class Posterior:
     names: tuple[str, ...]
     values: np.ndarray  # (n_sets, n_names)
     source: str
+    header: str = ""  # the file's ``#`` lines: how the sample was made (method, run budget)
 
     def __len__(self) -> int:
         return len(self.values)
@@ -71,7 +72,9 @@ class Posterior:
         """
         drop = set(names)
         keep = [i for i, n in enumerate(self.names) if n not in drop]
-        return Posterior(tuple(self.names[i] for i in keep), self.values[:, keep], self.source)
+        return Posterior(
+            tuple(self.names[i] for i in keep), self.values[:, keep], self.source, self.header
+        )
 
     def digest(self) -> str:
         """SHA-256 of the names and values (what a batch's manifest records)."""
@@ -107,7 +110,11 @@ def load_posterior(path: str | Path) -> Posterior:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise PosteriorError(f"{path}: cannot read it as UTF-8 text ({exc})") from None
-    rows = [r for r in csv.reader(line for line in text.splitlines() if not line.startswith("#"))]
+    lines = text.splitlines()
+    # The header lines as to_csv was given them (it writes "# line", or "#" for an empty one).
+    header = "\n".join(line[2:] if line.startswith("# ") else line[1:] for line in lines
+                       if line.startswith("#"))  # fmt: skip
+    rows = [r for r in csv.reader(line for line in lines if not line.startswith("#"))]
     rows = [r for r in rows if r]
     if len(rows) < 2:
         raise PosteriorError(f"{path}: needs a header of parameter names and at least one row")
@@ -130,7 +137,7 @@ def load_posterior(path: str | Path) -> Posterior:
                 raise PosteriorError(
                     f"{path}: row {i}, column {name!r} = {cell!r}: {exc}"
                 ) from None
-    return Posterior(names, values, str(path))
+    return Posterior(names, values, str(path), header)
 
 
 __all__ = ["POSTERIOR_STREAM", "Posterior", "PosteriorError", "load_posterior"]

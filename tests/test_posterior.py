@@ -20,6 +20,8 @@ def test_file_round_trips_exactly(tmp_path):
     back = load_posterior(path)
     assert back.names == post.names
     np.testing.assert_array_equal(back.values, post.values)
+    assert back.header == "made by a test\nsecond line"
+    assert back.without([back.names[0]]).header == back.header
 
 
 def test_draws_depend_only_on_the_replication_seed():
