@@ -201,13 +201,12 @@ def replace_and_recruit(model: World) -> None:
     # units (x * 1.0 is exact, so the default share leaves runs unchanged bit for bit). The
     # recovered wounded of today's losses rejoin after the same delay, a convalescence of weeks;
     # with the default share 0 nothing is added.
-    returning = p.wounded_return_share * model.state.losses_today
     pipe[:, -1] = [
         model.inputs["ukraine_recruits_per_day"] * p.ukraine_recruit_line_share,
         model.inputs["russia_recruits_per_day"] * p.russia_recruit_line_share,
     ]
     if p.wounded_return_share > 0.0:
-        pipe[:, -1] += returning
+        pipe[:, -1] += p.wounded_return_share * model.state.losses_today
     n = u.n  # units formed today are not filled up today
     buf = np.empty((2, n))
     for side in (0, 1):

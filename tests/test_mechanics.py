@@ -48,10 +48,11 @@ DEFAULTS = Params()
 TWO_HUBS = {"UH south": (9, 2), "UH north": (9, 29), "RH south": (0, 2), "RH north": (0, 29)}
 
 
-def two_sectors(tmp_path, ua=6, ru=6, params=None, **kw):
+def two_sectors(tmp_path, ua=6, ru=6, params=None, south=None, north=None, **kw):
+    # south, north: more [[sector]] keys of each (as in TOML).
     return grid_world(
         tmp_path,
-        [sector("south", 4, ru, ua), sector("north", 27, ru, ua)],
+        [sector("south", 4, ru, ua, **(south or {})), sector("north", 27, ru, ua, **(north or {}))],
         params={**SILENT, "reserve_fraction": 0.34, "unit_move_speed_km": 20, **(params or {})},
         ny=32,
         hubs=TWO_HUBS,
@@ -184,24 +185,16 @@ def test_a_sector_closed_to_reserves_takes_none_however_threatened(tmp_path):
     """With ``ukraine_reserves_sent = false`` in the south, the side's reserve goes to the north
     even when the south is the more threatened; with neither open, nothing is sent."""
 
-    def world(south_open: bool, north_open: bool):
-        return grid_world(
-            tmp_path,
-            [
-                sector("south", 4, 6, 6, ukraine_reserves_sent=south_open),
-                sector("north", 27, 6, 6, ukraine_reserves_sent=north_open),
-            ],
-            params={**SILENT, "reserve_fraction": 0.34, "unit_move_speed_km": 20},
-            ny=32,
-            hubs=TWO_HUBS,
-        )
-
     for south_open, north_open, goes_to in (
         (True, True, 0),
         (False, True, 1),
         (False, False, None),
     ):
-        m = world(south_open, north_open)
+        m = two_sectors(
+            tmp_path,
+            south={"ukraine_reserves_sent": south_open},
+            north={"ukraine_reserves_sent": north_open},
+        )
         t = m.p.reserve_commit_threshold
         m.threat[UKRAINE] = [2.0 * t, 1.5 * t]
         before = rows(m, UKRAINE, TRANSIT)
