@@ -164,15 +164,12 @@ def test_own_soil_only_stops_attacks_at_the_border(tmp_path):
     assert taken[True] == set()
 
 
-def test_own_soil_only_must_be_a_boolean(tmp_path):
+@pytest.mark.parametrize("key", ["russia_own_soil_only", "russia_reserves_sent"])
+def test_sector_switches_must_be_booleans(tmp_path, key):
     path = tmp_path / "bad.toml"
     base = find_scenario("kursk_2024")
-    path.write_text(
-        f'extends = "{base}"\n\n[[sector]]\nname = "Kursk border"\nrussia_own_soil_only = "yes"\n'
-    )
-    with pytest.raises(
-        ScenarioError, match=r"bad.toml: sector.*russia_own_soil_only.*true or false"
-    ):
+    path.write_text(f'extends = "{base}"\n\n[[sector]]\nname = "Kursk border"\n{key} = "yes"\n')
+    with pytest.raises(ScenarioError, match=rf"bad.toml: sector.*{key}.*true or false"):
         load_scenario(path)
 
 
