@@ -360,3 +360,27 @@ def test_nearest_unit_kept_from_the_last_search_equals_a_full_search(pooling):
             np.testing.assert_array_equal(got_d, want_d)
             np.testing.assert_array_equal(got_k, want_k)
     assert searched == 90  # every call had a last search to start from
+
+
+def test_edge_reach_built_piece_by_piece_equals_built_at_once():
+    """The candidate store grows by doubling: lists built over many small calls (as a moving
+    front asks for them) equal those built in one call, and earlier lists survive growth."""
+    m = FrontlineModel("baseline_2024", rng=1)
+    reach = m.p.unit_frontage_km
+    rng = np.random.default_rng(7)
+    edges = rng.choice(len(m.edge_u), 3000, replace=False)
+    whole = frontage._EdgeReach(m.xy, m.edge_u, m.edge_v, reach)
+    whole.ensure(edges)
+    pieces = frontage._EdgeReach(m.xy, m.edge_u, m.edge_v, reach)
+    capacities = set()
+    for chunk in np.array_split(edges, 60):
+        pieces.ensure(np.concatenate([chunk, chunk[:3]]))  # repeats: built once
+        capacities.add(len(pieces.node))
+    assert len(capacities) > 2  # the store did grow several times
+    assert pieces.size == whole.size
+    for e in edges:
+        a = slice(whole.start[e], whole.start[e] + whole.count[e])
+        b = slice(pieces.start[e], pieces.start[e] + pieces.count[e])
+        np.testing.assert_array_equal(pieces.node[b], whole.node[a])
+        np.testing.assert_array_equal(pieces.d2[b], whole.d2[a])
+    assert (pieces.count[edges] >= 0).all() and pieces.count[edges].sum() > 10 * len(edges)
