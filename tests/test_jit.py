@@ -383,3 +383,31 @@ def test_dirty_levels_equal_the_numpy_update():
         rows, factor, arg = dirty_levels(idx, dist, own, source, hubs, theta, 80.0, got_c, got_l)
         got_l[rows] = factor * np.exp(arg)
         assert np.array_equal(got_c, want_c) and got_l.tobytes() == want_l.tobytes()
+
+
+def test_fall_back_targets_are_the_argmax_of_the_own_neighbours():
+    """The compiled choice of where stranded units fall back equals the numpy loop it replaced,
+    ties (first neighbour wins), NaN levels (np.argmax takes the first NaN) and encircled units
+    (-1) included."""
+    from sim.kernels.pockets import fall_back_targets
+
+    rng = np.random.default_rng(4)
+    n = 400
+    degree = rng.integers(0, 7, n)
+    indptr = np.concatenate([[0], np.cumsum(degree)]).astype(np.int32)
+    indices = rng.integers(0, n, indptr[-1]).astype(np.int32)
+    control = rng.integers(0, 2, n).astype(np.int8)
+    levels = rng.choice([0.0, 0.25, 0.5, 1.0], size=(2, n))  # few values: many ties
+    levels[rng.random((2, n)) < 0.05] = np.nan
+    nodes = rng.integers(0, n, 600).astype(np.int32)
+    sides = rng.integers(0, 2, 600).astype(np.int8)
+    got = fall_back_targets(indptr, indices, control, levels, nodes, sides)
+    want = []
+    for node, side in zip(nodes, sides, strict=True):
+        nbrs = indices[indptr[node] : indptr[node + 1]]
+        own = nbrs[control[nbrs] == side]
+        want.append(int(own[np.argmax(levels[side, own])]) if len(own) else -1)
+    np.testing.assert_array_equal(got, want)
+    assert (got == -1).any() and (got >= 0).any()
+    nan_pick = [i for i, t in enumerate(want) if t >= 0 and np.isnan(levels[sides[i], t])]
+    assert nan_pick  # the NaN rule was exercised
