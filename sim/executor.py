@@ -8,20 +8,27 @@ task's result depends only on its arguments (its seed among them), so the tables
 for any number of workers and any order of completion.
 
 Local worker processes are started once and kept warm for the life of this process: a batch,
-each point of a sweep and each wave of a calibration reuse the same pool, so the ~1.7 s a
-spawned worker takes to import mesa, scipy and pandas (and the theatre and construction caches
-it then fills) are paid once, not per call. The pool is replaced only when a different number of
-workers is asked for, or after a worker died. It is shut down at exit.
+each point of a sweep and each wave of a calibration reuse the same pool, so loading mesa, scipy,
+pandas, the theatre and the compiled kernels (and the construction caches a worker then fills)
+is paid once, not per call. The pool is replaced only when a different number of workers is
+asked for, or after a worker died. It is shut down at exit.
 
-Workers are started with the "spawn" method (forking a parent that already runs threads, such as
-pyarrow's pools or tqdm's monitor, can deadlock and is deprecated in Python 3.12) and with
+Workers are forked from a ``multiprocessing`` fork server where the platform has one (Linux,
+macOS), and spawned elsewhere; never forked from this process (forking a parent that already runs
+threads, such as pyarrow's pools or tqdm's monitor, can deadlock and is deprecated in Python
+3.12). The fork server is a fresh interpreter that loads, once, what every worker needs (the
+imports, the theatre, the compiled kernels: :mod:`sim._preload`), so a worker forked from it
+starts in milliseconds instead of spending ~1.3 s of CPU on its own imports; a batch on two cold
+workers pays that once instead of twice. The server and every worker run with
 ``PYTHONHASHSEED=0`` (this process's own value is restored afterwards), so nothing in a worker
 can vary with string hashing. Runs do not depend on it anyway: the golden-run and worker-count
 tests check that in-process and pooled results are identical.
 
 Workers die with their parent, by any signal, ``kill -9`` included: on Linux each one asks the
-kernel for SIGKILL when its parent dies (``prctl(PR_SET_PDEATHSIG)``), and on every platform a
-watchdog thread ends it once its parent process is gone. Multiprocessing's resource tracker
+kernel for SIGKILL when its own parent (the fork server, or this process for spawned workers)
+dies (``prctl(PR_SET_PDEATHSIG)``); the fork server exits as soon as this process is gone (it
+reads the end of a pipe only this process holds open); and on every platform a watchdog thread
+ends a worker once this process or its own parent is gone. Multiprocessing's resource tracker
 exits by itself when the last of them has gone.
 """
 
@@ -122,38 +129,84 @@ def die_with_parent(sig: int = signal.SIGKILL) -> None:
             libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
 
 
-def _worker_init(parent: int) -> None:
-    """In each worker: die with the parent, then load what every task needs."""
-    # Start-up creates a few million objects that live as long as the worker (modules, the
+# Set in a process once _load_worker_state has run there (in the fork server, it is inherited
+# by every worker forked from it).
+_loaded = False
+
+
+def _load_worker_state() -> None:
+    """Load what every task needs: the model, its theatre, the pandas stack, the compiled
+    kernels. Run once by the fork server (:mod:`sim._preload`), or by a spawned worker."""
+    global _loaded
+    # Loading creates a few million objects that live as long as the process (modules, the
     # theatre, the compiled kernels Numba loads from its cache): the cyclic garbage collector
     # would traverse them again and again while they are made (~0.2 s of CPU per worker) and
     # at every full collection after. So it is off while they are made, and the imports and
-    # the theatre are then frozen out of its sight (gc.freeze); the warm-up run's model is
-    # not frozen (it is garbage once the warm-up ends), and the collector, on again, frees it
-    # with the tasks' own garbage as usual.
+    # the theatre are then frozen out of its sight (gc.freeze, which forked workers inherit);
+    # the warm-up run's model is not frozen (it is garbage once the warm-up ends), and the
+    # collector, on again, frees it as usual.
     gc.disable()
     try:
-        _start_worker(parent)
+        import sim.runner  # noqa: F401  (what a task imports to run and collect a model)
+        from sim.model import default_theatre
+
+        default_theatre()
         gc.freeze()
         _warm_kernels()
     finally:
         gc.enable()
+    _loaded = True
 
 
-def _start_worker(parent: int) -> None:
+def _worker_init(parent: int, package: str) -> None:
+    """In each worker: die with the parent, then load what every task needs (nothing left to
+    load in a worker forked from the preloaded fork server)."""
     die_with_parent()
-    if os.getppid() != parent:  # the parent died before the request took effect
+    # The parent died before the request took effect (a spawned worker is then re-parented;
+    # a forked one's server is still there, but this process is gone).
+    if os.getppid() != parent and not _alive(parent):
         os._exit(1)
+    _release_fork_server()
+    import sim
+
+    if sim.__file__ != package:  # the server loaded another copy of the package: refuse it
+        raise RuntimeError(
+            f"the executor's fork server loaded sim from {sim.__file__}, this process runs "
+            f"{package}: run both from the same environment (or PYTHONPATH)"
+        )
     # Ctrl-C reaches the whole process group: the parent alone handles it (and stops the
     # workers), instead of every worker printing its own KeyboardInterrupt traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    threading.Thread(target=_watchdog, args=(parent,), name="parent watchdog", daemon=True).start()
-    # Loaded once per worker, not once per task: the model, its theatre and the pandas stack
-    # (and then the compiled kernels, by _warm_kernels).
-    import sim.runner  # noqa: F401  (what a task imports to run and collect a model)
-    from sim.model import default_theatre
+    threading.Thread(
+        target=_watchdog, args=(parent, os.getppid()), name="parent watchdog", daemon=True
+    ).start()
+    if not _loaded:  # a spawned worker, or a fork server that did not preload
+        _load_worker_state()
 
-    default_theatre()
+
+def _release_fork_server() -> None:
+    # multiprocessing hands every forked worker the write end of the pipe whose end-of-file
+    # tells the fork server that the parent is gone: with the workers holding it, the server
+    # would outlive the parent, and so would the workers (their death signal comes from the
+    # server's). Our workers start no processes of their own, so they let it go.
+    from multiprocessing import forkserver
+
+    server = getattr(forkserver, "_forkserver", None)
+    fd = getattr(server, "_forkserver_alive_fd", None)
+    if fd is not None:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+        server._forkserver_alive_fd = None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process now has that pid: ours is gone
+        return False
+    return True
 
 
 def _warm_kernels() -> None:
@@ -169,12 +222,49 @@ def _warm_kernels() -> None:
         collect(model, 0)
 
 
-def _watchdog(parent: int) -> None:
+def _watchdog(parent: int, server: int | None = None) -> None:
     # Where PR_SET_PDEATHSIG does not exist (or the thread that started us ended), a worker
-    # whose parent is gone is re-parented, so its parent pid changes.
-    while os.getppid() == parent:
+    # whose own parent (``server``: the fork server, or ``parent`` itself) is gone is
+    # re-parented, so its parent pid changes; a forked worker also checks that ``parent``, the
+    # process that asked for it, is still there.
+    server = parent if server is None else server
+    while os.getppid() == server and (server == parent or _alive(parent)):
         time.sleep(_WATCHDOG_PERIOD)
     os._exit(1)
+
+
+# The fork server loads this module before its first fork (see sim/_preload.py).
+_PRELOAD = ["sim._preload"]
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    """The fork server's context where the platform has one, else "spawn"."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(_PRELOAD)  # applies when the server (re)starts
+        return context
+    return multiprocessing.get_context("spawn")
+
+
+@contextlib.contextmanager
+def _worker_environment() -> Generator[None]:
+    """This process's environment as processes started now inherit it: ``PYTHONHASHSEED=0``,
+    and ``PYTHONPATH`` led by this process's ``sys.path``, so that the fork server (whose
+    ``sys.path`` multiprocessing does not set) imports the same package as this process."""
+    saved = {key: os.environ.get(key) for key in ("PYTHONHASHSEED", "PYTHONPATH")}
+    os.environ["PYTHONHASHSEED"] = "0"
+    paths = [p for p in sys.path if p]
+    if saved["PYTHONPATH"]:
+        paths.append(saved["PYTHONPATH"])
+    os.environ["PYTHONPATH"] = os.pathsep.join(paths)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                del os.environ[key]
+            else:
+                os.environ[key] = value
 
 
 def _warm() -> int:
@@ -189,26 +279,27 @@ def _local_pool(workers: int) -> ProcessPoolExecutor:
             _pool.shutdown(wait=False, cancel_futures=True)
             _pool = None
         if _pool is None:
-            context = multiprocessing.get_context("spawn")
+            import sim
+
+            context = _context()
             pool = ProcessPoolExecutor(
                 max_workers=workers,
                 mp_context=context,
                 initializer=_worker_init,
-                initargs=(os.getpid(),),
+                initargs=(os.getpid(), sim.__file__),
             )
-            saved = os.environ.get("PYTHONHASHSEED")
-            os.environ["PYTHONHASHSEED"] = "0"
-            try:
-                # A spawn pool starts a worker at each submit that finds none idle: one warm-up
-                # task per worker starts them all now, from this thread, with this environment
-                # (and not later, from whichever thread submits, with whatever environment).
+            with _worker_environment():
+                # The fork server (if not running yet) starts now, with this environment,
+                # which its workers inherit. A pool starts a worker at each submit that finds
+                # none idle: one warm-up task per worker starts them all now, from this
+                # thread, with this environment (and not later, from whichever thread
+                # submits, with whatever environment).
+                if context.get_start_method() == "forkserver":
+                    from multiprocessing import forkserver
+
+                    forkserver.ensure_running()
                 for _ in range(workers):
                     pool.submit(_warm)
-            finally:
-                if saved is None:
-                    del os.environ["PYTHONHASHSEED"]
-                else:
-                    os.environ["PYTHONHASHSEED"] = saved
             _pool, _pool_size = pool, workers
         return _pool
 
@@ -231,13 +322,27 @@ def _discard(pool: ProcessPoolExecutor, kill: bool = False) -> None:
 
 
 def shutdown() -> None:
-    """Stop the warm local workers (they are started again when next needed).
+    """Stop the warm local workers and the fork server (they are started again when next
+    needed, from scratch).
 
-    Waits for tasks still running (none, after a finished batch, sweep or calibration).
+    Waits for tasks still running (none, after a finished batch, sweep or calibration). Once
+    it returns, every worker and the server have been reaped, so the CPU time they used counts
+    in this process's ``RUSAGE_CHILDREN`` (the workers are the server's children).
     """
     pool = _pool
     if pool is not None:
         _discard(pool)
+    _stop_fork_server()
+
+
+def _stop_fork_server() -> None:
+    from multiprocessing import forkserver
+
+    # multiprocessing's own way to stop the server (closes the pipe, waits for it to exit);
+    # private, hence looked up with care.
+    stop = getattr(getattr(forkserver, "_forkserver", None), "_stop", None)
+    if stop is not None:
+        stop()
 
 
 def _at_exit() -> None:

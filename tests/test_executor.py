@@ -62,6 +62,49 @@ def test_workers_stay_warm_and_hash_the_same(two: Executor) -> None:
     assert os.environ.get("PYTHONHASHSEED") == saved  # the parent's environment is restored
 
 
+def _lineage() -> tuple[int, bool, str | None]:
+    import sim.executor as ex
+
+    return os.getppid(), ex._loaded, os.environ.get("PYTHONHASHSEED")
+
+
+@pytest.mark.skipif(
+    "forkserver" not in multiprocessing.get_all_start_methods(), reason="no fork server here"
+)
+def test_workers_are_forked_from_a_preloaded_server_with_the_hash_seed(two: Executor) -> None:
+    """The workers are children of the fork server (not of this process), which loaded the
+    model before forking them, and which itself runs with PYTHONHASHSEED=0."""
+    from multiprocessing import forkserver
+
+    results = two.map(_lineage, [()] * 4)
+    server = forkserver._forkserver._forkserver_pid
+    assert server is not None and server != os.getpid()
+    assert {ppid for ppid, _, _ in results} == {server}
+    assert all(loaded for _, loaded, _ in results)
+    assert {seed for *_, seed in results} == {"0"}
+    assert psutil.Process(server).environ().get("PYTHONHASHSEED") == "0"
+
+
+def test_shutdown_stops_and_reaps_the_workers_and_the_server() -> None:
+    """After shutdown no worker or server is left, and their CPU time is this process's
+    children's (what the throughput benchmark reads)."""
+    import resource
+
+    ex = Executor(2, force_workers=True)
+    ex.map(_task, [(i, 1) for i in range(4)])
+    pids = set(sim.executor._pool._processes)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    sim.executor.shutdown()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    assert sim.executor._pool is None
+    assert not [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"]
+    from multiprocessing import forkserver
+
+    assert getattr(forkserver._forkserver, "_forkserver_pid", None) is None
+    # Each worker loaded nothing itself, but the server's ~1 s of loading is now reaped here.
+    assert after.ru_utime + after.ru_stime > before.ru_utime + before.ru_stime + 0.3
+
+
 def test_workers_are_capped_at_the_cores_unless_forced(tmp_path, capsys) -> None:
     cores = usable_cores()
     assert check_workers(None) == cores
