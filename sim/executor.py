@@ -191,7 +191,7 @@ def _release_fork_server() -> None:
     # server's). Our workers start no processes of their own, so they let it go.
     from multiprocessing import forkserver
 
-    server = getattr(forkserver, "_forkserver", None)
+    server: Any = getattr(forkserver, "_forkserver", None)
     fd = getattr(server, "_forkserver_alive_fd", None)
     if fd is not None:
         with contextlib.suppress(OSError):
