@@ -67,6 +67,8 @@ _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 # Days a new worker simulates to load the compiled kernels (by day 5 the front has moved and
 # units have fought, moved and been supplied).
 _WARM_UP_DAYS = 5
+# The longest shutdown() waits for a pool's processes to finish starting, in seconds.
+_START_TIMEOUT = 120.0
 
 
 class ExecutorError(ValueError):
@@ -117,6 +119,10 @@ def check_workers(workers: int | None, force: bool = False) -> int:
 
 _pool: ProcessPoolExecutor | None = None
 _pool_size = 0
+# Set once the warm pool's processes have started (at once for a pool that is not forked from
+# the fork server); with the error that stopped them, if any.
+_pool_ready = threading.Event()
+_pool_start_error: list[BaseException] = []
 _pool_lock = threading.Lock()
 
 
@@ -272,7 +278,12 @@ def _warm() -> int:
 
 
 def _local_pool(workers: int) -> ProcessPoolExecutor:
-    """The process-wide pool of ``workers`` warm workers, started if need be."""
+    """The process-wide pool of ``workers`` warm workers, started if need be.
+
+    A pool forked from the fork server is returned at once, while its processes start: the
+    server first loads for ~1 s, on one core, and this process can use the other meanwhile
+    (:meth:`Executor._on_pool`); ``_pool_ready`` is set once they have started.
+    """
     global _pool, _pool_size
     with _pool_lock:
         if _pool is not None and (_pool_size != workers or _broken(_pool)):
@@ -288,20 +299,47 @@ def _local_pool(workers: int) -> ProcessPoolExecutor:
                 initializer=_worker_init,
                 initargs=(os.getpid(), sim.__file__),
             )
+            forked = context.get_start_method() == "forkserver"
+            _pool_ready.clear()
+            _pool_start_error.clear()
             with _worker_environment():
-                # The fork server (if not running yet) starts now, with this environment,
-                # which its workers inherit. A pool starts a worker at each submit that finds
-                # none idle: one warm-up task per worker starts them all now, from this
-                # thread, with this environment (and not later, from whichever thread
-                # submits, with whatever environment).
-                if context.get_start_method() == "forkserver":
+                if forked:
+                    # The server starts now (without waiting for it to load), with this
+                    # environment, which the workers it forks inherit.
                     from multiprocessing import forkserver
 
                     forkserver.ensure_running()
-                for _ in range(workers):
-                    pool.submit(_warm)
+                else:
+                    # Spawned workers take this environment: they are started now, from this
+                    # thread (not later, from whichever thread submits, with whatever
+                    # environment).
+                    _start_processes(pool, workers)
+            if forked:
+                # Asking the server for a process waits until it has loaded: from a thread.
+                threading.Thread(
+                    target=_start_processes, args=(pool, workers), name="worker start", daemon=True
+                ).start()
             _pool, _pool_size = pool, workers
         return _pool
+
+
+def _start_processes(pool: ProcessPoolExecutor, workers: int) -> None:
+    # A pool starts a worker at each submit that finds none idle: one warm-up task per worker
+    # starts them all.
+    try:
+        for _ in range(workers):
+            pool.submit(_warm)
+    except BaseException as err:  # handed to the thread that waits for the pool
+        _pool_start_error.append(err)
+    finally:
+        _pool_ready.set()
+
+
+def _wait_ready() -> None:
+    """Wait until the warm pool's processes have started; raise what stopped them."""
+    _pool_ready.wait()
+    if _pool_start_error:
+        raise _pool_start_error[0]
 
 
 def _broken(pool: ProcessPoolExecutor) -> bool:
@@ -331,6 +369,7 @@ def shutdown() -> None:
     """
     pool = _pool
     if pool is not None:
+        _pool_ready.wait(_START_TIMEOUT)  # a pool still starting: let its processes start first
         _discard(pool)
     _stop_fork_server()
 
@@ -511,9 +550,18 @@ class Executor:
     def _on_pool(self, fn: Callable, tasks: Sequence[tuple]) -> Generator[tuple[int, Any]]:
         pool = _local_pool(self.workers)
         futures: dict[Future, int] = {}
+        todo = list(range(len(tasks)))
         try:
-            for i, task in enumerate(tasks):
-                futures[pool.submit(fn, *task)] = i
+            # While a new pool's fork server loads (~1 s on one core) the other core would
+            # idle: this process runs tasks meanwhile, from the end of the list, and hands
+            # the rest to the workers once they are there. A task's result depends only on
+            # its arguments, wherever it runs.
+            while len(todo) > 1 and not _pool_ready.is_set():
+                i = todo.pop()
+                yield i, fn(*tasks[i])
+            _wait_ready()
+            for i in todo:
+                futures[pool.submit(fn, *tasks[i])] = i
             for future in as_completed(futures):
                 yield futures[future], future.result()
         except BrokenProcessPool:
