@@ -22,6 +22,6 @@ warnings.filterwarnings(
     "ignore", message=r".*use of fork\(\) may lead to deadlocks", category=DeprecationWarning
 )
 
-from sim.executor import _load_worker_state  # noqa: E402  (after the signal and the filter)
+from sim.worker_process import _load_worker_state  # noqa: E402  (after the signal and the filter)
 
 _load_worker_state()

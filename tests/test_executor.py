@@ -72,9 +72,9 @@ def test_workers_stay_warm_and_hash_the_same(two: Executor) -> None:
 
 
 def _lineage() -> tuple[int, bool, str | None]:
-    import sim.executor as ex
+    import sim.worker_process
 
-    return os.getppid(), ex._loaded, os.environ.get("PYTHONHASHSEED")
+    return os.getppid(), sim.worker_process._loaded, os.environ.get("PYTHONHASHSEED")
 
 
 @pytest.mark.skipif(
