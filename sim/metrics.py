@@ -205,8 +205,16 @@ def metrics_phase(model: World, record: bool = True) -> None:
 
     _unit_metrics(model, st)
     hubs = model.supply_net.hub_nodes
-    today.ukraine_hubs = int((ctrl[hubs] == UKRAINE).sum())
-    today.russia_hubs = int((ctrl[hubs] == RUSSIA).sum())
+    counted = st.hub_counts
+    if counted is None or counted[0] is not hubs or counted[1] is not st.control_sums:
+        # Counted again only when control (so control_sums) or the hubs changed.
+        counted = st.hub_counts = (
+            hubs,
+            st.control_sums,
+            int((ctrl[hubs] == UKRAINE).sum()),
+            int((ctrl[hubs] == RUSSIA).sum()),
+        )
+    today.ukraine_hubs, today.russia_hubs = counted[2], counted[3]
     today.russia_population = int(pop_ru)
     today.ukraine_population = st.total_population - today.russia_population
 
