@@ -369,7 +369,10 @@ def _restore_contact(model: World, fronts: list[np.ndarray]) -> None:
         lost = rows[~front[u.node[rows]]]
         if len(lost) == 0:
             continue
-        cand = np.flatnonzero(front)
+        # flatnonzero(front): the side's front is a subset of the front nodes, whose ids
+        # are cached.
+        ids = model.front_node_ids()
+        cand = ids[front[ids]]
         if len(cand) == 0:
             continue
         occupancy = np.bincount(u.node[rows], minlength=len(front)).astype(float)

@@ -375,6 +375,18 @@ class FrontlineModel(mesa.Model):
         assert self.caches.front_nodes is not None  # set by _update_front
         return self.caches.front_nodes
 
+    def front_node_ids(self) -> np.ndarray:
+        """The front nodes' ids, ascending (``flatnonzero`` of :meth:`front_node_mask`; a
+        read-only array), kept while the front is unchanged: several phases select from them
+        instead of scanning every node."""
+        mask = self.front_node_mask()
+        hit = self.caches.front_node_ids
+        if hit is None or hit[0] is not mask:
+            ids = np.flatnonzero(mask)
+            ids.setflags(write=False)
+            hit = self.caches.front_node_ids = (mask, ids)
+        return hit[1]
+
     def _update_front(self) -> None:
         control = self.control
         # Compared as bytes (a memcmp): several times a day, and control rarely changes.

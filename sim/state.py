@@ -182,6 +182,8 @@ class Caches:
     front_key: np.ndarray | None = None
     front_edges: np.ndarray | None = None
     front_nodes: np.ndarray | None = None
+    # (front node mask, its flatnonzero), see FrontlineModel.front_node_ids.
+    front_node_ids: tuple[np.ndarray, np.ndarray] | None = None
     # (front node mask, both sides' own front nodes), see sim.command.own_fronts.
     own_fronts: tuple[np.ndarray, list[np.ndarray]] | None = None
     # (front edge mask, ids, end nodes, border lengths, midpoints) of the front edges.
@@ -308,6 +310,8 @@ class World(Protocol):
     def front_edge_mask(self) -> np.ndarray: ...
 
     def front_node_mask(self) -> np.ndarray: ...
+
+    def front_node_ids(self) -> np.ndarray: ...
 
     def line_rows(self, side: int) -> np.ndarray: ...
 

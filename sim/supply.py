@@ -509,14 +509,15 @@ def supply_phase(model: World) -> None:
     if not model.state.supply_stale:
         return
     net, limit = model.supply_net, model.p.supply_tether_km
-    front_nodes = model.front_node_mask()
+    front = model.front_node_ids()  # flatnonzero(front_node_mask()), cached
     for side in (0, 1):
         tree = model.state.supply_trees[side]
         if tree is None or not net.incremental:
             tree = model.state.supply_trees[side] = net.tree(model.state.control, side, limit)
         else:
             net.update_tree(tree, model.state.control, side, limit)
-        enemy_front = np.flatnonzero(front_nodes & (model.state.control != side))
+        # flatnonzero(front_node_mask() & (control != side)), selected from the front alone.
+        enemy_front = front[model.state.control[front] != side]
         model.state.supply_level[side], model.state.connected[side] = net.levels_from_tree(
             tree, enemy_front, model.p
         )
