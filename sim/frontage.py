@@ -436,7 +436,7 @@ def front_edges(model: World) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
     mask = model.front_edge_mask()
     hit = model.caches.front_geometry
     if hit is None or hit[0] is not mask:
-        ids = np.flatnonzero(mask)  # int64 (intp), ascending
+        ids = model.front_edge_ids()  # flatnonzero(mask), int64, ascending
         geometry = front_geometry(
             ids, model.edge_u, model.edge_v, model.theatre.edge_border_km, model.xy
         )

@@ -182,6 +182,7 @@ class Caches:
     front_key: np.ndarray | None = None
     front_edges: np.ndarray | None = None
     front_nodes: np.ndarray | None = None
+    front_edge_ids: np.ndarray | None = None  # flatnonzero(front_edges), int64
     # (front node mask, its flatnonzero), see FrontlineModel.front_node_ids.
     front_node_ids: tuple[np.ndarray, np.ndarray] | None = None
     # (front node mask, both sides' own front nodes), see sim.command.own_fronts.
@@ -310,6 +311,8 @@ class World(Protocol):
     def front_edge_mask(self) -> np.ndarray: ...
 
     def front_node_mask(self) -> np.ndarray: ...
+
+    def front_edge_ids(self) -> np.ndarray: ...
 
     def front_node_ids(self) -> np.ndarray: ...
 

@@ -384,3 +384,27 @@ def test_edge_reach_built_piece_by_piece_equals_built_at_once():
         np.testing.assert_array_equal(pieces.node[b], whole.node[a])
         np.testing.assert_array_equal(pieces.d2[b], whole.d2[a])
     assert (pieces.count[edges] >= 0).all() and pieces.count[edges].sum() > 10 * len(edges)
+
+
+def test_front_edge_ids_follow_control_changes_as_flatnonzero_of_the_mask():
+    """front_edge_ids merges yesterday's ids with the edges at the nodes that changed hands
+    (front_ids_update): it must equal a fresh flatnonzero of the mask, including for edges
+    whose two ends change together and for fronts that close and open."""
+    m = FrontlineModel("baseline_2024", rng=3)
+    t = m.theatre
+    rng = np.random.default_rng(7)
+    for trial in range(12):
+        ids = m.front_edge_ids()
+        np.testing.assert_array_equal(ids, np.flatnonzero(m.front_edge_mask()))
+        assert ids.dtype == np.int64
+        # Flip both ends of some front edges, some front nodes, and some nodes anywhere.
+        e = rng.choice(ids, 3, replace=False)
+        flip = np.concatenate(
+            [t.edge_u[e], t.edge_v[e], t.edge_u[rng.choice(ids, 5)], rng.integers(0, t.n_nodes, 4)]
+        )
+        m.control[np.unique(flip)] ^= 1
+        if trial == 6:
+            m.control[:] = 0  # no front at all, then one again
+            np.testing.assert_array_equal(m.front_edge_ids(), np.zeros(0, dtype=np.int64))
+            m.control[t.edge_u[ids[::2]]] = 1
+    np.testing.assert_array_equal(m.front_edge_ids(), np.flatnonzero(m.front_edge_mask()))
