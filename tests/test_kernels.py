@@ -237,6 +237,11 @@ def test_incremental_supply_after_large_random_changes():
             full = net.levels(control, side, enemy, m.p)
             np.testing.assert_array_equal(level[0], full[0])
             np.testing.assert_array_equal(level[1], full[1])
+            # Written into given arrays (the state's rows), the same levels.
+            out = (np.full(len(control), np.nan), np.zeros(len(control), dtype=bool))
+            assert net.levels_from_tree(trees[side], enemy, m.p, out=out) is out
+            np.testing.assert_array_equal(out[0], full[0])
+            np.testing.assert_array_equal(out[1], full[1])
     assert {"incremental", "full"} <= modes
 
 
