@@ -83,8 +83,24 @@ def _own_fronts(model: World) -> list[np.ndarray]:
     return hit[1]
 
 
+# _farthest_points' picks by (positions as bytes, n, first): every replication of a batch places
+# its opening order of battle on the same fronts (~1.5 ms a model). Cleared when full.
+_PICKS_CACHE: dict[tuple[bytes, int, int], np.ndarray] = {}
+PICKS_CACHE_SIZE = 1024
+
+
 def _farthest_points(xy: np.ndarray, n: int, first: int) -> np.ndarray:
     # Greedy farthest-point sampling: spreads n picks evenly over a sector's front nodes.
+    key = (np.ascontiguousarray(xy, dtype=np.float64).tobytes(), n, first)
+    picks = _PICKS_CACHE.get(key)
+    if picks is None:
+        if len(_PICKS_CACHE) >= PICKS_CACHE_SIZE:
+            _PICKS_CACHE.clear()
+        picks = _PICKS_CACHE[key] = _farthest_points_uncached(xy, n, first)
+    return np.resize(picks, n)  # more units than nodes: several units share nodes
+
+
+def _farthest_points_uncached(xy: np.ndarray, n: int, first: int) -> np.ndarray:
     chosen = [first]
     dist = np.hypot(*(xy - xy[first]).T)
     for _ in range(1, min(n, len(xy))):
@@ -92,7 +108,8 @@ def _farthest_points(xy: np.ndarray, n: int, first: int) -> np.ndarray:
         chosen.append(nxt)
         dist = np.minimum(dist, np.hypot(*(xy - xy[nxt]).T))
     picks = np.array(chosen)
-    return np.resize(picks, n)  # more units than nodes: several units share nodes
+    picks.setflags(write=False)
+    return picks
 
 
 def placement_nodes(

@@ -413,3 +413,23 @@ def test_front_edge_ids_follow_control_changes_as_flatnonzero_of_the_mask():
             np.testing.assert_array_equal(m.front_edge_ids(), np.zeros(0, dtype=np.int64))
             m.control[t.edge_u[ids[::2]]] = 1
     np.testing.assert_array_equal(m.front_edge_ids(), np.flatnonzero(m.front_edge_mask()))
+
+
+def test_farthest_points_cache_returns_the_greedy_picks_and_fresh_arrays():
+    """Placement's farthest-point picks are cached by positions, count and first pick: a hit
+    must give what the greedy search gives, as a fresh array the caller may change."""
+    from sim.command import _farthest_points, _farthest_points_uncached
+
+    rng = np.random.default_rng(5)
+    xy = rng.uniform(0, 100, (60, 2))
+    for n, first in ((1, 0), (7, 3), (60, 59), (75, 10)):
+        want = np.resize(_farthest_points_uncached(xy, n, first), n)
+        got = _farthest_points(xy, n, first)
+        np.testing.assert_array_equal(got, want)
+        got[:] = -1  # a caller's change does not reach the cache
+        np.testing.assert_array_equal(_farthest_points(xy.copy(), n, first), want)
+    moved = xy.copy()
+    moved[0, 0] += 1e-9  # other positions, another answer looked up
+    np.testing.assert_array_equal(
+        _farthest_points(moved, 7, 3), np.resize(_farthest_points_uncached(moved, 7, 3), 7)
+    )
