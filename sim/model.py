@@ -399,7 +399,8 @@ class FrontlineModel(mesa.Model):
         # Compared as bytes (a memcmp): several times a day, and control rarely changes.
         c = self.caches
         key = c.front_key
-        if key is not None and control.tobytes() == key.tobytes():
+        now = control.tobytes()
+        if key is not None and now == c.front_key_bytes:
             return
         if key is not None and key.shape == control.shape:
             assert c.front_edges is not None and c.front_nodes is not None
@@ -427,7 +428,7 @@ class FrontlineModel(mesa.Model):
         edges.setflags(write=False)
         nodes.setflags(write=False)
         c.front_edges, c.front_nodes = edges, nodes
-        c.front_key = control.copy()
+        c.front_key, c.front_key_bytes = control.copy(), now
 
     def line_rows(self, side: int) -> np.ndarray:
         """Rows of this side's living units that are in the line (hold or attack)."""

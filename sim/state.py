@@ -180,6 +180,7 @@ class Caches:
 
     # The front: its edge and node masks and the control map they were computed from.
     front_key: np.ndarray | None = None
+    front_key_bytes: bytes | None = None  # front_key.tobytes(), made once
     front_edges: np.ndarray | None = None
     front_nodes: np.ndarray | None = None
     front_edge_ids: np.ndarray | None = None  # flatnonzero(front_edges), int64
