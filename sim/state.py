@@ -165,6 +165,10 @@ class MetricBuffers:
     # that depend on control alone: reused on the days no node changed hands.
     control_key: bytes | None = None
     control_sums: tuple[float, float, float, float, int, int] | None = None
+    # The control map of control_key as an array, and the node lists and counts of
+    # sim.kernels.metrics.node_metrics_update for it (updated on the days a few nodes change).
+    control_prev: np.ndarray | None = None
+    node_state: Any = None
     # The hub nodes and the control_sums (a new tuple whenever control changes) the hubs held
     # by each side (Ukraine, Russia) were counted for.
     hub_counts: tuple[np.ndarray, object, int, int] | None = None

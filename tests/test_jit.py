@@ -8,7 +8,14 @@ from sim.graph.kdtree import kd_build, kd_knn, kd_query, kd_resolve_ties
 from sim.kernels.combat import _interp
 from sim.kernels.front import farthest_from
 from sim.kernels.ground import advance, fortify
-from sim.kernels.metrics import contested_area, front_length, node_metrics, unit_metrics
+from sim.kernels.metrics import (
+    contested_area,
+    front_length,
+    node_metrics,
+    node_metrics_state,
+    node_metrics_update,
+    unit_metrics,
+)
 from sim.kernels.sums import np_sum
 from sim.model import FrontlineModel
 
@@ -476,3 +483,35 @@ def test_ground_kernels_equal_their_numpy_expressions(seed):
     )  # fmt: skip
     assert got.tobytes() == want.tobytes()
     assert not d_scratch.any() and not a_scratch.any()
+
+
+def test_node_metrics_update_equals_the_full_pass_day_after_day(state):
+    """The incremental node metrics (node lists updated at the nodes that changed hands) give
+    the full pass's sums float for float and its counts, through small changes, none, a
+    retaking of the initial map and a wholesale swap."""
+    m = state
+    t, init = m.theatre, m.initial_control
+    pop = np.asarray(t.population, dtype=np.int64)
+    pen = np.zeros(t.n_nodes)
+    rng = np.random.default_rng(11)
+    ctrl = m.control.copy()
+    st = node_metrics_state(ctrl, init, t.country, pop)
+    buf = np.empty((5, t.n_nodes))
+    for day in range(40):
+        before = ctrl.copy()
+        if day == 20:
+            ctrl[:] = init
+        elif day == 30:
+            ctrl ^= 1
+        else:
+            ctrl[rng.integers(0, t.n_nodes, rng.integers(0, 40))] ^= 1
+        changed = np.flatnonzero(ctrl != before)
+        *got, st = node_metrics_update(
+            changed, before, ctrl, init, t.country, t.area_km2, pop, st, buf
+        )
+        want = node_metrics(ctrl, init, t.country, t.area_km2, pen, pop, np.empty((5, t.n_nodes)))
+        assert tuple(got) == want[:4] + want[5:], day
+        fresh = node_metrics_state(ctrl, init, t.country, pop)
+        for a, b in zip(st[0], fresh[0], strict=True):
+            np.testing.assert_array_equal(a, b)
+        assert st[1:] == fresh[1:]
