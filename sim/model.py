@@ -32,7 +32,13 @@ from mesa.discrete_space import Network
 
 from sim import command, metrics, movement, supply
 from sim.combat import combat_phase
-from sim.kernels.front import front_ids_update, front_masks, front_masks_update, line_rows
+from sim.kernels.front import (
+    front_ids_update,
+    front_masks,
+    front_masks_update,
+    front_node_ids_update,
+    line_rows,
+)
 from sim.scenario import ScenarioSpec, load_scenario
 from sim.sectors import Sectors
 from sim.state import METRIC_NAMES, Caches, DayMetrics, State
@@ -394,6 +400,21 @@ class FrontlineModel(mesa.Model):
             hit = self.caches.front_node_ids = (mask, ids)
         return hit[1]
 
+    def _front_node_ids_after(
+        self, changed: np.ndarray, inc: tuple[np.ndarray, np.ndarray], nodes: np.ndarray
+    ) -> None:
+        # Brings the cached front node ids (if any, and of the last front) to the node mask
+        # ``nodes`` that front_masks_update made at ``changed``: a merge, not a scan.
+        c = self.caches
+        hit = c.front_node_ids
+        if hit is None or hit[0] is not c.front_nodes:
+            return
+        ids = front_node_ids_update(
+            hit[1], changed, *inc, self.edge_u, self.edge_v, c.front_nodes, nodes
+        )
+        ids.setflags(write=False)
+        c.front_node_ids = (nodes, ids)
+
     def _update_front(self) -> None:
         control = self.control
         # Compared as bytes (a memcmp): several times a day, and control rarely changes.
@@ -418,6 +439,7 @@ class FrontlineModel(mesa.Model):
             ids = front_ids_update(
                 c.front_edge_ids, changed, inc_ptr, inc_edge, c.front_edges, edges
             )
+            self._front_node_ids_after(changed, (inc_ptr, inc_edge), nodes)
         else:
             edges = np.empty(len(self.edge_u), dtype=bool)
             nodes = np.empty(len(control), dtype=bool)

@@ -392,7 +392,7 @@ def test_edge_reach_built_piece_by_piece_equals_built_at_once():
 
 
 def test_front_edge_ids_follow_control_changes_as_flatnonzero_of_the_mask():
-    """front_edge_ids merges yesterday's ids with the edges at the nodes that changed hands
+    """front_edge_ids (and front_node_ids) merges yesterday's ids with the edges at the nodes that changed hands
     (front_ids_update): it must equal a fresh flatnonzero of the mask, including for edges
     whose two ends change together and for fronts that close and open."""
     m = FrontlineModel("baseline_2024", rng=3)
@@ -402,6 +402,8 @@ def test_front_edge_ids_follow_control_changes_as_flatnonzero_of_the_mask():
         ids = m.front_edge_ids()
         np.testing.assert_array_equal(ids, np.flatnonzero(m.front_edge_mask()))
         assert ids.dtype == np.int64
+        # The front nodes' ids, merged the same way (front_node_ids_update).
+        np.testing.assert_array_equal(m.front_node_ids(), np.flatnonzero(m.front_node_mask()))
         # Flip both ends of some front edges, some front nodes, and some nodes anywhere.
         e = rng.choice(ids, 3, replace=False)
         flip = np.concatenate(
@@ -413,6 +415,7 @@ def test_front_edge_ids_follow_control_changes_as_flatnonzero_of_the_mask():
             np.testing.assert_array_equal(m.front_edge_ids(), np.zeros(0, dtype=np.int64))
             m.control[t.edge_u[ids[::2]]] = 1
     np.testing.assert_array_equal(m.front_edge_ids(), np.flatnonzero(m.front_edge_mask()))
+    np.testing.assert_array_equal(m.front_node_ids(), np.flatnonzero(m.front_node_mask()))
 
 
 def test_farthest_points_cache_returns_the_greedy_picks_and_fresh_arrays():

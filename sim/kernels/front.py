@@ -62,7 +62,34 @@ def front_ids_update(ids, changed, inc_ptr, inc_edge, before, after):
             if after[e] and not before[e]:
                 added[k] = e
                 k += 1
-    added = np.sort(added[:k])  # an edge whose two ends changed is there twice
+    return _merged(ids, np.sort(added[:k]), after)  # sorted: an edge may be there twice
+
+
+@njit(cache=True, nogil=True)
+def front_node_ids_update(ids, changed, inc_ptr, inc_edge, edge_u, edge_v, before, after):
+    """:func:`front_ids_update` for the front nodes: ``np.flatnonzero(after)`` from
+    ``ids = np.flatnonzero(before)``, where the node masks differ only at the ends of the
+    edges of the nodes ``changed`` (the nodes :func:`front_masks_update` computes again)."""
+    n_inc = 0
+    for n in changed:
+        n_inc += inc_ptr[n + 1] - inc_ptr[n]
+    added = np.empty(2 * n_inc, dtype=np.int64)
+    k = 0
+    for n in changed:
+        for j in range(inc_ptr[n], inc_ptr[n + 1]):
+            e = inc_edge[j]
+            for w in (edge_u[e], edge_v[e]):
+                if after[w] and not before[w]:
+                    added[k] = w
+                    k += 1
+    return _merged(ids, np.sort(added[:k]), after)
+
+
+@njit(cache=True, nogil=True)
+def _merged(ids, added, after):
+    # The ids still set in ``after`` merged with ``added`` (ascending, with repeats, none in
+    # ``ids``), ascending and without repeats.
+    k = len(added)
     out = np.empty(len(ids) + k, dtype=np.int64)
     m = i = j = 0
     while i < len(ids) or j < k:
@@ -291,6 +318,7 @@ __all__ = [
     "farthest_from",
     "front_geometry",
     "front_ids_update",
+    "front_node_ids_update",
     "front_masks",
     "front_masks_update",
     "line_rows",
