@@ -215,8 +215,9 @@ def command_phase(model: World) -> None:
         Writes the unit table and the state's postures and surprise days.
     """
     fronts = _own_fronts(model)
+    today = model.date  # a property that makes a new date each time it is read
     for event in model.spec.events:
-        if event.date == model.date:
+        if event.date == today:
             _apply_event(model, event, fronts)
     _land_arrivals(model, fronts)
     rotate_and_refit(model)
