@@ -330,6 +330,15 @@ def _fires_total(inputs: dict[str, float], p: Params) -> np.ndarray:
     )
 
 
+def _posture(out: EdgeOutcome, fortification: np.ndarray) -> np.ndarray:
+    """``np.interp(fortification, FORT_LEVELS, FORT_STRENGTH)``, as fight() computed it if it
+    did (its compiled interpolation is numpy's to the bit, tests/test_jit.py)."""
+    if out.posture is not None:
+        return out.posture
+    posture: np.ndarray = np.interp(fortification, FORT_LEVELS, FORT_STRENGTH)
+    return posture
+
+
 def combat_phase(model: World) -> CombatResult:
     """Phase 3: gather the front from the unit table, fight every edge, return the result.
 
@@ -400,11 +409,7 @@ def combat_phase(model: World) -> CombatResult:
         sector,
         pow_a,
         pow_d,
-        # np.interp(fortification, FORT_LEVELS, FORT_STRENGTH), as fight() computed it (its
-        # compiled interpolation is numpy's to the bit, tests/test_jit.py).
-        out.posture
-        if out.posture is not None
-        else np.interp(fortification, FORT_LEVELS, FORT_STRENGTH),
+        _posture(out, fortification),
         p.max_force_ratio,
         model.state.threat,
         model.state.attack_ratio,
