@@ -105,6 +105,9 @@ class EdgeOutcome:
     losses_d: np.ndarray
     ratio: np.ndarray
     advance_km: np.ndarray
+    # The defenders' fortification posture factor (np.interp of FORT_STRENGTH at each edge's
+    # fortification), which fight() computes anyway; None where not computed.
+    posture: np.ndarray | None = None
 
 
 def success_chance(ratio: np.ndarray | float, params: Params) -> np.ndarray:
@@ -176,7 +179,9 @@ def fight(b: EdgeBattle, params: Params) -> EdgeOutcome:
         np.log(scaled),
         p.success_ratio_slope,
     )
-    return _outcome(b, p, ratio, v0, shock, neg_a, neg_d, neg_x)
+    out = _outcome(b, p, ratio, v0, shock, neg_a, neg_d, neg_x)
+    out.posture = posture
+    return out
 
 
 def _outcome(
@@ -325,6 +330,15 @@ def _fires_total(inputs: dict[str, float], p: Params) -> np.ndarray:
     )
 
 
+def _posture(out: EdgeOutcome, fortification: np.ndarray) -> np.ndarray:
+    """``np.interp(fortification, FORT_LEVELS, FORT_STRENGTH)``, as fight() computed it if it
+    did (its compiled interpolation is numpy's to the bit, tests/test_jit.py)."""
+    if out.posture is not None:
+        return out.posture
+    posture: np.ndarray = np.interp(fortification, FORT_LEVELS, FORT_STRENGTH)
+    return posture
+
+
 def combat_phase(model: World) -> CombatResult:
     """Phase 3: gather the front from the unit table, fight every edge, return the result.
 
@@ -395,7 +409,7 @@ def combat_phase(model: World) -> CombatResult:
         sector,
         pow_a,
         pow_d,
-        np.interp(fortification, FORT_LEVELS, FORT_STRENGTH),
+        _posture(out, fortification),
         p.max_force_ratio,
         model.state.threat,
         model.state.attack_ratio,

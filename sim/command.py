@@ -83,8 +83,24 @@ def _own_fronts(model: World) -> list[np.ndarray]:
     return hit[1]
 
 
+# _farthest_points' picks by (positions as bytes, n, first): every replication of a batch places
+# its opening order of battle on the same fronts (~1.5 ms a model). Cleared when full.
+_PICKS_CACHE: dict[tuple[bytes, int, int], np.ndarray] = {}
+PICKS_CACHE_SIZE = 1024
+
+
 def _farthest_points(xy: np.ndarray, n: int, first: int) -> np.ndarray:
     # Greedy farthest-point sampling: spreads n picks evenly over a sector's front nodes.
+    key = (np.ascontiguousarray(xy, dtype=np.float64).tobytes(), n, first)
+    picks = _PICKS_CACHE.get(key)
+    if picks is None:
+        if len(_PICKS_CACHE) >= PICKS_CACHE_SIZE:
+            _PICKS_CACHE.clear()
+        picks = _PICKS_CACHE[key] = _farthest_points_uncached(xy, n, first)
+    return np.resize(picks, n)  # more units than nodes: several units share nodes
+
+
+def _farthest_points_uncached(xy: np.ndarray, n: int, first: int) -> np.ndarray:
     chosen = [first]
     dist = np.hypot(*(xy - xy[first]).T)
     for _ in range(1, min(n, len(xy))):
@@ -92,7 +108,8 @@ def _farthest_points(xy: np.ndarray, n: int, first: int) -> np.ndarray:
         chosen.append(nxt)
         dist = np.minimum(dist, np.hypot(*(xy - xy[nxt]).T))
     picks = np.array(chosen)
-    return np.resize(picks, n)  # more units than nodes: several units share nodes
+    picks.setflags(write=False)
+    return picks
 
 
 def placement_nodes(
@@ -198,8 +215,9 @@ def command_phase(model: World) -> None:
         Writes the unit table and the state's postures and surprise days.
     """
     fronts = _own_fronts(model)
+    today = model.date  # a property that makes a new date each time it is read
     for event in model.spec.events:
-        if event.date == model.date:
+        if event.date == today:
             _apply_event(model, event, fronts)
     _land_arrivals(model, fronts)
     rotate_and_refit(model)
@@ -369,7 +387,10 @@ def _restore_contact(model: World, fronts: list[np.ndarray]) -> None:
         lost = rows[~front[u.node[rows]]]
         if len(lost) == 0:
             continue
-        cand = np.flatnonzero(front)
+        # flatnonzero(front): the side's front is a subset of the front nodes, whose ids
+        # are cached.
+        ids = model.front_node_ids()
+        cand = ids[front[ids]]
         if len(cand) == 0:
             continue
         occupancy = np.bincount(u.node[rows], minlength=len(front)).astype(float)

@@ -8,20 +8,27 @@ task's result depends only on its arguments (its seed among them), so the tables
 for any number of workers and any order of completion.
 
 Local worker processes are started once and kept warm for the life of this process: a batch,
-each point of a sweep and each wave of a calibration reuse the same pool, so the ~1.7 s a
-spawned worker takes to import mesa, scipy and pandas (and the theatre and construction caches
-it then fills) are paid once, not per call. The pool is replaced only when a different number of
-workers is asked for, or after a worker died. It is shut down at exit.
+each point of a sweep and each wave of a calibration reuse the same pool, so loading mesa, scipy,
+pandas, the theatre and the compiled kernels (and the construction caches a worker then fills)
+is paid once, not per call. The pool is replaced only when a different number of workers is
+asked for, or after a worker died. It is shut down at exit.
 
-Workers are started with the "spawn" method (forking a parent that already runs threads, such as
-pyarrow's pools or tqdm's monitor, can deadlock and is deprecated in Python 3.12) and with
+Workers are forked from a ``multiprocessing`` fork server where the platform has one (Linux,
+macOS), and spawned elsewhere; never forked from this process (forking a parent that already runs
+threads, such as pyarrow's pools or tqdm's monitor, can deadlock and is deprecated in Python
+3.12). The fork server is a fresh interpreter that loads, once, what every worker needs (the
+imports, the theatre, the compiled kernels: :mod:`sim._preload`), so a worker forked from it
+starts in milliseconds instead of spending ~1.3 s of CPU on its own imports; a batch on two cold
+workers pays that once instead of twice. The server and every worker run with
 ``PYTHONHASHSEED=0`` (this process's own value is restored afterwards), so nothing in a worker
 can vary with string hashing. Runs do not depend on it anyway: the golden-run and worker-count
 tests check that in-process and pooled results are identical.
 
 Workers die with their parent, by any signal, ``kill -9`` included: on Linux each one asks the
-kernel for SIGKILL when its parent dies (``prctl(PR_SET_PDEATHSIG)``), and on every platform a
-watchdog thread ends it once its parent process is gone. Multiprocessing's resource tracker
+kernel for SIGKILL when its own parent (the fork server, or this process for spawned workers)
+dies (``prctl(PR_SET_PDEATHSIG)``); the fork server exits as soon as this process is gone (it
+reads the end of a pipe only this process holds open); and on every platform a watchdog thread
+ends a worker once this process or its own parent is gone. Multiprocessing's resource tracker
 exits by itself when the last of them has gone.
 """
 
@@ -29,18 +36,21 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import ctypes
-import gc
 import multiprocessing
 import os
-import signal
 import sys
 import threading
-import time
 from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import CancelledError, Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
+
+# The worker side: what a worker runs when it starts (die_with_parent and the watchdog are
+# also used from here by the view's server and the tests).
+from sim.worker_process import _WATCHDOG_PERIOD as _WATCHDOG_PERIOD
+from sim.worker_process import _watchdog as _watchdog
+from sim.worker_process import _worker_init
+from sim.worker_process import die_with_parent as die_with_parent
 
 __all__ = [
     "CONNECT_TIMEOUT",
@@ -54,12 +64,8 @@ __all__ = [
 
 # How long a client waits for a Dask scheduler to connect and answer, in seconds.
 CONNECT_TIMEOUT = 10.0
-# How often a worker's watchdog checks that its parent is alive, in seconds.
-_WATCHDOG_PERIOD = 0.5
-_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
-# Days a new worker simulates to load the compiled kernels (by day 5 the front has moved and
-# units have fought, moved and been supplied).
-_WARM_UP_DAYS = 5
+# The longest shutdown() waits for a pool's processes to finish starting, in seconds.
+_START_TIMEOUT = 120.0
 
 
 class ExecutorError(ValueError):
@@ -110,71 +116,45 @@ def check_workers(workers: int | None, force: bool = False) -> int:
 
 _pool: ProcessPoolExecutor | None = None
 _pool_size = 0
+# Set once the warm pool's processes have started (at once for a pool that is not forked from
+# the fork server); with the error that stopped them, if any.
+_pool_ready = threading.Event()
+_pool_start_error: list[BaseException] = []
 _pool_lock = threading.Lock()
 
 
-def die_with_parent(sig: int = signal.SIGKILL) -> None:
-    """Ask the kernel to send this process ``sig`` when its parent dies (Linux; elsewhere a
-    no-op). Used by the executor's workers and, as ``preexec_fn``, by the view's server."""
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
+# The fork server loads this module before its first fork (see sim/_preload.py).
+_PRELOAD = ["sim._preload"]
 
 
-def _worker_init(parent: int) -> None:
-    """In each worker: die with the parent, then load what every task needs."""
-    # Start-up creates a few million objects that live as long as the worker (modules, the
-    # theatre, the compiled kernels Numba loads from its cache): the cyclic garbage collector
-    # would traverse them again and again while they are made (~0.2 s of CPU per worker) and
-    # at every full collection after. So it is off while they are made, and the imports and
-    # the theatre are then frozen out of its sight (gc.freeze); the warm-up run's model is
-    # not frozen (it is garbage once the warm-up ends), and the collector, on again, frees it
-    # with the tasks' own garbage as usual.
-    gc.disable()
+def _context() -> multiprocessing.context.BaseContext:
+    """The fork server's context where the platform has one, else "spawn"."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(_PRELOAD)  # applies when the server (re)starts
+        return context
+    return multiprocessing.get_context("spawn")
+
+
+@contextlib.contextmanager
+def _worker_environment() -> Generator[None]:
+    """This process's environment as processes started now inherit it: ``PYTHONHASHSEED=0``,
+    and ``PYTHONPATH`` led by this process's ``sys.path``, so that the fork server (whose
+    ``sys.path`` multiprocessing does not set) imports the same package as this process."""
+    saved = {key: os.environ.get(key) for key in ("PYTHONHASHSEED", "PYTHONPATH")}
+    os.environ["PYTHONHASHSEED"] = "0"
+    paths = [p for p in sys.path if p]
+    if saved["PYTHONPATH"]:
+        paths.append(saved["PYTHONPATH"])
+    os.environ["PYTHONPATH"] = os.pathsep.join(paths)
     try:
-        _start_worker(parent)
-        gc.freeze()
-        _warm_kernels()
+        yield
     finally:
-        gc.enable()
-
-
-def _start_worker(parent: int) -> None:
-    die_with_parent()
-    if os.getppid() != parent:  # the parent died before the request took effect
-        os._exit(1)
-    # Ctrl-C reaches the whole process group: the parent alone handles it (and stops the
-    # workers), instead of every worker printing its own KeyboardInterrupt traceback.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    threading.Thread(target=_watchdog, args=(parent,), name="parent watchdog", daemon=True).start()
-    # Loaded once per worker, not once per task: the model, its theatre and the pandas stack
-    # (and then the compiled kernels, by _warm_kernels).
-    import sim.runner  # noqa: F401  (what a task imports to run and collect a model)
-    from sim.model import default_theatre
-
-    default_theatre()
-
-
-def _warm_kernels() -> None:
-    # A few days of the default scenario call most kernels once, so that Numba loads them now,
-    # with the collector off, rather than in the first task. Only a warm-up: a scenario that
-    # cannot be built here just leaves the loading to the first task.
-    from sim.model import FrontlineModel
-    from sim.runner import collect
-
-    with contextlib.suppress(Exception):
-        model = FrontlineModel(rng=0)
-        model.run_for(_WARM_UP_DAYS)
-        collect(model, 0)
-
-
-def _watchdog(parent: int) -> None:
-    # Where PR_SET_PDEATHSIG does not exist (or the thread that started us ended), a worker
-    # whose parent is gone is re-parented, so its parent pid changes.
-    while os.getppid() == parent:
-        time.sleep(_WATCHDOG_PERIOD)
-    os._exit(1)
+        for key, value in saved.items():
+            if value is None:
+                del os.environ[key]
+            else:
+                os.environ[key] = value
 
 
 def _warm() -> int:
@@ -182,35 +162,68 @@ def _warm() -> int:
 
 
 def _local_pool(workers: int) -> ProcessPoolExecutor:
-    """The process-wide pool of ``workers`` warm workers, started if need be."""
+    """The process-wide pool of ``workers`` warm workers, started if need be.
+
+    A pool forked from the fork server is returned at once, while its processes start: the
+    server first loads for ~1 s, on one core, and this process can use the other meanwhile
+    (:meth:`Executor._on_pool`); ``_pool_ready`` is set once they have started.
+    """
     global _pool, _pool_size
     with _pool_lock:
         if _pool is not None and (_pool_size != workers or _broken(_pool)):
             _pool.shutdown(wait=False, cancel_futures=True)
             _pool = None
         if _pool is None:
-            context = multiprocessing.get_context("spawn")
+            import sim
+
+            context = _context()
             pool = ProcessPoolExecutor(
                 max_workers=workers,
                 mp_context=context,
                 initializer=_worker_init,
-                initargs=(os.getpid(),),
+                initargs=(os.getpid(), sim.__file__),
             )
-            saved = os.environ.get("PYTHONHASHSEED")
-            os.environ["PYTHONHASHSEED"] = "0"
-            try:
-                # A spawn pool starts a worker at each submit that finds none idle: one warm-up
-                # task per worker starts them all now, from this thread, with this environment
-                # (and not later, from whichever thread submits, with whatever environment).
-                for _ in range(workers):
-                    pool.submit(_warm)
-            finally:
-                if saved is None:
-                    del os.environ["PYTHONHASHSEED"]
+            forked = context.get_start_method() == "forkserver"
+            _pool_ready.clear()
+            _pool_start_error.clear()
+            with _worker_environment():
+                if forked:
+                    # The server starts now (without waiting for it to load), with this
+                    # environment, which the workers it forks inherit.
+                    from multiprocessing import forkserver
+
+                    forkserver.ensure_running()
                 else:
-                    os.environ["PYTHONHASHSEED"] = saved
+                    # Spawned workers take this environment: they are started now, from this
+                    # thread (not later, from whichever thread submits, with whatever
+                    # environment).
+                    _start_processes(pool, workers)
+            if forked:
+                # Asking the server for a process waits until it has loaded: from a thread.
+                threading.Thread(
+                    target=_start_processes, args=(pool, workers), name="worker start", daemon=True
+                ).start()
             _pool, _pool_size = pool, workers
         return _pool
+
+
+def _start_processes(pool: ProcessPoolExecutor, workers: int) -> None:
+    # A pool starts a worker at each submit that finds none idle: one warm-up task per worker
+    # starts them all.
+    try:
+        for _ in range(workers):
+            pool.submit(_warm)
+    except BaseException as err:  # handed to the thread that waits for the pool
+        _pool_start_error.append(err)
+    finally:
+        _pool_ready.set()
+
+
+def _wait_ready() -> None:
+    """Wait until the warm pool's processes have started; raise what stopped them."""
+    _pool_ready.wait()
+    if _pool_start_error:
+        raise _pool_start_error[0]
 
 
 def _broken(pool: ProcessPoolExecutor) -> bool:
@@ -231,13 +244,28 @@ def _discard(pool: ProcessPoolExecutor, kill: bool = False) -> None:
 
 
 def shutdown() -> None:
-    """Stop the warm local workers (they are started again when next needed).
+    """Stop the warm local workers and the fork server (they are started again when next
+    needed, from scratch).
 
-    Waits for tasks still running (none, after a finished batch, sweep or calibration).
+    Waits for tasks still running (none, after a finished batch, sweep or calibration). Once
+    it returns, every worker and the server have been reaped, so the CPU time they used counts
+    in this process's ``RUSAGE_CHILDREN`` (the workers are the server's children).
     """
     pool = _pool
     if pool is not None:
+        _pool_ready.wait(_START_TIMEOUT)  # a pool still starting: let its processes start first
         _discard(pool)
+    _stop_fork_server()
+
+
+def _stop_fork_server() -> None:
+    from multiprocessing import forkserver
+
+    # multiprocessing's own way to stop the server (closes the pipe, waits for it to exit);
+    # private, hence looked up with care.
+    stop = getattr(getattr(forkserver, "_forkserver", None), "_stop", None)
+    if stop is not None:
+        stop()
 
 
 def _at_exit() -> None:
@@ -406,9 +434,18 @@ class Executor:
     def _on_pool(self, fn: Callable, tasks: Sequence[tuple]) -> Generator[tuple[int, Any]]:
         pool = _local_pool(self.workers)
         futures: dict[Future, int] = {}
+        todo = list(range(len(tasks)))
         try:
-            for i, task in enumerate(tasks):
-                futures[pool.submit(fn, *task)] = i
+            # While a new pool's fork server loads (~1 s on one core) the other core would
+            # idle: this process runs tasks meanwhile, from the end of the list, and hands
+            # the rest to the workers once they are there. A task's result depends only on
+            # its arguments, wherever it runs.
+            while len(todo) > 1 and not _pool_ready.is_set():
+                i = todo.pop()
+                yield i, fn(*tasks[i])
+            _wait_ready()
+            for i in todo:
+                futures[pool.submit(fn, *tasks[i])] = i
             for future in as_completed(futures):
                 yield futures[future], future.result()
         except BrokenProcessPool:

@@ -25,7 +25,14 @@ import numpy as np
 from mesa import DataCollector
 
 from sim.frontage import front_edges
-from sim.kernels.metrics import contested_area, front_length, node_metrics, unit_metrics
+from sim.kernels.metrics import (
+    contested_area,
+    front_length,
+    node_metrics,
+    node_metrics_state,
+    node_metrics_update,
+    unit_metrics,
+)
 from sim.state import MetricBuffers
 from sim.units import RUSSIA, UKRAINE
 
@@ -165,25 +172,7 @@ def metrics_phase(model: World, record: bool = True) -> None:
     t, today = model.theatre, model.today
     st = _static(model)
     ctrl = model.state.control
-    # What gains() and the plain masked sums compute, in one compiled pass over the nodes and
-    # one over the units: each sum adds the same elements in the same order as numpy's
-    # ``x[mask].sum()``, with its pairwise summation, so the figures are identical to them.
-    key = ctrl.tobytes()
-    if key == st.control_key and st.control_sums is not None:
-        # No node changed hands since the last day: only the contested area can differ.
-        ru, ua, held_ua, held_ru, changed, pop_ru = st.control_sums
-        contested = contested_area(t.area_km2, model.state.penetration, st.node_buf[4])
-    else:
-        ru, ua, held_ua, held_ru, contested, changed, pop_ru = node_metrics(
-            ctrl,
-            model.initial_control,
-            t.country,
-            t.area_km2,
-            model.state.penetration,
-            st.population,
-            st.node_buf,
-        )
-        st.control_key, st.control_sums = key, (ru, ua, held_ua, held_ru, changed, pop_ru)
+    ru, ua, held_ua, held_ru, contested, changed, pop_ru = _node_metrics(model, st)
     today.russia_gain_km2 = ru
     today.ukraine_gain_km2 = ua
     today.russia_net_gain_km2 = ru - ua
@@ -205,12 +194,66 @@ def metrics_phase(model: World, record: bool = True) -> None:
 
     _unit_metrics(model, st)
     hubs = model.supply_net.hub_nodes
-    today.ukraine_hubs = int((ctrl[hubs] == UKRAINE).sum())
-    today.russia_hubs = int((ctrl[hubs] == RUSSIA).sum())
+    counted = st.hub_counts
+    if counted is None or counted[0] is not hubs or counted[1] is not st.control_sums:
+        # Counted again only when control (so control_sums) or the hubs changed.
+        counted = st.hub_counts = (
+            hubs,
+            st.control_sums,
+            int((ctrl[hubs] == UKRAINE).sum()),
+            int((ctrl[hubs] == RUSSIA).sum()),
+        )
+    today.ukraine_hubs, today.russia_hubs = counted[2], counted[3]
     today.russia_population = int(pop_ru)
     today.ukraine_population = st.total_population - today.russia_population
 
     _collapse_window(model, record)
+
+
+def _node_metrics(
+    model: World, st: MetricBuffers
+) -> tuple[float, float, float, float, float, int, int]:
+    """The node-wide figures of the day: gains, ground held across the border, contested area,
+    nodes changed and population held by Russia."""
+    t, ctrl = model.theatre, model.state.control
+    # What gains() and the plain masked sums compute, in one compiled pass over the nodes (or
+    # over the masks' node lists): each sum adds the same elements in the same order as numpy's
+    # ``x[mask].sum()``, with its pairwise summation, so the figures are identical to them.
+    key = ctrl.tobytes()
+    if key == st.control_key and st.control_sums is not None:
+        # No node changed hands since the last day: only the contested area can differ.
+        ru, ua, held_ua, held_ru, changed, pop_ru = st.control_sums
+        contested = contested_area(t.area_km2, model.state.penetration, st.node_buf[4])
+    elif st.control_prev is not None and st.node_state is not None:
+        # A few nodes changed hands: the masks' node lists are updated at them and the same
+        # sums taken again (sim.kernels.metrics.node_metrics_update), not a pass over all.
+        ru, ua, held_ua, held_ru, changed, pop_ru, st.node_state = node_metrics_update(
+            np.flatnonzero(ctrl != st.control_prev),
+            st.control_prev,
+            ctrl,
+            model.initial_control,
+            t.country,
+            t.area_km2,
+            st.population,
+            st.node_state,
+            st.node_buf,
+        )
+        contested = contested_area(t.area_km2, model.state.penetration, st.node_buf[4])
+    else:
+        ru, ua, held_ua, held_ru, contested, changed, pop_ru = node_metrics(
+            ctrl,
+            model.initial_control,
+            t.country,
+            t.area_km2,
+            model.state.penetration,
+            st.population,
+            st.node_buf,
+        )
+        st.node_state = node_metrics_state(ctrl, model.initial_control, t.country, st.population)
+    if key != st.control_key:
+        st.control_key, st.control_sums = key, (ru, ua, held_ua, held_ru, changed, pop_ru)
+        st.control_prev = ctrl.copy()
+    return ru, ua, held_ua, held_ru, contested, changed, pop_ru
 
 
 def _unit_metrics(model: World, st: MetricBuffers) -> None:

@@ -803,6 +803,16 @@ class Params(Mapping[str, float]):
             except ValueError as err:
                 raise ValueError(f"parameter '{key}' = {value!r}: {err}") from None
         self._values = values
+        # The values also as instance attributes: the phases read ``p.name`` ~75 times a day,
+        # and a plain attribute lookup skips __getattr__ (which stays for unknown names).
+        vars(self).update(values)
+
+    def __getstate__(self) -> dict[str, object]:
+        return {"_values": self._values}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        vars(self).update(state)
+        vars(self).update(self._values)
 
     def __getattr__(self, name: str) -> float:
         try:

@@ -165,6 +165,13 @@ class MetricBuffers:
     # that depend on control alone: reused on the days no node changed hands.
     control_key: bytes | None = None
     control_sums: tuple[float, float, float, float, int, int] | None = None
+    # The control map of control_key as an array, and the node lists and counts of
+    # sim.kernels.metrics.node_metrics_update for it (updated on the days a few nodes change).
+    control_prev: np.ndarray | None = None
+    node_state: Any = None
+    # The hub nodes and the control_sums (a new tuple whenever control changes) the hubs held
+    # by each side (Ukraine, Russia) were counted for.
+    hub_counts: tuple[np.ndarray, object, int, int] | None = None
 
 
 @dataclass
@@ -177,8 +184,12 @@ class Caches:
 
     # The front: its edge and node masks and the control map they were computed from.
     front_key: np.ndarray | None = None
+    front_key_bytes: bytes | None = None  # front_key.tobytes(), made once
     front_edges: np.ndarray | None = None
     front_nodes: np.ndarray | None = None
+    front_edge_ids: np.ndarray | None = None  # flatnonzero(front_edges), int64
+    # (front node mask, its flatnonzero), see FrontlineModel.front_node_ids.
+    front_node_ids: tuple[np.ndarray, np.ndarray] | None = None
     # (front node mask, both sides' own front nodes), see sim.command.own_fronts.
     own_fronts: tuple[np.ndarray, list[np.ndarray]] | None = None
     # (front edge mask, ids, end nodes, border lengths, midpoints) of the front edges.
@@ -305,6 +316,10 @@ class World(Protocol):
     def front_edge_mask(self) -> np.ndarray: ...
 
     def front_node_mask(self) -> np.ndarray: ...
+
+    def front_edge_ids(self) -> np.ndarray: ...
+
+    def front_node_ids(self) -> np.ndarray: ...
 
     def line_rows(self, side: int) -> np.ndarray: ...
 

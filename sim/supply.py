@@ -273,14 +273,19 @@ class SupplyNetwork:
         return SupplyTree(own, dist, pred, source, limit)
 
     def levels_from_tree(
-        self, tree: SupplyTree, enemy_front_nodes: np.ndarray, params: Params
+        self,
+        tree: SupplyTree,
+        enemy_front_nodes: np.ndarray,
+        params: Params,
+        out: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """``level = theta(source) * exp(-dist / supply_efold_km)`` over a side's forest.
 
         What :meth:`levels` returns for the same control map, computed incrementally: while the
         hub throughput ``theta`` (evaluated afresh, :meth:`_theta`), the side's hubs and
         ``supply_efold_km`` are unchanged, only the nodes the forest's updates touched
-        (``tree.dirty``) are computed again.
+        (``tree.dirty``) are computed again. The levels and connection flags are copies (the
+        tree keeps its own), written into ``out`` (level, connected) if given.
         """
         held = tree.own[self.hub_nodes]
         hubs = self.hub_nodes[held]
@@ -308,7 +313,11 @@ class SupplyNetwork:
             )
             tree.level[linked] = factor * np.exp(arg)
         tree.dirty, tree.level_key = set(), key
-        return tree.level.copy(), tree.connected.copy()
+        if out is None:
+            return tree.level.copy(), tree.connected.copy()
+        np.copyto(out[0], tree.level)
+        np.copyto(out[1], tree.connected)
+        return out
 
     def _apply(
         self, tree: SupplyTree, hubs: np.ndarray, theta: np.ndarray, params: Params
@@ -509,15 +518,18 @@ def supply_phase(model: World) -> None:
     if not model.state.supply_stale:
         return
     net, limit = model.supply_net, model.p.supply_tether_km
-    front_nodes = model.front_node_mask()
+    front = model.front_node_ids()  # flatnonzero(front_node_mask()), cached
     for side in (0, 1):
         tree = model.state.supply_trees[side]
         if tree is None or not net.incremental:
             tree = model.state.supply_trees[side] = net.tree(model.state.control, side, limit)
         else:
             net.update_tree(tree, model.state.control, side, limit)
-        enemy_front = np.flatnonzero(front_nodes & (model.state.control != side))
-        model.state.supply_level[side], model.state.connected[side] = net.levels_from_tree(
-            tree, enemy_front, model.p
+        # flatnonzero(front_node_mask() & (control != side)), selected from the front alone.
+        enemy_front = front[model.state.control[front] != side]
+        # Into the state's rows, with no intermediate copies.
+        state = model.state
+        net.levels_from_tree(
+            tree, enemy_front, model.p, out=(state.supply_level[side], state.connected[side])
         )
     model.state.supply_stale = False

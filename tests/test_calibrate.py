@@ -120,3 +120,22 @@ def test_calibrate_cli_rejects_bad_search_file(tmp_path, capsys):
     bad.write_text(SEARCH.format(low=0.00001))
     assert main(["calibrate", "--search", str(bad), "--out", str(tmp_path)]) == 2
     assert "registry" in capsys.readouterr().err
+
+
+def test_a_summary_only_task_gives_run_scenarios_summary():
+    """A calibration task that asks for no daily detail skips building the daily table but
+    sends back the same summary as a full run, and the detailed task the same columns."""
+    from sim.model import default_theatre, resolve_scenario
+
+    spec = resolve_scenario("baseline_2024", default_theatre())
+    point = {"advance_slowdown": 0.03, "fires_lethality": 2e-5}
+    until = date(2024, 3, 1)
+    want = run_scenario(spec.with_overrides(point), 7, until)
+    key, summary, daily = cal._run_one(((1, 2), spec, point, 7, until, False))
+    assert key == (1, 2) and daily is None
+    assert summary == want.summary
+    _, summary, daily = cal._run_one(((1, 2), spec, point, 7, until, True))
+    assert summary == want.summary
+    assert daily.equals(
+        want.daily[["date", "russia_gain_km2", "ukraine_gain_km2", "russia_losses_cum"]]
+    )

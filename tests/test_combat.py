@@ -188,3 +188,20 @@ def test_surprise_exploitation_lifts_the_slowdown_toward_the_qjm_rate():
     # None (the default) and all zeros are the same computation.
     zero = fight(dataclasses.replace(base, unseen=np.array([0.0])), p).advance_km[0]
     assert zero == slow
+
+
+def test_fight_posture_is_numpy_interp_of_the_fortification():
+    """combat_phase hands losses_and_threat the posture factor fight() computed: it must be
+    np.interp of FORT_STRENGTH at each fought edge's fortification, to the bit."""
+    from sim.combat import combat_phase
+    from sim.fortification import FORT_LEVELS, FORT_STRENGTH
+    from sim.model import FrontlineModel
+
+    m = FrontlineModel("baseline_2024", rng=1)
+    m.run_for(40)  # fortification built up and worn down unevenly by then
+    r = combat_phase(m)
+    fort = m.state.fortification[r.defended_node]
+    assert len(np.unique(fort)) > 3
+    want = np.interp(fort, FORT_LEVELS, FORT_STRENGTH)
+    assert r.outcome.posture is not None
+    assert r.outcome.posture.tobytes() == want.tobytes()

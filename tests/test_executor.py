@@ -31,9 +31,17 @@ def _task(x: int, y: int) -> tuple[int, int, str | None, int]:
     return x * y, os.getpid(), os.environ.get("PYTHONHASHSEED"), hash("frontline")
 
 
+def _warm_pool(workers: int) -> None:
+    # Tasks given to a pool that is still starting run in this process until its workers are
+    # there: the tests about the workers themselves wait for them first.
+    sim.executor._local_pool(workers)
+    sim.executor._wait_ready()
+
+
 @pytest.fixture(scope="module")
 def two() -> Executor:
     """Two warm workers (forced on a one-core machine: the test is about processes)."""
+    _warm_pool(2)
     return Executor(2, force_workers=True)
 
 
@@ -47,6 +55,7 @@ def test_results_are_in_task_order_for_any_worker_count(two: Executor) -> None:
 
 
 def test_workers_stay_warm_and_hash_the_same(two: Executor) -> None:
+    _warm_pool(2)
     saved = os.environ.get("PYTHONHASHSEED")
     two.map(_task, [(i, 1) for i in range(8)])
     # The pool's processes, not the pids that happened to run a task: on a busy machine one
@@ -60,6 +69,77 @@ def test_workers_stay_warm_and_hash_the_same(two: Executor) -> None:
     assert {seed for _, _, seed, _ in results} == {"0"}
     assert len({h for *_, h in results}) == 1  # one string hash in every worker
     assert os.environ.get("PYTHONHASHSEED") == saved  # the parent's environment is restored
+
+
+def _lineage() -> tuple[int, bool, str | None]:
+    import sim.worker_process
+
+    return os.getppid(), sim.worker_process._loaded, os.environ.get("PYTHONHASHSEED")
+
+
+@pytest.mark.skipif(
+    "forkserver" not in multiprocessing.get_all_start_methods(), reason="no fork server here"
+)
+def test_workers_are_forked_from_a_preloaded_server_with_the_hash_seed(two: Executor) -> None:
+    """The workers are children of the fork server (not of this process), which loaded the
+    model before forking them, and which itself runs with PYTHONHASHSEED=0."""
+    from multiprocessing import forkserver
+
+    _warm_pool(2)
+    results = two.map(_lineage, [()] * 4)
+    server = forkserver._forkserver._forkserver_pid
+    assert server is not None and server != os.getpid()
+    assert {ppid for ppid, _, _ in results} == {server}
+    assert all(loaded for _, loaded, _ in results)
+    assert {seed for *_, seed in results} == {"0"}
+    assert psutil.Process(server).environ().get("PYTHONHASHSEED") == "0"
+
+
+def test_shutdown_stops_and_reaps_the_workers_and_the_server() -> None:
+    """After shutdown no worker or server is left, and their CPU time is this process's
+    children's (what the throughput benchmark reads)."""
+    import resource
+
+    ex = Executor(2, force_workers=True)
+    _warm_pool(2)
+    ex.map(_task, [(i, 1) for i in range(4)])
+    pids = set(sim.executor._pool._processes)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    sim.executor.shutdown()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    assert sim.executor._pool is None
+    assert not [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"]
+    from multiprocessing import forkserver
+
+    assert getattr(forkserver._forkserver, "_forkserver_pid", None) is None
+    # Each worker loaded nothing itself, but the server's ~1 s of loading is now reaped here.
+    assert after.ru_utime + after.ru_stime > before.ru_utime + before.ru_stime + 0.3
+
+
+def _slow(x: int) -> tuple[int, int]:
+    time.sleep(0.05)
+    return x * x, os.getpid()
+
+
+def test_a_starting_pool_leaves_this_process_the_tasks_it_can_do_meanwhile() -> None:
+    """While a new pool's workers start, this process runs tasks from the end of the list;
+    every task runs once, and the results are those of a serial run, in task order."""
+    sim.executor.shutdown()  # a cold start
+    tasks = [(i,) for i in range(60)]
+    ex = Executor(2, force_workers=True)
+    seen = [i for i, _ in ex.imap_unordered(_slow, tasks)]
+    assert sorted(seen) == list(range(60))
+    results = ex.map(_slow, tasks)
+    assert [r[0] for r in results] == [i * i for i in range(60)]
+    sim.executor.shutdown()
+    here = [
+        i
+        for i, (_, pid) in enumerate(Executor(2, force_workers=True).map(_slow, tasks))
+        if pid == os.getpid()
+    ]
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        assert here and here == list(range(60 - len(here), 60))  # the last ones, here
+        assert len(here) < 60  # and the workers did the rest
 
 
 def test_workers_are_capped_at_the_cores_unless_forced(tmp_path, capsys) -> None:

@@ -7,7 +7,15 @@ import pytest
 from sim.graph.kdtree import kd_build, kd_knn, kd_query, kd_resolve_ties
 from sim.kernels.combat import _interp
 from sim.kernels.front import farthest_from
-from sim.kernels.metrics import contested_area, front_length, node_metrics, unit_metrics
+from sim.kernels.ground import advance, fortify
+from sim.kernels.metrics import (
+    contested_area,
+    front_length,
+    node_metrics,
+    node_metrics_state,
+    node_metrics_update,
+    unit_metrics,
+)
 from sim.kernels.sums import np_sum
 from sim.model import FrontlineModel
 
@@ -383,3 +391,127 @@ def test_dirty_levels_equal_the_numpy_update():
         rows, factor, arg = dirty_levels(idx, dist, own, source, hubs, theta, 80.0, got_c, got_l)
         got_l[rows] = factor * np.exp(arg)
         assert np.array_equal(got_c, want_c) and got_l.tobytes() == want_l.tobytes()
+
+
+def test_fall_back_targets_are_the_argmax_of_the_own_neighbours():
+    """The compiled choice of where stranded units fall back equals the numpy loop it replaced,
+    ties (first neighbour wins), NaN levels (np.argmax takes the first NaN) and encircled units
+    (-1) included."""
+    from sim.kernels.pockets import fall_back_targets
+
+    rng = np.random.default_rng(4)
+    n = 400
+    degree = rng.integers(0, 7, n)
+    indptr = np.concatenate([[0], np.cumsum(degree)]).astype(np.int32)
+    indices = rng.integers(0, n, indptr[-1]).astype(np.int32)
+    control = rng.integers(0, 2, n).astype(np.int8)
+    levels = rng.choice([0.0, 0.25, 0.5, 1.0], size=(2, n))  # few values: many ties
+    levels[rng.random((2, n)) < 0.05] = np.nan
+    nodes = rng.integers(0, n, 600).astype(np.int32)
+    sides = rng.integers(0, 2, 600).astype(np.int8)
+    got = fall_back_targets(indptr, indices, control, levels, nodes, sides)
+    want = []
+    for node, side in zip(nodes, sides, strict=True):
+        nbrs = indices[indptr[node] : indptr[node + 1]]
+        own = nbrs[control[nbrs] == side]
+        want.append(int(own[np.argmax(levels[side, own])]) if len(own) else -1)
+    np.testing.assert_array_equal(got, want)
+    assert (got == -1).any() and (got >= 0).any()
+    nan_pick = [i for i, t in enumerate(want) if t >= 0 and np.isnan(levels[sides[i], t])]
+    assert nan_pick  # the NaN rule was exercised
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_ground_kernels_equal_their_numpy_expressions(seed):
+    """advance (penetration, loss memory, flips) and fortify (sparse build-up over the fought
+    edges' ends, vectorised clip) against the plain numpy of MECHANICS M4-M5, float for float,
+    with repeated nodes, NaN, -0.0 and works beyond the cap."""
+    rng = np.random.default_rng(seed)
+    n_nodes, n_edges = 400, 150
+    defended = rng.integers(0, n_nodes, n_edges)
+    other = rng.integers(0, n_nodes, n_edges)
+    edge_u = np.where(rng.random(n_edges) < 0.5, defended, other)
+    edge_v = defended + other - edge_u  # the two ends in either order
+    assault = rng.random(n_edges) < 0.4
+    advance_km = rng.uniform(0, 2, n_edges) * (rng.random(n_edges) < 0.7)
+    losses_d, engaged_d = rng.uniform(0, 50, n_edges), rng.uniform(0, 500, n_edges)
+    engaged_d[::7] = 0.0
+    engaged_a = rng.uniform(0, 500, n_edges)
+    border = rng.uniform(0.5, 3, n_edges)
+    penetration = rng.uniform(0, 3, n_nodes) * (rng.random(n_nodes) < 0.3)
+    memory = rng.uniform(0, 0.05, n_nodes) * (rng.random(n_nodes) < 0.5)
+    depth = rng.uniform(1, 4, n_nodes)
+    keep, wl = 1.0 - 1.0 / 7.0, 0.03
+
+    gain, today = np.zeros(n_nodes), np.zeros(n_nodes)
+    np.maximum.at(gain, defended, advance_km)
+    frac = np.where(engaged_d > 0, losses_d / np.where(engaged_d > 0, engaged_d, 1.0), 0.0)
+    np.maximum.at(today, defended[assault], frac[assault])
+    want_pen = penetration + gain
+    want_mem = memory * keep + (1.0 - keep) * today
+    want_flips = np.flatnonzero((want_pen >= depth) | (want_mem > wl))
+    pen, mem = penetration.copy(), memory.copy()
+    s1, s2 = np.zeros(n_nodes), np.zeros(n_nodes)
+    flips = advance(
+        defended, advance_km, assault, losses_d, engaged_d, pen, mem, depth, keep, wl, s1, s2
+    )
+    np.testing.assert_array_equal(flips, want_flips)
+    assert pen.tobytes() == want_pen.tobytes() and mem.tobytes() == want_mem.tobytes()
+    assert not s1.any() and not s2.any()  # scratch left zero
+
+    hasty, fort_max, build, needed, under, damage = 1.0, 3.0, 0.05, 40.0, 0.5, 0.01
+    fort = rng.uniform(-0.5, 3.5, n_nodes)
+    fort[:4] = [np.nan, -0.0, 0.0, fort_max]
+    glide = rng.integers(0, 40, n_edges).astype(float)
+    density = np.zeros(n_nodes)
+    np.maximum.at(density, defended, engaged_d / border)
+    np.maximum.at(density, edge_u + edge_v - defended, engaged_a / border)
+    assaulted = np.zeros(n_nodes, dtype=bool)
+    assaulted[defended[assault]] = True
+    want = fort.copy()
+    dense = density > 0
+    phi = np.where(want >= hasty, want, hasty)
+    rate = build * np.minimum(1.0, density / needed) * np.where(assaulted, under, 1.0)
+    want[dense] = (phi + rate * (1.0 - phi / fort_max))[dense]
+    np.subtract.at(want, defended, damage * glide)
+    want = np.clip(want, 0.0, fort_max) + 0.0  # the kernel's clip makes -0.0 0.0, as it always has
+    got = fort.copy()
+    d_scratch, a_scratch = np.zeros(n_nodes), np.zeros(n_nodes, dtype=bool)
+    fortify(
+        edge_u, edge_v, border, defended, engaged_a, engaged_d, assault, glide, got,
+        hasty, fort_max, build, needed, under, damage, d_scratch, a_scratch,
+    )  # fmt: skip
+    assert got.tobytes() == want.tobytes()
+    assert not d_scratch.any() and not a_scratch.any()
+
+
+def test_node_metrics_update_equals_the_full_pass_day_after_day(state):
+    """The incremental node metrics (node lists updated at the nodes that changed hands) give
+    the full pass's sums float for float and its counts, through small changes, none, a
+    retaking of the initial map and a wholesale swap."""
+    m = state
+    t, init = m.theatre, m.initial_control
+    pop = np.asarray(t.population, dtype=np.int64)
+    pen = np.zeros(t.n_nodes)
+    rng = np.random.default_rng(11)
+    ctrl = m.control.copy()
+    st = node_metrics_state(ctrl, init, t.country, pop)
+    buf = np.empty((5, t.n_nodes))
+    for day in range(40):
+        before = ctrl.copy()
+        if day == 20:
+            ctrl[:] = init
+        elif day == 30:
+            ctrl ^= 1
+        else:
+            ctrl[rng.integers(0, t.n_nodes, rng.integers(0, 40))] ^= 1
+        changed = np.flatnonzero(ctrl != before)
+        *got, st = node_metrics_update(
+            changed, before, ctrl, init, t.country, t.area_km2, pop, st, buf
+        )
+        want = node_metrics(ctrl, init, t.country, t.area_km2, pen, pop, np.empty((5, t.n_nodes)))
+        assert tuple(got) == want[:4] + want[5:], day
+        fresh = node_metrics_state(ctrl, init, t.country, pop)
+        for a, b in zip(st[0], fresh[0], strict=True):
+            np.testing.assert_array_equal(a, b)
+        assert st[1:] == fresh[1:]

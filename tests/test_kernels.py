@@ -237,6 +237,11 @@ def test_incremental_supply_after_large_random_changes():
             full = net.levels(control, side, enemy, m.p)
             np.testing.assert_array_equal(level[0], full[0])
             np.testing.assert_array_equal(level[1], full[1])
+            # Written into given arrays (the state's rows), the same levels.
+            out = (np.full(len(control), np.nan), np.zeros(len(control), dtype=bool))
+            assert net.levels_from_tree(trees[side], enemy, m.p, out=out) is out
+            np.testing.assert_array_equal(out[0], full[0])
+            np.testing.assert_array_equal(out[1], full[1])
     assert {"incremental", "full"} <= modes
 
 
@@ -360,3 +365,74 @@ def test_nearest_unit_kept_from_the_last_search_equals_a_full_search(pooling):
             np.testing.assert_array_equal(got_d, want_d)
             np.testing.assert_array_equal(got_k, want_k)
     assert searched == 90  # every call had a last search to start from
+
+
+def test_edge_reach_built_piece_by_piece_equals_built_at_once():
+    """The candidate store grows by doubling: lists built over many small calls (as a moving
+    front asks for them) equal those built in one call, and earlier lists survive growth."""
+    m = FrontlineModel("baseline_2024", rng=1)
+    reach = m.p.unit_frontage_km
+    rng = np.random.default_rng(7)
+    edges = rng.choice(len(m.edge_u), 3000, replace=False)
+    whole = frontage._EdgeReach(m.xy, m.edge_u, m.edge_v, reach)
+    whole.ensure(edges)
+    pieces = frontage._EdgeReach(m.xy, m.edge_u, m.edge_v, reach)
+    capacities = set()
+    for chunk in np.array_split(edges, 60):
+        pieces.ensure(np.concatenate([chunk, chunk[:3]]))  # repeats: built once
+        capacities.add(len(pieces.node))
+    assert len(capacities) > 2  # the store did grow several times
+    assert pieces.size == whole.size
+    for e in edges:
+        a = slice(whole.start[e], whole.start[e] + whole.count[e])
+        b = slice(pieces.start[e], pieces.start[e] + pieces.count[e])
+        np.testing.assert_array_equal(pieces.node[b], whole.node[a])
+        np.testing.assert_array_equal(pieces.d2[b], whole.d2[a])
+    assert (pieces.count[edges] >= 0).all() and pieces.count[edges].sum() > 10 * len(edges)
+
+
+def test_front_edge_ids_follow_control_changes_as_flatnonzero_of_the_mask():
+    """front_edge_ids (and front_node_ids) merges yesterday's ids with the edges at the nodes that changed hands
+    (front_ids_update): it must equal a fresh flatnonzero of the mask, including for edges
+    whose two ends change together and for fronts that close and open."""
+    m = FrontlineModel("baseline_2024", rng=3)
+    t = m.theatre
+    rng = np.random.default_rng(7)
+    for trial in range(12):
+        ids = m.front_edge_ids()
+        np.testing.assert_array_equal(ids, np.flatnonzero(m.front_edge_mask()))
+        assert ids.dtype == np.int64
+        # The front nodes' ids, merged the same way (front_node_ids_update).
+        np.testing.assert_array_equal(m.front_node_ids(), np.flatnonzero(m.front_node_mask()))
+        # Flip both ends of some front edges, some front nodes, and some nodes anywhere.
+        e = rng.choice(ids, 3, replace=False)
+        flip = np.concatenate(
+            [t.edge_u[e], t.edge_v[e], t.edge_u[rng.choice(ids, 5)], rng.integers(0, t.n_nodes, 4)]
+        )
+        m.control[np.unique(flip)] ^= 1
+        if trial == 6:
+            m.control[:] = 0  # no front at all, then one again
+            np.testing.assert_array_equal(m.front_edge_ids(), np.zeros(0, dtype=np.int64))
+            m.control[t.edge_u[ids[::2]]] = 1
+    np.testing.assert_array_equal(m.front_edge_ids(), np.flatnonzero(m.front_edge_mask()))
+    np.testing.assert_array_equal(m.front_node_ids(), np.flatnonzero(m.front_node_mask()))
+
+
+def test_farthest_points_cache_returns_the_greedy_picks_and_fresh_arrays():
+    """Placement's farthest-point picks are cached by positions, count and first pick: a hit
+    must give what the greedy search gives, as a fresh array the caller may change."""
+    from sim.command import _farthest_points, _farthest_points_uncached
+
+    rng = np.random.default_rng(5)
+    xy = rng.uniform(0, 100, (60, 2))
+    for n, first in ((1, 0), (7, 3), (60, 59), (75, 10)):
+        want = np.resize(_farthest_points_uncached(xy, n, first), n)
+        got = _farthest_points(xy, n, first)
+        np.testing.assert_array_equal(got, want)
+        got[:] = -1  # a caller's change does not reach the cache
+        np.testing.assert_array_equal(_farthest_points(xy.copy(), n, first), want)
+    moved = xy.copy()
+    moved[0, 0] += 1e-9  # other positions, another answer looked up
+    np.testing.assert_array_equal(
+        _farthest_points(moved, 7, 3), np.resize(_farthest_points_uncached(moved, 7, 3), 7)
+    )

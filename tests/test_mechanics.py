@@ -620,3 +620,21 @@ def test_a_surprise_redeployment_starts_the_sides_surprise_when_its_last_unit_ar
         f = max(0.0, 1.0 - k / p.surprise_days) if k >= 0 else 0.0
         np.testing.assert_allclose(ratio, [1.0 + 1.5 * f, 1.0, 1.0, 1.0], rtol=0, atol=1e-12)
         np.testing.assert_allclose(unseen, [0.5 * f, 0.0, 0.0, 0.0], rtol=0, atol=1e-12)
+
+
+def test_params_read_as_attributes_match_the_mapping_after_replace_and_pickling():
+    """Params keeps its values as instance attributes too (a fast read): they must agree with
+    the mapping after replace and a pickle round trip, shadow none of its methods, and an
+    unknown name must still raise AttributeError."""
+    import pickle
+
+    p = Params({"advance_slowdown": 0.03}).replace(supply_efold_km=90.0)
+    for q in (p, pickle.loads(pickle.dumps(p))):
+        assert q.advance_slowdown == q["advance_slowdown"] == 0.03
+        assert q.supply_efold_km == q["supply_efold_km"] == 90.0
+        assert all(getattr(q, name) == q[name] for name in q)
+        assert q == p
+    assert not [name for name in p if hasattr(Params, name)]
+    assert len(pickle.dumps(p)) < 2 * len(pickle.dumps(dict(p)))  # the values pickled once
+    with pytest.raises(AttributeError, match="no parameter"):
+        _ = p.no_such_parameter

@@ -208,3 +208,37 @@ def test_no_phase_creates_attributes_on_the_model():
     assert m.control is m.state.control
     m.control = m.control.copy()  # the old names write the declared state too
     assert m.control is m.state.control
+
+
+def test_encircled_units_of_both_sides_break_out_to_their_own_nearest_ground():
+    """Several units encircled on one day (each side's own ground searched once for all its
+    units): each breaks out to the nearest node its side holds and leaves its prisoners."""
+    from sim import pockets
+
+    m = FrontlineModel("baseline_2024", rng=1)
+    u, control = m.units, m.state.control
+    indptr, indices = m.neighbors[0], m.neighbors[1]
+    picked = []
+    for side in (UKRAINE, RUSSIA, UKRAINE):  # two of one side, one of the other
+        rows = [r for r in m.line_rows(side) if r not in picked]
+        picked.append(int(rows[len(rows) // 2]))
+    for row in picked:  # each unit's node and its neighbours pass to the enemy
+        node = int(u.node[row])
+        ring = np.append(indices[indptr[node] : indptr[node + 1]], node)
+        control[ring] = 1 - u.side[row]
+    before = {
+        r: (int(u.node[r]), float(u.personnel[r]), float(u.captured_total[r])) for r in picked
+    }
+    pockets.fall_back(m)
+    rate = m.p.pocket_surrender_rate
+    for row in picked:
+        side, target = int(u.side[row]), int(u.node[row])
+        origin, personnel, captured = before[row]
+        held = np.flatnonzero(control == side)
+        assert control[target] == side and target != origin
+        # The nearest node the unit's own side holds (not the enemy's, not another unit's).
+        distance = np.hypot(*(m.xy[held] - m.xy[origin]).T)
+        assert np.hypot(*(m.xy[target] - m.xy[origin])) == distance.min()
+        assert m.unit(row).node == target
+        assert u.personnel[row] == pytest.approx(personnel * (1 - rate))
+        assert u.captured_total[row] == pytest.approx(captured + personnel * rate)

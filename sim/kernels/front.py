@@ -47,11 +47,74 @@ def front_masks_update(changed, control, inc_ptr, inc_edge, edge_u, edge_v, edge
 
 
 @njit(cache=True, nogil=True)
+def front_ids_update(ids, changed, inc_ptr, inc_edge, before, after):
+    """``np.flatnonzero(after)`` from ``ids = np.flatnonzero(before)``, where the masks (the
+    front edges of :func:`front_masks_update`) differ only at edges of the nodes ``changed``:
+    the old ids still set, merged with the edges newly set there, ascending (int64)."""
+    n_inc = 0
+    for n in changed:
+        n_inc += inc_ptr[n + 1] - inc_ptr[n]
+    added = np.empty(n_inc, dtype=np.int64)
+    k = 0
+    for n in changed:
+        for j in range(inc_ptr[n], inc_ptr[n + 1]):
+            e = inc_edge[j]
+            if after[e] and not before[e]:
+                added[k] = e
+                k += 1
+    return _merged(ids, np.sort(added[:k]), after)  # sorted: an edge may be there twice
+
+
+@njit(cache=True, nogil=True)
+def front_node_ids_update(ids, changed, inc_ptr, inc_edge, edge_u, edge_v, before, after):
+    """:func:`front_ids_update` for the front nodes: ``np.flatnonzero(after)`` from
+    ``ids = np.flatnonzero(before)``, where the node masks differ only at the ends of the
+    edges of the nodes ``changed`` (the nodes :func:`front_masks_update` computes again)."""
+    n_inc = 0
+    for n in changed:
+        n_inc += inc_ptr[n + 1] - inc_ptr[n]
+    added = np.empty(2 * n_inc, dtype=np.int64)
+    k = 0
+    for n in changed:
+        for j in range(inc_ptr[n], inc_ptr[n + 1]):
+            e = inc_edge[j]
+            for w in (edge_u[e], edge_v[e]):
+                if after[w] and not before[w]:
+                    added[k] = w
+                    k += 1
+    return _merged(ids, np.sort(added[:k]), after)
+
+
+@njit(cache=True, nogil=True)
+def _merged(ids, added, after):
+    # The ids still set in ``after`` merged with ``added`` (ascending, with repeats, none in
+    # ``ids``), ascending and without repeats.
+    k = len(added)
+    out = np.empty(len(ids) + k, dtype=np.int64)
+    m = i = j = 0
+    while i < len(ids) or j < k:
+        if j >= k or (i < len(ids) and ids[i] < added[j]):
+            e = ids[i]
+            i += 1
+            if after[e]:
+                out[m] = e
+                m += 1
+        else:
+            e = added[j]
+            j += 1
+            if m == 0 or out[m - 1] != e:  # old ids and added edges are disjoint
+                out[m] = e
+                m += 1
+    return out[:m]
+
+
+@njit(cache=True, nogil=True)
 def front_geometry(fe, edge_u, edge_v, border, xy):
     """Ends, border lengths and midpoints ``0.5 * (xy[u] + xy[v])`` of the edges ``fe``.
 
-    The caller finds ``fe`` with ``np.flatnonzero`` of the front mask: numpy's vectorised scan
-    of the ~40k edges is several times faster than a loop here."""
+    The caller has ``fe`` from :meth:`FrontlineModel.front_edge_ids` (``np.flatnonzero`` of the
+    front mask, brought up to date from the last front's ids on the days few nodes change
+    hands)."""
     n = len(fe)
     eu = np.empty(n, dtype=np.int64)
     ev = np.empty(n, dtype=np.int64)
@@ -254,6 +317,8 @@ def nearest_on_candidates(
 __all__ = [
     "farthest_from",
     "front_geometry",
+    "front_ids_update",
+    "front_node_ids_update",
     "front_masks",
     "front_masks_update",
     "line_rows",

@@ -44,16 +44,24 @@ def advance(
             penetration[n] += gain[n]  # every other node gains 0.0, which changes nothing
             gain[n] = 0.0
     share = 1.0 - keep
-    flips = np.empty(len(penetration), dtype=np.int64)
+    # The first pass over the nodes, with no branch, is vectorised by the compiler (the same two
+    # products and sum per node as a plain loop, no fused multiply-add) and counts the flips;
+    # the second gathers them, up to the last.
     n_flips = 0
     for n in range(len(penetration)):
-        m = loss_memory[n] * keep
-        loss_memory[n] = m + share * today[n]
+        m = loss_memory[n] * keep + share * today[n]
+        loss_memory[n] = m
         today[n] = 0.0
+        n_flips += (penetration[n] >= depth_km[n]) | (m > withdrawal_loss)
+    flips = np.empty(n_flips, dtype=np.int64)
+    k = 0
+    n = 0
+    while k < n_flips:
         if penetration[n] >= depth_km[n] or loss_memory[n] > withdrawal_loss:
-            flips[n_flips] = n
-            n_flips += 1
-    return flips[:n_flips]
+            flips[k] = n
+            k += 1
+        n += 1
+    return flips
 
 
 @njit(cache=True, nogil=True)
@@ -90,24 +98,29 @@ def fortify(
             density[own] = x
         if assault[i]:
             assaulted[d] = True
-    for n in range(len(fortification)):
-        if density[n] > 0:
-            phi = fortification[n] if fortification[n] >= hasty else hasty
-            ratio = density[n] / density_needed
-            rate = build_rate * (1.0 if 1.0 <= ratio else ratio)
-            rate = rate * (under_assault if assaulted[n] else 1.0)
-            fortification[n] = phi + rate * (1.0 - phi / fort_max)
-        density[n] = 0.0
-        assaulted[n] = False
+    # Only the fought edges' ends can have a density (the scratch is zero elsewhere): each is
+    # built up once, at its first mention, then cleared (a node's result does not depend on
+    # the order the nodes are visited in).
+    for i in range(len(defended)):
+        d = defended[i]
+        for n in (d, edge_u[i] + edge_v[i] - d):
+            if density[n] > 0:
+                phi = fortification[n] if fortification[n] >= hasty else hasty
+                ratio = density[n] / density_needed
+                rate = build_rate * (1.0 if 1.0 <= ratio else ratio)
+                rate = rate * (under_assault if assaulted[n] else 1.0)
+                fortification[n] = phi + rate * (1.0 - phi / fort_max)
+            density[n] = 0.0
+            assaulted[n] = False
     for i in range(len(defended)):
         d = defended[i]
         fortification[d] = fortification[d] - glide_damage * glide_bombs[i]
     for n in range(len(fortification)):
-        # np.clip(x, 0, fort_max) as numpy computes it: min(max(x, 0), fort_max), NaN kept.
+        # np.clip(x, 0, fort_max) as numpy computes it: min(max(x, 0), fort_max), NaN kept
+        # (x != x), -0.0 made 0.0; selects only, which the compiler vectorises.
         x = fortification[n]
-        if not np.isnan(x):
-            x = x if x > 0.0 else 0.0
-            x = x if x < fort_max else fort_max
+        x = x if x > 0.0 else (x if x != x else 0.0)
+        x = x if x < fort_max else (x if x != x else fort_max)
         fortification[n] = x
 
 

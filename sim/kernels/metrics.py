@@ -61,6 +61,108 @@ def node_metrics(control, initial, country, area, penetration, population, buf):
 
 
 @njit(cache=True, nogil=True)
+def _node_classes(control, initial, country, i):
+    # The bits of node i's masks in node_metrics: 1 Russia's gain, 2 Ukraine's gain, 4 held by
+    # Russia in Ukraine, 8 held by Ukraine in Russia.
+    ru = control[i] == 1
+    if country[i] == 0:
+        if ru:
+            return 5 if initial[i] == 0 else 4
+        return 2 if initial[i] == 1 else 0
+    return 0 if ru else 8
+
+
+@njit(cache=True, nogil=True)
+def _relisted(ids, changed, bits, bit):
+    # ``ids`` (ascending) with the nodes ``changed`` (ascending) in or out as ``bits & bit`` says.
+    out = np.empty(len(ids) + len(changed), dtype=np.int64)
+    m = i = j = 0
+    while i < len(ids) or j < len(changed):
+        if j >= len(changed) or (i < len(ids) and ids[i] < changed[j]):
+            out[m] = ids[i]
+            m += 1
+            i += 1
+        else:
+            if i < len(ids) and ids[i] == changed[j]:
+                i += 1  # a member before: in again only if it still is
+            if bits[j] & bit:
+                out[m] = changed[j]
+                m += 1
+            j += 1
+    return out[:m]
+
+
+@njit(cache=True, nogil=True)
+def node_metrics_update(changed, before, control, initial, country, area, population, state, buf):
+    """:func:`node_metrics` but the contested area, from its last answer ``state`` for the map
+    ``before``, which differs from ``control`` at the nodes ``changed`` (ascending).
+
+    ``state`` is (nodes of each of the four area masks, ascending; nodes changed; population
+    held by Russia), as :func:`node_metrics_state` makes it. Each area sum adds the same
+    elements in the same order as the full pass (gathered into ``buf``), so they are equal
+    to its sums; the counts are updated exactly.
+
+    Returns
+    -------
+    russia_gain, ukraine_gain, russia_held_in_ukraine, ukraine_held_in_russia (km2), nodes
+    changed, population held by Russia, and the new ``state``
+    """
+    lists, n_changed, pop_ru = state
+    bits = np.empty(len(changed), dtype=np.int64)
+    for j in range(len(changed)):
+        i = changed[j]
+        bits[j] = _node_classes(control, initial, country, i)
+        n_changed += (control[i] != initial[i]) - (before[i] != initial[i])
+        pop_ru += population[i] * ((control[i] == 1) - (before[i] == 1))
+    new = (
+        _relisted(lists[0], changed, bits, 1),
+        _relisted(lists[1], changed, bits, 2),
+        _relisted(lists[2], changed, bits, 4),
+        _relisted(lists[3], changed, bits, 8),
+    )
+    sums = np.empty(4)
+    for k in range(4):
+        ids = new[k]
+        for j in range(len(ids)):
+            buf[k, j] = area[ids[j]]
+        sums[k] = np_sum(buf[k], len(ids))
+    return sums[0], sums[1], sums[2], sums[3], n_changed, pop_ru, (new, n_changed, pop_ru)
+
+
+@njit(cache=True, nogil=True)
+def node_metrics_state(control, initial, country, population):
+    """The ``state`` of :func:`node_metrics_update` for ``control``, from scratch."""
+    n = len(control)
+    bits = np.empty(n, dtype=np.int64)
+    counts = np.zeros(4, dtype=np.int64)
+    n_changed = 0
+    pop_ru = 0
+    for i in range(n):
+        b = _node_classes(control, initial, country, i)
+        bits[i] = b
+        for k in range(4):
+            if b & (1 << k):
+                counts[k] += 1
+        if control[i] != initial[i]:
+            n_changed += 1
+        if control[i] == 1:
+            pop_ru += population[i]
+    lists = (
+        np.empty(counts[0], dtype=np.int64),
+        np.empty(counts[1], dtype=np.int64),
+        np.empty(counts[2], dtype=np.int64),
+        np.empty(counts[3], dtype=np.int64),
+    )
+    fill = np.zeros(4, dtype=np.int64)
+    for i in range(n):
+        for k in range(4):
+            if bits[i] & (1 << k):
+                lists[k][fill[k]] = i
+                fill[k] += 1
+    return lists, n_changed, pop_ru
+
+
+@njit(cache=True, nogil=True)
 def contested_area(area, penetration, buf):
     """The contested area of :func:`node_metrics` alone (the same sum of the same elements)."""
     c = 0
@@ -133,4 +235,11 @@ def unit_metrics(
     )
 
 
-__all__ = ["contested_area", "front_length", "node_metrics", "unit_metrics"]
+__all__ = [
+    "contested_area",
+    "front_length",
+    "node_metrics",
+    "node_metrics_state",
+    "node_metrics_update",
+    "unit_metrics",
+]

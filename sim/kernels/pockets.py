@@ -55,3 +55,25 @@ def supply_units(
 
 
 __all__ = ["supply_units"]
+
+
+@njit(cache=True, nogil=True)
+def fall_back_targets(indptr, indices, control, supply_level, nodes, sides):
+    """Where each stranded unit (on ``nodes``, of ``sides``) falls back to: its own neighbour
+    of highest supply level, the first in neighbour order among equals (``np.argmax``'s
+    choice, NaN included), or -1 when it has no own neighbour (encircled)."""
+    out = np.full(len(nodes), -1, dtype=np.int64)
+    for i in range(len(nodes)):
+        node, side = nodes[i], sides[i]
+        best = -1
+        best_level = 0.0
+        for j in range(indptr[node], indptr[node + 1]):
+            nbr = indices[j]
+            if control[nbr] != side:
+                continue
+            level = supply_level[side, nbr]
+            # np.argmax: the first maximum, a NaN counting as the maximum.
+            if best < 0 or (not np.isnan(best_level) and (np.isnan(level) or level > best_level)):
+                best, best_level = nbr, level
+        out[i] = best
+    return out
