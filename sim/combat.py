@@ -106,7 +106,8 @@ class EdgeOutcome:
     ratio: np.ndarray
     advance_km: np.ndarray
     # The defenders' fortification posture factor (np.interp of FORT_STRENGTH at each edge's
-    # fortification), which fight() computes anyway; None where not computed.
+    # fortification), which fight() computes and combat_phase reuses; None from
+    # fight_reference.
     posture: np.ndarray | None = None
 
 
@@ -179,9 +180,7 @@ def fight(b: EdgeBattle, params: Params) -> EdgeOutcome:
         np.log(scaled),
         p.success_ratio_slope,
     )
-    out = _outcome(b, p, ratio, v0, shock, neg_a, neg_d, neg_x)
-    out.posture = posture
-    return out
+    return _outcome(b, p, ratio, v0, shock, neg_a, neg_d, neg_x, posture)
 
 
 def _outcome(
@@ -193,6 +192,7 @@ def _outcome(
     neg_a: np.ndarray,
     neg_d: np.ndarray,
     neg_x: np.ndarray,
+    posture: np.ndarray,
 ) -> EdgeOutcome:
     # The last step of fight(): the day's losses (binomial, normal approximation) and advance.
     losses_a, losses_d, advance = fight_outcome(
@@ -217,7 +217,7 @@ def _outcome(
         np.exp(neg_x),
         shock,
     )
-    return EdgeOutcome(losses_a, losses_d, ratio, advance)
+    return EdgeOutcome(losses_a, losses_d, ratio, advance, posture)
 
 
 def fight_reference(b: EdgeBattle, params: Params) -> EdgeOutcome:
@@ -330,15 +330,6 @@ def _fires_total(inputs: dict[str, float], p: Params) -> np.ndarray:
     )
 
 
-def _posture(out: EdgeOutcome, fortification: np.ndarray) -> np.ndarray:
-    """``np.interp(fortification, FORT_LEVELS, FORT_STRENGTH)``, as fight() computed it if it
-    did (its compiled interpolation is numpy's to the bit, tests/test_jit.py)."""
-    if out.posture is not None:
-        return out.posture
-    posture: np.ndarray = np.interp(fortification, FORT_LEVELS, FORT_STRENGTH)
-    return posture
-
-
 def combat_phase(model: World) -> CombatResult:
     """Phase 3: gather the front from the unit table, fight every edge, return the result.
 
@@ -395,6 +386,7 @@ def combat_phase(model: World) -> CombatResult:
         unseen=unseen,
     )
     out = fight(battle, p)
+    assert out.posture is not None  # fight() returns the posture factor it computed
 
     # Men lost by each unit; pressure on each defending side by sector, and each attacker's
     # edge by sector, for tomorrow's reserve decisions.
@@ -409,7 +401,7 @@ def combat_phase(model: World) -> CombatResult:
         sector,
         pow_a,
         pow_d,
-        _posture(out, fortification),
+        out.posture,
         p.max_force_ratio,
         model.state.threat,
         model.state.attack_ratio,
